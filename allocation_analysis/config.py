@@ -1,0 +1,259 @@
+"""Typed parameters of an analysis: period, territory, thresholds, UC scale, alpha.
+
+Every parameter the notebooks, the pipeline and the command line share lives
+here, validated once at the boundary (messages name the parameter and the
+allowed values).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from allocation_analysis.errors import UsageError
+
+__all__ = ["AnalysisConfig", "InputPaths", "Period", "UCScale"]
+
+_PERIOD_RE = re.compile(r"^(\d{4})-S([12])$")
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A semester, ``YYYY-S1`` (January–June) or ``YYYY-S2`` (July–December).
+
+    Examples
+    --------
+    >>> p = Period.parse("2025-S2")
+    >>> p.start, p.end
+    (datetime.date(2025, 7, 1), datetime.date(2025, 12, 31))
+    >>> p.rolling_start
+    datetime.date(2025, 1, 1)
+    """
+
+    year: int
+    half: int
+
+    def __post_init__(self) -> None:
+        if self.half not in (1, 2):
+            raise UsageError(f"Semestre invalide : {self.half} (attendu 1 ou 2).")
+
+    @classmethod
+    def parse(cls, text: str | Period) -> Period:
+        """Parse ``"YYYY-S1"`` or ``"YYYY-S2"``."""
+        if isinstance(text, Period):
+            return text
+        m = _PERIOD_RE.match(str(text).strip().upper())
+        if not m:
+            raise UsageError(
+                f"Période invalide : « {text} ». Format attendu : AAAA-S1 ou AAAA-S2 "
+                "(par exemple 2025-S2), ou « auto »."
+            )
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    @classmethod
+    def containing(cls, day: dt.date) -> Period:
+        """The semester that contains ``day``."""
+        return cls(day.year, 1 if day.month <= 6 else 2)
+
+    @classmethod
+    def last_complete(cls, today: dt.date | None = None) -> Period:
+        """The last semester entirely before ``today`` (``--period auto``)."""
+        today = today or dt.date.today()
+        return cls.containing(today).previous()
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-S{self.half}"
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def start(self) -> dt.date:
+        return dt.date(self.year, 1 if self.half == 1 else 7, 1)
+
+    @property
+    def end(self) -> dt.date:
+        """Last day of the semester (inclusive)."""
+        return dt.date(self.year, 6, 30) if self.half == 1 else dt.date(self.year, 12, 31)
+
+    @property
+    def rolling_start(self) -> dt.date:
+        """First day of the rolling 12 months ending with this semester."""
+        return self.previous().start
+
+    def previous(self) -> Period:
+        return Period(self.year, 2) if self.half == 1 else Period(self.year - 1, 1)
+
+    def next(self) -> Period:
+        return Period(self.year, 2) if self.half == 1 else Period(self.year + 1, 1)
+
+    @property
+    def label_fr(self) -> str:
+        """French label, e.g. ``"2e semestre 2025"``."""
+        return f"{'1er' if self.half == 1 else '2e'} semestre {self.year}"
+
+
+@dataclass(frozen=True)
+class UCScale:
+    """Consumption-unit scale (default: INSEE modified OECD scale).
+
+    Parameters
+    ----------
+    first_adult : float
+        Weight of the applicant.
+    other_14_plus : float
+        Weight of every other person aged 14 or more.
+    child_under_14 : float
+        Weight of every child under 14.
+    """
+
+    first_adult: float = 1.0
+    other_14_plus: float = 0.5
+    child_under_14: float = 0.3
+
+
+@dataclass(frozen=True)
+class InputPaths:
+    """Paths of the input files of one territory (``None`` when not given)."""
+
+    demandes: Path | None = None
+    attributions: Path | None = None
+    logements: Path | None = None
+    seuils: Path | None = None
+    communes: Path | None = None
+    qpv: Path | None = None
+    column_map: Path | None = None
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, Any], base: Path | None = None) -> InputPaths:
+        """Build from a mapping (config file keys), resolving relative paths against ``base``."""
+        kwargs: dict[str, Path | None] = {}
+        for f in fields(cls):
+            value = mapping.get(f.name)
+            if value in (None, ""):
+                kwargs[f.name] = None
+                continue
+            p = Path(str(value)).expanduser()
+            if base is not None and not p.is_absolute():
+                p = base / p
+            kwargs[f.name] = p
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Parameters of one semi-annual analysis.
+
+    Parameters
+    ----------
+    period : Period
+        The semester analysed.
+    territory : str
+        Name of the territory (used in output paths and the report).
+    siren_epci : str, optional
+        SIREN of the EPCI whose first-quartile threshold applies.
+    target_q1_hors_qpv, target_non_q1_en_qpv, target_prioritaires : float
+        Legal targets (25 %, 50 % by default — the CIA may set another —, 25 %).
+    alpha : float
+        Significance level of the tests.
+    secret_threshold : int
+        Counts from 1 to ``secret_threshold - 1`` are suppressed in outputs.
+    uc_scale : UCScale
+        Consumption-unit scale.
+    seed : int
+        Seed of every random step (bootstrap, permutations).
+    language : str
+        Language of the report (``"fr"``).
+    """
+
+    period: Period
+    territory: str = "territoire"
+    siren_epci: str | None = None
+    target_q1_hors_qpv: float = 0.25
+    target_non_q1_en_qpv: float = 0.50
+    target_prioritaires: float = 0.25
+    alpha: float = 0.05
+    secret_threshold: int = 11
+    uc_scale: UCScale = field(default_factory=UCScale)
+    seed: int = 20240101
+    language: str = "fr"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise UsageError(f"alpha doit être compris entre 0 et 1 (reçu {self.alpha}).")
+        if int(self.secret_threshold) < 1:
+            raise UsageError(
+                f"Le seuil de secret statistique doit être ≥ 1 (reçu {self.secret_threshold})."
+            )
+        for name in ("target_q1_hors_qpv", "target_non_q1_en_qpv", "target_prioritaires"):
+            v = getattr(self, name)
+            if not 0 < v < 1:
+                raise UsageError(f"{name} doit être compris entre 0 et 1 (reçu {v}).")
+        if self.language != "fr":
+            raise UsageError(f"Langue non prise en charge : {self.language!r} (valeur permise : 'fr').")
+
+    def with_(self, **changes: Any) -> AnalysisConfig:
+        """A copy with some parameters changed."""
+        return replace(self, **changes)
+
+
+RUN_KEYS = (
+    "demandes",
+    "attributions",
+    "logements",
+    "seuils",
+    "communes",
+    "qpv",
+    "column_map",
+    "period",
+    "territory",
+    "siren_epci",
+    "output",
+    "alpha",
+    "secret_threshold",
+    "seed",
+    "target_non_q1_en_qpv",
+    "scale",
+)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a run configuration (YAML) and check its keys.
+
+    Relative input paths are resolved against the configuration file's folder.
+
+    Raises
+    ------
+    UsageError
+        When the file cannot be read, is not a mapping, or holds an unknown key.
+    """
+    import yaml
+
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"Fichier de configuration introuvable : {p}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"Fichier de configuration illisible : {p} ({exc})") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UsageError(f"Le fichier de configuration {p} doit contenir des paires clé: valeur.")
+    unknown = sorted(set(raw) - set(RUN_KEYS))
+    if unknown:
+        raise UsageError(
+            f"Clé(s) inconnue(s) dans {p} : {', '.join(map(str, unknown))}. "
+            f"Clés permises : {', '.join(RUN_KEYS)}."
+        )
+    base = p.resolve().parent
+    out = dict(raw)
+    for key in ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map", "output"):
+        if out.get(key) not in (None, ""):
+            q = Path(str(out[key])).expanduser()
+            out[key] = str(q if q.is_absolute() else base / q)
+    return out
