@@ -1,0 +1,409 @@
+"""Logistic regression of a binary outcome on the group and controls (methods.md §2).
+
+The design of the controls is built as R's default treatment contrasts do:
+numeric (and boolean) columns enter as they are; object, string and
+categorical columns become 0/1 indicators of every level except the first
+(the first category for a ``category`` column, otherwise the first in sorted
+order), which is the reference level of that control.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats as sps
+
+from allocation_analysis.stats._result import ResultSet, TestResult
+from allocation_analysis.stats._validation import (
+    check_alpha,
+    check_binary,
+    check_columns,
+    check_dataframe,
+    resolve_groups,
+)
+
+__all__ = ["logit_disparity"]
+
+logger = logging.getLogger(__name__)
+
+#: VIF above which a collinearity warning is attached to the result.
+VIF_THRESHOLD = 10.0
+#: |coefficient| above which a logistic fit is considered (quasi-)separated.
+_SEPARATION_COEF = 15.0
+
+
+def _as_controls(controls: Sequence[str] | str) -> list[str]:
+    if isinstance(controls, str):
+        return [controls]
+    return list(controls)
+
+
+def _is_categorical(s: pd.Series) -> bool:
+    return (
+        isinstance(s.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(s.dtype)
+        or pd.api.types.is_string_dtype(s.dtype)
+    )
+
+
+def design_controls(df: pd.DataFrame, controls: Sequence[str]) -> tuple[pd.DataFrame, dict]:
+    """Numeric design of the control columns (treatment contrasts).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Rows without missing values in ``controls``.
+    controls : sequence of str
+        Control columns.
+
+    Returns
+    -------
+    X : DataFrame
+        float64 columns: numeric controls under their own name, categorical
+        controls as ``"<column>=<level>"`` indicators of every level except the
+        reference one.
+    terms : dict
+        ``control -> list of design columns`` (used to group the indicators of
+        one categorical control).
+    """
+    parts: list[pd.DataFrame] = []
+    terms: dict[str, list[str]] = {}
+    for col in controls:
+        s = df[col]
+        if _is_categorical(s):
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                levels = [str(c) for c in s.cat.categories if (s == c).any()]
+            else:
+                levels = sorted({str(v) for v in s.unique()})
+            txt = s.astype(str)
+            names = []
+            block = {}
+            for lv in levels[1:]:
+                name = f"{col}={lv}"
+                block[name] = (txt == lv).to_numpy(dtype="float64")
+                names.append(name)
+            parts.append(pd.DataFrame(block, index=df.index))
+            terms[col] = names
+        else:
+            parts.append(pd.DataFrame({col: s.to_numpy(dtype="float64")}, index=df.index))
+            terms[col] = [col]
+    if not parts:
+        return pd.DataFrame(index=df.index), terms
+    return pd.concat(parts, axis=1), terms
+
+
+def drop_missing(df: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Rows of ``df`` complete in ``columns`` and a warning when some were dropped."""
+    cols = list(dict.fromkeys(c for c in columns if c is not None))
+    mask = df[cols].notna().all(axis=1)
+    n_drop = int((~mask).sum())
+    notes = []
+    if n_drop:
+        msg = (
+            f"{n_drop} ligne(s) écartée(s) sur {len(df)} à cause de valeurs manquantes "
+            f"dans les colonnes {cols}."
+        )
+        logger.info(msg)
+        notes.append(msg)
+    return df.loc[mask], notes
+
+
+def vif(X: pd.DataFrame) -> dict[str, float]:
+    """Variance inflation factors of the non-constant columns of a design.
+
+    ``VIF_j = 1 / (1 - R_j^2)`` where ``R_j^2`` comes from the least-squares
+    regression (with intercept) of column *j* on the other columns; computed
+    as the diagonal of the inverse correlation matrix.
+
+    References
+    ----------
+    .. [1] Fox, J. and Monette, G. (1992). Generalized collinearity
+       diagnostics. JASA 87(417), 178–183.
+    """
+    cols = list(X.columns)
+    if len(cols) < 2:
+        return {c: 1.0 for c in cols}
+    A = X.to_numpy(dtype="float64")
+    sd = A.std(axis=0)
+    out = {c: math.inf for c, s in zip(cols, sd, strict=True) if s == 0}
+    keep = [i for i, s in enumerate(sd) if s > 0]
+    if len(keep) >= 2:
+        R = np.corrcoef(A[:, keep], rowvar=False)
+        try:
+            diag = np.diag(np.linalg.inv(R))
+        except np.linalg.LinAlgError:
+            diag = np.full(len(keep), math.inf)
+        for i, v in zip(keep, diag, strict=True):
+            out[cols[i]] = float(v) if v > 0 else math.inf
+    elif keep:
+        out[cols[keep[0]]] = 1.0
+    return {c: out[c] for c in cols}
+
+
+def _empty(name: str, method: str, estimate_name: str, groups, n, warns, alpha) -> TestResult:
+    return TestResult(
+        name=name,
+        method=method,
+        estimate_name=estimate_name,
+        n=int(n),
+        groups=groups,
+        warnings=tuple(warns),
+        alpha=alpha,
+    )
+
+
+def logit_disparity(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    group: str,
+    reference: Any,
+    compared: Any = None,
+    controls: Sequence[str] | str = (),
+    cluster: str | None = None,
+    alpha: float = 0.05,
+) -> TestResult | ResultSet:
+    """Adjusted odds ratio of a binary outcome, compared vs reference group.
+
+    Fits by maximum likelihood the logistic model
+    ``logit P(outcome=1) = b0 + b_g * [group == compared] + controls``
+    on the rows of the ``reference`` and ``compared`` levels only, and reports
+    ``exp(b_g)`` with its Wald confidence interval and Wald test.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per unit (demand, allocation …).
+    outcome : str
+        Binary column (0/1, booleans, ``"oui"/"non"``).
+    group : str
+        Column of the groups compared.
+    reference : scalar
+        Reference level of ``group``.
+    compared : scalar, optional
+        Compared level. When ``None`` and ``group`` has several other levels,
+        one result per level is returned in a :class:`ResultSet`.
+    controls : sequence of str, optional
+        Adjustment columns. Object, string and categorical columns become
+        indicators of every level but the first (first category, else first in
+        sorted order), as R's treatment contrasts.
+    cluster : str, optional
+        Column of clusters (e.g. first-choice commune). The covariance is then
+        the cluster-robust sandwich with the small-sample factor
+        ``G/(G-1) * (N-1)/(N-K)``, identical to R
+        ``sandwich::vcovCL(fit, cluster=, type="HC1")`` (statsmodels
+        ``cov_type="cluster"`` with its default correction).
+    alpha : float, default 0.05
+        1 - confidence level.
+
+    Returns
+    -------
+    TestResult or ResultSet
+        ``estimate`` = odds ratio (``estimate_name="odds_ratio"``),
+        ``statistic`` = Wald chi-square ``(b_g / se)^2`` with ``df = 1``.
+        ``details``: ``coef``, ``se``, ``z``, ``coefficients`` (all the model's
+        coefficients), ``ame`` / ``ame_se`` / ``ame_ci`` (average marginal
+        effect of the group: mean over the sample of the predicted probability
+        with the group set to ``compared`` minus set to ``reference``, with a
+        delta-method SE using the same covariance as the OR), ``vif``
+        (variance inflation factors of the design), ``n_clusters``,
+        ``covariance`` (``"model"`` or ``"cluster"``).
+
+    Notes
+    -----
+    Rows with a missing value in any model column are dropped, with a warning
+    giving their number. Degenerate data give NaN estimates with a warning
+    rather than an exception: an empty group, an outcome constant in the
+    sample, and complete or quasi-complete separation (a statsmodels
+    separation warning, a fitted probability of exactly 0 or 1, an
+    |coefficient| above 15 or a non-converged fit). A VIF above 10 adds a
+    collinearity warning.
+
+    References
+    ----------
+    .. [1] Agresti, A. (2013). *Categorical Data Analysis*, 3rd ed., Wiley, ch. 5–6.
+    .. [2] Cameron, A. C. and Miller, D. L. (2015). A practitioner's guide to
+       cluster-robust inference. *J. Human Resources* 50(2), 317–372.
+    .. [3] Zeileis, A., Köll, S. and Graham, N. (2020). Various versatile
+       variances: an object-oriented implementation of clustered covariances
+       in R. *J. Statistical Software* 95(1).
+    .. [4] Albert, A. and Anderson, J. A. (1984). On the existence of maximum
+       likelihood estimates in logistic regression models. *Biometrika* 71, 1–10.
+    """
+    check_dataframe(df)
+    controls = _as_controls(controls)
+    check_columns(df, outcome=outcome, group=group, controls=controls, cluster=cluster)
+    alpha = check_alpha(alpha)
+    if group in controls or outcome in controls:
+        raise ValueError("L'argument `controls` ne doit contenir ni `group` ni `outcome`.")
+    levels = resolve_groups(df, group=group, reference=reference, compared=compared)
+    y_all = check_binary(df, outcome, name="outcome")
+    if len(levels) > 1:
+        return ResultSet(
+            tuple(
+                logit_disparity(
+                    df,
+                    outcome=outcome,
+                    group=group,
+                    reference=reference,
+                    compared=lv,
+                    controls=controls,
+                    cluster=cluster,
+                    alpha=alpha,
+                )
+                for lv in levels
+            )
+        )
+    ref, cmp = str(reference), levels[0]
+    return _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha)
+
+
+def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) -> TestResult:
+    name = "logit_disparity"
+    method = "régression logistique (maximum de vraisemblance), OR de Wald"
+    if cluster is not None:
+        method += ", variance robuste par grappes (HC1)"
+    g_txt = df[group].astype("string")
+    sub = df.loc[(g_txt == ref) | (g_txt == cmp)].copy()
+    sub["__y__"] = y_all.loc[sub.index]
+    sub, warns = drop_missing(sub, ["__y__", group, *controls, cluster])
+    groups = (ref, cmp)
+    n = len(sub)
+    g = (sub[group].astype("string") == cmp).to_numpy(dtype="float64")
+    y = sub["__y__"].to_numpy(dtype="float64")
+    n_cmp, n_ref = int(g.sum()), int(n - g.sum())
+    if n_cmp == 0 or n_ref == 0:
+        empty = cmp if n_cmp == 0 else ref
+        warns.append(f"Le groupe {empty!r} n'a aucune observation : odds ratio non défini.")
+        return _empty(name, method, "odds_ratio", groups, n, warns, alpha)
+    if y.min() == y.max():
+        warns.append(
+            "La variable de résultat est constante dans l'échantillon : odds ratio non défini."
+        )
+        return _empty(name, method, "odds_ratio", groups, n, warns, alpha)
+    Xc, _terms = design_controls(sub, controls)
+    X = pd.concat(
+        [
+            pd.DataFrame({"const": 1.0, "group": g}, index=sub.index),
+            Xc,
+        ],
+        axis=1,
+    )
+    # constant design columns (a control level absent from this subset) are dropped
+    const_cols = [c for c in Xc.columns if Xc[c].nunique() <= 1]
+    if const_cols:
+        X = X.drop(columns=const_cols)
+        warns.append(f"Colonnes de contrôle constantes retirées du modèle : {const_cols}.")
+    vifs = vif(X.drop(columns=["const"]))
+    high = {k: v for k, v in vifs.items() if v > VIF_THRESHOLD}
+    if high:
+        warns.append(
+            "Colinéarité forte (VIF > 10) : "
+            + ", ".join(f"{k} ({v:.3g})" for k, v in high.items())
+            + ". Les erreurs-types de ces termes sont peu fiables."
+        )
+    # separation on the group itself: the outcome is constant within a group
+    sep_group = any(np.unique(y[g == v]).size == 1 for v in (0.0, 1.0))
+    cov_type, cov_kwds, n_clusters = "nonrobust", {}, None
+    if cluster is not None:
+        codes, uniq = pd.factorize(sub[cluster])
+        n_clusters = len(uniq)
+        if n_clusters < 2:
+            warns.append("Moins de deux grappes : variance robuste par grappes non définie.")
+            return _empty(name, method, "odds_ratio", groups, n, warns, alpha)
+        cov_type, cov_kwds = "cluster", {"groups": codes}
+    fit = None
+    sep_msgs: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = sm.Logit(y, X.to_numpy(dtype="float64"))
+            fit = model.fit(
+                disp=0, maxiter=100, method="newton", cov_type=cov_type, cov_kwds=cov_kwds
+            )
+        except (np.linalg.LinAlgError, ValueError) as exc:  # singular Hessian, perfect prediction
+            sep_msgs.append(str(exc))
+    for w in caught:
+        cls = type(w.message).__name__
+        flagged = ("Separation", "ConvergenceWarning", "HessianInversion")
+        if any(f in cls for f in flagged) or "separation" in str(w.message).lower():
+            sep_msgs.append(cls)
+    separated = sep_group or bool(sep_msgs) or fit is None
+    if fit is not None and not separated:
+        params = np.asarray(fit.params)
+        fitted = np.asarray(fit.predict())
+        if (
+            np.any(np.abs(params[1:]) > _SEPARATION_COEF)
+            or np.any(fitted < 1e-10)
+            or np.any(fitted > 1 - 1e-10)
+            or not bool(fit.mle_retvals.get("converged", True))
+        ):
+            separated = True
+    if separated:
+        what = (
+            f"le résultat est constant dans le groupe {cmp!r} ou {ref!r}"
+            if sep_group
+            else "un contrôle ou le groupe prédit parfaitement le résultat"
+        )
+        warns.append(
+            "Séparation complète ou quasi complète détectée ("
+            + what
+            + ") : l'odds ratio n'est pas estimable par maximum de vraisemblance."
+        )
+        return _empty(name, method, "odds_ratio", groups, n, warns, alpha)
+    params = np.asarray(fit.params)
+    cov = np.asarray(fit.cov_params())
+    b, se = float(params[1]), float(math.sqrt(cov[1, 1]))
+    z = b / se
+    zc = sps.norm.ppf(1 - alpha / 2)
+    p = float(2 * sps.norm.sf(abs(z)))
+    # average marginal effect (average discrete change), delta-method SE
+    A = X.to_numpy(dtype="float64")
+    A1, A0 = A.copy(), A.copy()
+    A1[:, 1], A0[:, 1] = 1.0, 0.0
+    p1 = 1 / (1 + np.exp(-(A1 @ params)))
+    p0 = 1 / (1 + np.exp(-(A0 @ params)))
+    ame = float(np.mean(p1 - p0))
+    grad = (A1 * (p1 * (1 - p1))[:, None]).mean(axis=0) - (A0 * (p0 * (1 - p0))[:, None]).mean(
+        axis=0
+    )
+    ame_se = float(math.sqrt(grad @ cov @ grad))
+    cols = ["const", "group", *[c for c in X.columns if c not in ("const", "group")]]
+    details = {
+        "coef": b,
+        "se": se,
+        "z": z,
+        "coefficients": dict(zip(cols, map(float, params), strict=True)),
+        "std_errors": dict(zip(cols, map(float, np.sqrt(np.diag(cov))), strict=True)),
+        "ame": ame,
+        "ame_se": ame_se,
+        "ame_ci": (ame - zc * ame_se, ame + zc * ame_se),
+        "vif": vifs,
+        "covariance": "cluster" if cluster is not None else "model",
+        "n_clusters": n_clusters,
+        "n_by_group": {ref: n_ref, cmp: n_cmp},
+        "events_by_group": {ref: int(y[g == 0].sum()), cmp: int(y[g == 1].sum())},
+    }
+    return TestResult(
+        name=name,
+        method=method,
+        statistic=z * z,
+        df=1.0,
+        p_value=p,
+        estimate=math.exp(b),
+        estimate_name="odds_ratio",
+        ci_low=math.exp(b - zc * se),
+        ci_high=math.exp(b + zc * se),
+        n=n,
+        groups=(ref, cmp),
+        warnings=tuple(warns),
+        details=details,
+        alpha=alpha,
+    )
