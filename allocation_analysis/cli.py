@@ -32,9 +32,13 @@ def _add_input_flags(p: argparse.ArgumentParser, *, with_output: bool = True) ->
     p.add_argument("--config", help="fichier YAML avec les mêmes clés que les options")
     for name in _INPUT_FLAGS:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"fichier « {name} »")
-    p.add_argument("--period", help="semestre AAAA-S1|AAAA-S2, ou « auto » (dernier semestre complet)")
+    p.add_argument(
+        "--period", help="semestre AAAA-S1|AAAA-S2, ou « auto » (dernier semestre complet)"
+    )
     p.add_argument("--territory", help="nom du territoire (dossier de sortie, rapport)")
-    p.add_argument("--siren-epci", dest="siren_epci", help="SIREN de l'EPCI (seuils du 1er quartile)")
+    p.add_argument(
+        "--siren-epci", dest="siren_epci", help="SIREN de l'EPCI (seuils du 1er quartile)"
+    )
     if with_output:
         p.add_argument("--output", help="dossier de sortie")
 

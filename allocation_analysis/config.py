@@ -194,7 +194,9 @@ class AnalysisConfig:
             if not 0 < v < 1:
                 raise UsageError(f"{name} doit être compris entre 0 et 1 (reçu {v}).")
         if self.language != "fr":
-            raise UsageError(f"Langue non prise en charge : {self.language!r} (valeur permise : 'fr').")
+            raise UsageError(
+                f"Langue non prise en charge : {self.language!r} (valeur permise : 'fr')."
+            )
 
     def with_(self, **changes: Any) -> AnalysisConfig:
         """A copy with some parameters changed."""
@@ -252,7 +254,16 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         )
     base = p.resolve().parent
     out = dict(raw)
-    for key in ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map", "output"):
+    for key in (
+        "demandes",
+        "attributions",
+        "logements",
+        "seuils",
+        "communes",
+        "qpv",
+        "column_map",
+        "output",
+    ):
         if out.get(key) not in (None, ""):
             q = Path(str(out[key])).expanduser()
             out[key] = str(q if q.is_absolute() else base / q)

@@ -124,7 +124,9 @@ class TestResult:
         body = "".join(f"<tr><th>{html.escape(k)}</th><td>{fmt(v)}</td></tr>" for k, v in rows)
         warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
         warn_html = f"<ul>{warn}</ul>" if warn else ""
-        return f"<div><strong>{html.escape(self.name)}</strong><table>{body}</table>{warn_html}</div>"
+        return (
+            f"<div><strong>{html.escape(self.name)}</strong><table>{body}</table>{warn_html}</div>"
+        )
 
 
 @dataclass(frozen=True)

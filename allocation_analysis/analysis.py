@@ -1,0 +1,587 @@
+"""The disparity analyses of the semi-annual report, as one list of named tests.
+
+This module decides *which* tests the report runs (ids of ``results.json``,
+outcomes, groups, controls); the tests themselves live in
+:mod:`allocation_analysis.stats`. Test ids follow
+``<outcome>_<origin|residence>_<method>`` (outputs.md).
+
+Choices made here (documented for reviewers):
+
+- Origin: ``nationalite``, each of ``ue`` and ``hors_ue`` against ``francaise``.
+  Residence: ``residence_qpv``, ``qpv`` against ``hors_qpv``.
+- Access (demands active at some time in the semester, closed by a lease within
+  it): raw rates, Cochran–Mantel–Haenszel stratified by requested typology ×
+  priority (DALO or prioritaire), logistic regression adjusted for requested
+  typology, priority, DALO, log income per UC, seniority, household size and
+  housing situation with standard errors clustered by first-choice commune, and
+  the Fairlie decomposition with the same controls.
+- Waiting time: log-rank test and Cox model (same controls, same clusters) on
+  the days from filing to allocation, other closings censored, with delayed entry
+  at the start of the semester (demands filed earlier enter the risk set then).
+- Placement (allocations of the semester): is the dwelling in a QPV? Logistic
+  regression adjusted for typology, first-quartile status, priority and
+  reservataire; dissimilarity of allocations across communes between origin
+  groups.
+- Benjamini–Hochberg adjustment across every p-value of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from allocation_analysis.config import AnalysisConfig
+from allocation_analysis.stats import ResultSet, TestResult
+
+__all__ = [
+    "ACCESS_CONTROLS",
+    "PLACEMENT_CONTROLS",
+    "GROUPINGS",
+    "Grouping",
+    "disparity_tests",
+    "results_frame",
+]
+
+log = logging.getLogger(__name__)
+
+ACCESS_CONTROLS: tuple[str, ...] = (
+    "typologie_demandee",
+    "prioritaire",
+    "dalo",
+    "log_revenu_uc",
+    "anciennete_annees",
+    "nb_personnes",
+    "situation_logement",
+)
+"""Controls of the adjusted access and waiting-time models."""
+
+PLACEMENT_CONTROLS: tuple[str, ...] = ("typologie", "q1", "prioritaire_ou_dalo", "reservataire")
+"""Controls of the adjusted placement model."""
+
+CLUSTER = "commune_choix1"
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A comparison axis of the report."""
+
+    key: str  # "origin" or "residence"
+    column: str
+    reference: str
+    compared: tuple[str, ...]
+    label_fr: str
+
+
+GROUPINGS: tuple[Grouping, ...] = (
+    Grouping("origin", "nationalite", "francaise", ("ue", "hors_ue"), "nationalité"),
+    Grouping("residence", "residence_qpv", "hors_qpv", ("qpv",), "résidence en QPV"),
+)
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    """One line of ``results.json`` → ``tests`` before multiple-testing adjustment."""
+
+    id: str
+    outcome: str
+    grouping: Grouping
+    compared: str
+    result: TestResult
+
+
+def _one(res: TestResult | ResultSet, compared: str) -> TestResult:  # noqa: D103
+    return res.by_group(compared) if isinstance(res, ResultSet) else res
+
+
+def _failed(
+    test_id: str, grouping: Grouping, compared: str, exc: BaseException | None
+) -> TestResult:
+    return TestResult(
+        name=test_id,
+        method="échec",
+        groups=(grouping.reference, compared),
+        warnings=(f"Le test n'a pas pu être calculé : {type(exc).__name__}: {exc}",),
+    )
+
+
+def _safe(
+    test_id: str,
+    grouping: Grouping,
+    compared: str,
+    fn: Callable[..., TestResult | ResultSet],
+    **kwargs: object,
+) -> TestResult:
+    """Run one test; an unexpected failure becomes a result with a warning, never a crash."""
+    try:
+        return _one(fn(**kwargs), compared)
+    except Exception as exc:  # noqa: BLE001 - reported in the result, not hidden
+        log.exception("test %s (%s) failed", test_id, compared)
+        return _failed(test_id, grouping, compared, exc)
+
+
+def _access_strata(access: pd.DataFrame) -> pd.Series:
+    prio = (access["prioritaire"].astype(bool) | access["dalo"].astype(bool)).map(
+        {True: "prioritaire", False: "non_prioritaire"}
+    )
+    return access["typologie_demandee"].astype(str) + "|" + prio
+
+
+def _profiles_results(df: pd.DataFrame, *, grouping: Grouping, n_boot: int, seed: int) -> ResultSet:
+    from allocation_analysis.stats import profiles
+
+    pr = profiles.profile_probabilities(
+        df,
+        outcome="access",
+        features=ACCESS_CONTROLS,
+        profiles=profiles.load_profiles(),
+        group=grouping.column,
+        n_boot=n_boot,
+        random_state=seed,
+    )
+    return pr.to_test_results(reference=grouping.reference)
+
+
+def disparity_tests(
+    access: pd.DataFrame,
+    allocations: pd.DataFrame,
+    *,
+    config: AnalysisConfig,
+    n_boot: int = 100,
+    n_permutations: int = 999,
+    include_profiles: bool = True,
+) -> list[TestRecord]:
+    """Run every disparity test of the report.
+
+    Parameters
+    ----------
+    access : DataFrame
+        :func:`allocation_analysis.derive.access_frame` of the semester.
+    allocations : DataFrame
+        :func:`allocation_analysis.derive.prepare_allocations`, restricted to the
+        semester's leases by the caller.
+    config : AnalysisConfig
+        Alpha and seed are taken from it.
+    n_boot : int
+        Bootstrap replicates of the Fairlie decomposition and of the profiles.
+    n_permutations : int
+        Permutations of the segregation test.
+    include_profiles : bool
+        Also run the gradient-boosting profiles and the IPW robustness checks.
+
+    Returns
+    -------
+    list of TestRecord
+        In a fixed order (deterministic output).
+    """
+    from allocation_analysis import stats
+
+    acc = access.copy()
+    acc["strate"] = _access_strata(acc)
+    acc["_allocation"] = (acc["evenement"] == 1).astype(int)
+    alloc = allocations.copy()
+    alloc["logement_en_qpv"] = alloc["logement_en_qpv"].astype(bool)
+    seed = config.seed
+    records: list[TestRecord] = []
+
+    for g in GROUPINGS:
+        col, ref, k = g.column, g.reference, g.key
+        for cmp in g.compared:
+            sub = acc[acc[col].isin([ref, cmp])]
+            asub = alloc[alloc[col].isin([ref, cmp])]
+            common = {"group": col, "reference": ref, "compared": cmp}
+            surv = {"duration": "duree_jours", "event": "_allocation", "group": col}
+            specs: list[tuple[str, str, Callable[..., TestResult | ResultSet], dict]] = [
+                (
+                    f"access_{k}_rates",
+                    "access",
+                    stats.compare_rates,
+                    dict(df=sub, outcome="access", alpha=config.alpha, **common),
+                ),
+                (
+                    f"access_{k}_cmh",
+                    "access",
+                    stats.cmh,
+                    dict(df=sub, outcome="access", strata="strate", **common),
+                ),
+                (
+                    f"access_{k}_logit",
+                    "access",
+                    stats.logit_disparity,
+                    dict(
+                        df=sub,
+                        outcome="access",
+                        controls=ACCESS_CONTROLS,
+                        cluster=CLUSTER,
+                        **common,
+                    ),
+                ),
+                (
+                    f"access_{k}_fairlie",
+                    "access",
+                    stats.fairlie,
+                    dict(
+                        df=sub,
+                        outcome="access",
+                        controls=ACCESS_CONTROLS,
+                        n_boot=n_boot,
+                        random_state=seed,
+                        **common,
+                    ),
+                ),
+                (f"waiting_time_{k}_logrank", "waiting_time", stats.logrank, dict(df=sub, **surv)),
+                (
+                    f"waiting_time_{k}_cox",
+                    "waiting_time",
+                    stats.cox,
+                    dict(
+                        df=sub,
+                        reference=ref,
+                        compared=cmp,
+                        controls=ACCESS_CONTROLS,
+                        cluster=CLUSTER,
+                        entry="entree_jours",
+                        **surv,
+                    ),
+                ),
+                (
+                    f"placement_{k}_logit",
+                    "placement",
+                    stats.logit_disparity,
+                    dict(df=asub, outcome="logement_en_qpv", controls=PLACEMENT_CONTROLS, **common),
+                ),
+            ]
+            if k == "origin":
+                specs.append(
+                    (
+                        "placement_origin_dissimilarity",
+                        "placement",
+                        stats.dissimilarity,
+                        dict(
+                            df=asub,
+                            group=col,
+                            unit="commune_logement",
+                            reference=ref,
+                            compared=cmp,
+                            n_permutations=n_permutations,
+                            random_state=seed,
+                        ),
+                    )
+                )
+            if include_profiles:
+                specs.append(
+                    (
+                        f"access_{k}_ipw",
+                        "access",
+                        stats.ipw_disparity,
+                        dict(df=sub, outcome="access", controls=ACCESS_CONTROLS, **common),
+                    )
+                )
+            for test_id, outcome, fn, kwargs in specs:
+                records.append(
+                    TestRecord(test_id, outcome, g, cmp, _safe(test_id, g, cmp, fn, **kwargs))
+                )
+        if include_profiles and k == "origin":
+            sub = acc[acc[col].isin([ref, *g.compared])]
+            try:
+                prof = _profiles_results(sub, grouping=g, n_boot=n_boot, seed=seed)
+                failure = None
+            except Exception as exc:  # noqa: BLE001 - reported in each result below
+                log.exception("profiles failed")
+                prof, failure = None, exc
+            for cmp in g.compared:
+                if prof is not None:
+                    res = _safe("access_origin_profiles", g, cmp, _one, res=prof, compared=cmp)
+                else:
+                    res = _failed("access_origin_profiles", g, cmp, failure)
+                records.append(TestRecord("access_origin_profiles", "access", g, cmp, res))
+    return records
+
+
+def _num(x: float | int | None) -> float | None:
+    if x is None:
+        return None
+    try:
+        xf = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(xf) or math.isinf(xf) else xf
+
+
+def results_frame(records: list[TestRecord], *, secret_threshold: int = 11) -> pd.DataFrame:
+    """Tidy table of the tests (one row per ``results.json`` test entry).
+
+    Benjamini–Hochberg adjusted p-values are computed across the whole run
+    (NaN p-values stay NaN). Results resting on fewer than ``secret_threshold``
+    observations are suppressed (statistical secret).
+    """
+    from allocation_analysis.stats import adjust_pvalues
+
+    rows = []
+    for r in records:
+        res = r.result
+        rows.append(
+            {
+                "id": r.id,
+                "outcome": r.outcome,
+                "group_var": r.grouping.column,
+                "group": r.compared,
+                "reference": r.grouping.reference,
+                "method": res.method,
+                "estimate_name": res.estimate_name,
+                "estimate": _num(res.estimate),
+                "ci_low": _num(res.ci_low),
+                "ci_high": _num(res.ci_high),
+                "statistic": _num(res.statistic),
+                "df": _num(res.df),
+                "p_value": _num(res.p_value),
+                "n": int(res.n),
+                "warnings": list(res.warnings),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    p = frame["p_value"].astype(float)
+    frame["p_adjusted"] = np.asarray(adjust_pvalues(p.to_numpy(), method="fdr_bh"), dtype=float)
+    small = (frame["n"] > 0) & (frame["n"] < secret_threshold)
+    value_cols = ["estimate", "ci_low", "ci_high", "statistic", "p_value", "p_adjusted"]
+    frame.loc[small, value_cols] = np.nan
+    frame["n"] = frame["n"].astype("Int64").mask(small)
+    frame["suppressed"] = small
+    return frame
+
+
+# ---------------------------------------------------------------------------
+# tables for the data notebook and the maps
+# ---------------------------------------------------------------------------
+def _suppress_small(frame: pd.DataFrame, count_cols: list[str], threshold: int) -> pd.DataFrame:
+    """Blank counts in [1, threshold-1] (primary suppression of descriptive tables).
+
+    Descriptive tables here are one-dimensional breakdowns with a published
+    total; when exactly one cell of a column is suppressed the next smallest is
+    suppressed too, so the total cannot reveal it.
+    """
+    out = frame.copy()
+    for col in count_cols:
+        vals = pd.to_numeric(out[col], errors="coerce")
+        small = (vals >= 1) & (vals < threshold)
+        if small.sum() == 1 and len(vals) > 1:
+            rest = vals[~small & (vals > 0)]
+            if len(rest):
+                small[rest.idxmin()] = True
+        out[col] = vals.astype("Float64").mask(small)
+    return out
+
+
+def overview_tables(
+    access: pd.DataFrame, semester_allocations: pd.DataFrame, *, threshold: int
+) -> dict[str, pd.DataFrame]:
+    """Descriptive counts of the semester by origin and residence (secret applied).
+
+    Returns frames ``population`` (group axis, value, active demands, allocations,
+    access rate) ready to publish.
+    """
+    rows = []
+    for g in GROUPINGS:
+        act = access.groupby(g.column, observed=True).size()
+        acc = access.groupby(g.column, observed=True)["access"].sum()
+        allo = semester_allocations.groupby(g.column, observed=True).size()
+        for level in [g.reference, *g.compared]:
+            rows.append(
+                {
+                    "axe": g.label_fr,
+                    "groupe": level,
+                    "demandes_actives": int(act.get(level, 0)),
+                    "demandes_satisfaites": int(acc.get(level, 0)),
+                    "attributions_semestre": int(allo.get(level, 0)),
+                }
+            )
+    pop = pd.DataFrame(rows)
+    parts = []
+    for _, sub in pop.groupby("axe", sort=False):
+        parts.append(
+            _suppress_small(
+                sub,
+                ["demandes_actives", "demandes_satisfaites", "attributions_semestre"],
+                threshold,
+            )
+        )
+    pop = pd.concat(parts)
+    pop["taux_acces"] = (pop["demandes_satisfaites"] / pop["demandes_actives"]).astype("Float64")
+    return {"population": pop.reset_index(drop=True)}
+
+
+def commune_gaps(
+    access: pd.DataFrame,
+    *,
+    grouping: Grouping,
+    compared: str,
+    unit: str = "commune_choix1",
+    config: AnalysisConfig,
+) -> pd.DataFrame:
+    """Per commune, the access-rate gap ``compared − reference`` with BH-adjusted p-values.
+
+    Communes where either group has fewer demands than the secret threshold are
+    kept with ``suppressed=True`` and no estimate.
+    """
+    from allocation_analysis import stats
+
+    rows = []
+    sub = access[access[grouping.column].isin([grouping.reference, compared])]
+    for code, d in sub.groupby(unit, observed=True, sort=True):
+        counts = d[grouping.column].value_counts()
+        n_ref, n_cmp = int(counts.get(grouping.reference, 0)), int(counts.get(compared, 0))
+        small = min(n_ref, n_cmp) < config.secret_threshold
+        row = {
+            "insee_com": str(code),
+            "n": len(d),
+            "suppressed": small,
+            "estimate": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "p_value": np.nan,
+        }
+        if not small:
+            r = stats.compare_rates(
+                d,
+                outcome="access",
+                group=grouping.column,
+                reference=grouping.reference,
+                compared=compared,
+                alpha=config.alpha,
+            )
+            row.update(estimate=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, p_value=r.p_value)
+        rows.append(row)
+    frame = pd.DataFrame(
+        rows, columns=["insee_com", "n", "suppressed", "estimate", "ci_low", "ci_high", "p_value"]
+    )
+    if frame.empty:
+        frame["p_adjusted"] = []
+        return frame
+    frame["p_adjusted"] = np.asarray(
+        stats.adjust_pvalues(frame["p_value"].astype(float).to_numpy(), method="fdr_bh"),
+        dtype=float,
+    )
+    frame.loc[frame["suppressed"], "n"] = np.nan
+    return frame
+
+
+def placement_by_commune(
+    semester_allocations: pd.DataFrame, *, config: AnalysisConfig
+) -> pd.DataFrame:
+    """Share of the semester's leases inside a QPV, by commune of the dwelling and origin group.
+
+    Aggregated counts only (never one point per household); cells resting on
+    fewer leases than the secret threshold are suppressed.
+    """
+    a = semester_allocations
+    g = (
+        a.groupby(["commune_logement", "nationalite"], observed=True)["logement_en_qpv"]
+        .agg(n="size", en_qpv="sum")
+        .reset_index()
+        .rename(columns={"commune_logement": "insee_com", "nationalite": "group"})
+    )
+    g["share_qpv"] = g["en_qpv"] / g["n"]
+    small = g["n"] < config.secret_threshold
+    small_num = (g["en_qpv"] > 0) & (g["en_qpv"] < config.secret_threshold)
+    small_cmp = ((g["n"] - g["en_qpv"]) > 0) & ((g["n"] - g["en_qpv"]) < config.secret_threshold)
+    g["suppressed"] = small | small_num | small_cmp
+    g.loc[g["suppressed"], ["share_qpv"]] = np.nan
+    g["n"] = g["n"].astype("Float64").mask(g["suppressed"])
+    return g.drop(columns=["en_qpv"])
+
+
+def test_entries(frame: pd.DataFrame) -> list[dict]:
+    """``results.json`` → ``tests`` entries from :func:`results_frame`."""
+    keys = [
+        "id",
+        "outcome",
+        "group_var",
+        "group",
+        "reference",
+        "method",
+        "estimate_name",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "statistic",
+        "p_value",
+        "p_adjusted",
+        "n",
+        "warnings",
+        "suppressed",
+    ]
+    out = []
+    for rec in frame[keys].to_dict(orient="records"):
+        rec = {
+            k: (None if (isinstance(v, float) and math.isnan(v)) or v is pd.NA else v)
+            for k, v in rec.items()
+        }
+        out.append(rec)
+    return out
+
+
+_ESTIMATE_FR = {
+    "odds_ratio": "rapport de cotes",
+    "hazard_ratio": "rapport de risques instantanés",
+    "rate_difference": "écart de taux",
+    "dissimilarity": "indice de dissimilarité",
+}
+
+_GROUP_FR = {
+    "francaise": "ménages de nationalité française",
+    "ue": "ménages ressortissants de l'UE",
+    "hors_ue": "ménages de nationalité hors UE",
+    "qpv": "ménages résidant en QPV",
+    "hors_qpv": "ménages résidant hors QPV",
+}
+
+
+def sentences_fr(frame: pd.DataFrame, *, alpha: float = 0.05) -> list[str]:
+    """Plain French sentences, one per adjusted test of the report (Aequitas style)."""
+    from allocation_analysis.text import fmt_float, fmt_p
+
+    out = []
+    for rec in frame.to_dict(orient="records"):
+        grp = _GROUP_FR.get(rec["group"], rec["group"])
+        ref = _GROUP_FR.get(rec["reference"], rec["reference"])
+        if rec.get("suppressed"):
+            out.append(
+                f"{rec['id']} : résultat non diffusé (effectif inférieur au seuil de secret)."
+            )
+            continue
+        est = rec.get("estimate")
+        if est is None or (isinstance(est, float) and math.isnan(est)):
+            why = "; ".join(rec.get("warnings") or []) or "estimation impossible"
+            out.append(f"{rec['id']} : pas d'estimation ({why}).")
+            continue
+        name = _ESTIMATE_FR.get(rec.get("estimate_name", ""), rec.get("estimate_name", ""))
+        padj = rec.get("p_adjusted")
+        signif = (
+            padj is not None and not (isinstance(padj, float) and math.isnan(padj)) and padj < alpha
+        )
+        verdict = (
+            "l'écart est significatif après correction pour tests multiples"
+            if signif
+            else "l'écart n'est pas significatif après correction pour tests multiples"
+        )
+        ci = ""
+        if rec.get("ci_low") is not None and not (
+            isinstance(rec["ci_low"], float) and math.isnan(rec["ci_low"])
+        ):
+            ci = f" (IC 95 % : {fmt_float(rec['ci_low'], 2)} à {fmt_float(rec['ci_high'], 2)})"
+        p_txt = (
+            fmt_p(padj)
+            if padj is not None and not (isinstance(padj, float) and math.isnan(padj))
+            else "n.d."
+        )
+        out.append(
+            f"{rec['id']} — {grp} comparés aux {ref} : {name} {fmt_float(est, 2)}{ci} ; "
+            f"p ajustée {p_txt} ; {verdict}."
+        )
+    return out

@@ -1,0 +1,214 @@
+"""Writers of the published outputs: tables (CSV, XLSX), results.json, manifest.
+
+Everything written here is public: tables pass the disclosure-control guard
+(:func:`allocation_analysis.privacy.check_no_small_counts`) and text cells are
+escaped against formula injection (a cell starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return is prefixed with an apostrophe, so that
+``=HYPERLINK(…)`` is shown as text when the file is opened in a spreadsheet).
+Output is deterministic: same frames ⇒ same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "escape_formula",
+    "escape_frame",
+    "json_default",
+    "sha256_file",
+    "write_csv",
+    "write_json",
+    "write_xlsx",
+]
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def escape_formula(value: Any) -> Any:
+    """Neutralise a text cell that a spreadsheet would run as a formula.
+
+    Examples
+    --------
+    >>> escape_formula('=HYPERLINK("http://x","y")')
+    '\\'=HYPERLINK("http://x","y")'
+    >>> escape_formula(-3.5)
+    -3.5
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Escape every text cell and the column names of ``frame`` (copy)."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(escape_formula)
+    out.columns = [escape_formula(str(c)) for c in out.columns]
+    return out
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a published table as UTF-8 CSV (``,``, ``.`` decimals, no index)."""
+    p = Path(path)
+    text = escape_frame(frame).to_csv(index=False, lineterminator="\n", float_format="%.10g")
+    _atomic_write_bytes(p, text.encode("utf-8"))
+    return p
+
+
+def json_default(obj: Any) -> Any:
+    """JSON conversion of numpy/pandas scalars; NaN and missing become ``null``."""
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        f = float(obj)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (pd.Timestamp,)):
+        return obj.date().isoformat()
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _clean(obj: Any) -> Any:
+    """Replace float NaN/inf by None recursively (json would write NaN)."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, np.generic):
+        return _clean(obj.item())
+    return obj
+
+
+def write_json(obj: Any, path: str | Path) -> Path:
+    """Write JSON deterministically (UTF-8, indented, NaN → null)."""
+    p = Path(path)
+    text = json.dumps(_clean(obj), ensure_ascii=False, indent=2, default=json_default)
+    _atomic_write_bytes(p, (text + "\n").encode("utf-8"))
+    return p
+
+
+def write_xlsx(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write one formatted sheet per table (bold header, widths, frozen header, % formats)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, frame in tables.items():
+        ws = wb.create_sheet(title=_sheet_name(name))
+        safe = escape_frame(frame)
+        ws.append([str(c) for c in safe.columns])
+        for row in safe.itertuples(index=False):
+            ws.append([_xlsx_value(v) for v in row])
+        for cell in ws[1]:
+            cell.font = Font(bold=True, color="FFFFFF")
+            cell.fill = PatternFill("solid", fgColor="3B4A6B")
+        ws.freeze_panes = "A2"
+        for j, col in enumerate(safe.columns, start=1):
+            letter = get_column_letter(j)
+            width = max([len(str(col))] + [len(str(v)) for v in safe[col].head(200)]) + 2
+            ws.column_dimensions[letter].width = min(max(width, 8), 60)
+            fmt = None
+            lc = str(col).lower()
+            if lc in {"share", "ci_low", "ci_high", "target", "part"} or lc.startswith("share"):
+                fmt = "0.0%"
+            elif lc.startswith("p_"):
+                fmt = "0.0000"
+            if fmt:
+                for cell in ws[letter][1:]:
+                    cell.number_format = fmt
+        for cell_row in ws.iter_rows(min_row=2):
+            for cell in cell_row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # never a formula
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.part")
+    wb.save(tmp)
+    _fix_zip_timestamps(tmp)
+    os.replace(tmp, p)
+    return p
+
+
+def _sheet_name(name: str) -> str:
+    bad = "[]:*?/\\"
+    clean = "".join("_" if c in bad else c for c in name)
+    return clean[:31] or "table"
+
+
+def _xlsx_value(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return "; ".join(map(str, v))
+    return v
+
+
+def _fix_zip_timestamps(path: Path) -> None:
+    """Rewrite an XLSX so that its zip entries carry a fixed timestamp (byte-stable)."""
+    import zipfile
+
+    entries = []
+    with zipfile.ZipFile(path) as zin:
+        for info in zin.infolist():
+            entries.append((info.filename, zin.read(info.filename)))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = _strip_core_dates(data)
+            zi = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(zi, data)
+
+
+def _strip_core_dates(data: bytes) -> bytes:
+    import re
+
+    return re.sub(rb"<dcterms:(created|modified)[^>]*>[^<]*</dcterms:\1>", b"", data)
+
+
+def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,607 @@
+"""The semi-annual run: validate, prepare, execute the notebooks, publish atomically.
+
+Flow (architecture.md): raw files → :mod:`allocation_analysis.io` (validated,
+pseudonymised) → :mod:`allocation_analysis.derive` → notebooks executed by
+papermill (they call :mod:`indicators`, :mod:`stats`, :mod:`maps`) → report,
+tables, results.json, manifest.json.
+
+Guarantees:
+
+- **Atomic output.** Everything is written to a temporary folder next to the
+  final one and moved to ``OUTPUT/<territory>/<period>/`` only when complete; the
+  previous good output is replaced only then. A failed run leaves the previous
+  output untouched, keeps the failed executed notebook and ``run.log`` in a
+  ``failed-<period>-<timestamp>`` folder named in the error, and exits with 3.
+- **One run at a time** per output folder (an exclusive lock file).
+- **Private working data** (pseudonymised frames) live in ``_work/`` inside the
+  temporary folder and are deleted before publication.
+- **Deterministic**: same inputs, parameters and seed ⇒ byte-identical
+  ``tables/*.csv`` and ``results.json`` (timestamps only in the manifest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from allocation_analysis.config import AnalysisConfig, InputPaths, Period
+from allocation_analysis.errors import AnalysisError, InputError, UsageError
+from allocation_analysis.outputs import sha256_file, write_csv, write_json, write_xlsx
+
+__all__ = [
+    "NOTEBOOKS",
+    "KERNEL_NAME",
+    "demo_command",
+    "run_analysis",
+    "run_command",
+]
+
+log = logging.getLogger(__name__)
+
+NOTEBOOKS = ("01_donnees.ipynb", "02_indicateurs_cia.ipynb", "03_disparites.ipynb")
+KERNEL_NAME = "allocation-analysis"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+# ---------------------------------------------------------------------------
+# options
+# ---------------------------------------------------------------------------
+def notebooks_dir() -> Path:
+    """Folder of the parameterised notebooks (``notebooks/`` of the project)."""
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent / "notebooks", here / "notebooks"):
+        if all((cand / nb).exists() for nb in NOTEBOOKS):
+            return cand
+    raise AnalysisError(f"Carnets introuvables (attendus dans {here.parent / 'notebooks'}).")
+
+
+def check_name(value: str, what: str) -> str:
+    """A territory or period used as a folder name: no separators, no traversal."""
+    if not _SAFE_NAME.match(value or "") or value in {".", ".."}:
+        raise UsageError(
+            f"{what} invalide : « {value} » (lettres, chiffres, « _ », « - » et « . » seulement, "
+            "sans « / » ni « .. »)."
+        )
+    return value
+
+
+def resolve_period(value: str | None, today: dt.date | None = None) -> Period:
+    """``YYYY-Sn`` or ``auto`` (the last complete semester before today)."""
+    if value in (None, "", "auto"):
+        return Period.last_complete(today)
+    return Period.parse(value)
+
+
+def config_from_options(options: dict[str, Any]) -> tuple[InputPaths, AnalysisConfig, Path]:
+    """Turn merged CLI/config options into typed paths, config and output root."""
+    paths = InputPaths.from_mapping(options)
+    missing = [k for k in ("demandes", "attributions", "seuils") if getattr(paths, k) is None]
+    if missing:
+        raise UsageError(
+            "Fichier(s) d'entrée manquant(s) : "
+            + ", ".join(f"--{m}" for m in missing)
+            + " (ou les clés correspondantes dans --config)."
+        )
+    territory = check_name(str(options.get("territory") or "territoire"), "Nom de territoire")
+    kwargs: dict[str, Any] = {
+        "period": resolve_period(options.get("period")),
+        "territory": territory,
+    }
+    for key in ("siren_epci", "alpha", "secret_threshold", "seed", "target_non_q1_en_qpv"):
+        if options.get(key) is not None:
+            kwargs[key] = options[key]
+    if "siren_epci" in kwargs:
+        kwargs["siren_epci"] = str(kwargs["siren_epci"])
+    try:
+        config = AnalysisConfig(**kwargs)
+    except TypeError as exc:
+        raise UsageError(f"Paramètre invalide : {exc}") from None
+    output = Path(options.get("output") or "outputs")
+    return paths, config, output
+
+
+# ---------------------------------------------------------------------------
+# locking, signals, atomic folders
+# ---------------------------------------------------------------------------
+@contextlib.contextmanager
+def run_lock(folder: Path, period: str) -> Iterator[None]:
+    """Exclusive lock for one territory/period output (fails fast when taken)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_path = folder / f".{period}.lock"
+    fh = open(lock_path, "w")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AnalysisError(
+                f"Une autre exécution est en cours pour {folder.name}/{period} "
+                f"(verrou {lock_path}). Réessayez quand elle sera terminée."
+            ) from None
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so that cleanup code runs."""
+    if os.name != "posix" or not _in_main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def publish_atomically(tmp: Path, final: Path) -> None:
+    """Move a complete ``tmp`` folder to ``final``, replacing a previous output last."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{os.getpid()}")
+        os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        if old is not None and not final.exists():
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# kernel and notebooks
+# ---------------------------------------------------------------------------
+def ensure_kernel() -> str:
+    """Return a kernel name that runs this very interpreter (no ``NoSuchKernel`` in a venv)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    ksm = KernelSpecManager()
+    try:
+        spec = ksm.get_kernel_spec(KERNEL_NAME)
+        if spec.argv and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    try:
+        from ipykernel.kernelspec import install
+
+        install(
+            kernel_name=KERNEL_NAME,
+            display_name="allocation-analysis (Python 3)",
+            prefix=sys.prefix,
+        )
+        return KERNEL_NAME
+    except OSError:  # read-only prefix: the native kernel is this interpreter
+        log.warning("noyau %s non enregistrable, utilisation de python3", KERNEL_NAME)
+        return "python3"
+
+
+def execute_notebook(
+    src: Path, dst: Path, parameters: dict[str, Any], *, kernel: str, timeout: int
+) -> None:
+    """Execute one notebook with papermill (parameters injected after the ``parameters`` cell)."""
+    import papermill as pm
+
+    pm.execute_notebook(
+        str(src),
+        str(dst),
+        parameters=parameters,
+        kernel_name=kernel,
+        progress_bar=False,
+        execution_timeout=timeout,
+        cwd=str(dst.parent),
+        log_output=False,
+    )
+
+
+def render_report(notebooks: list[Path], dest: Path, *, title: str) -> Path:
+    """Merge the executed notebooks into one French HTML report, code hidden, offline."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    merged = None
+    for nb_path in notebooks:
+        nb = nbformat.read(str(nb_path), as_version=4)
+        cells = [
+            c
+            for c in nb.cells
+            if "parameters" not in c.get("metadata", {}).get("tags", [])
+            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+        ]
+        for c in cells:
+            if c.cell_type == "code":
+                # keep displayed results only: no stream output (logs, warnings) in the report
+                c.outputs = [o for o in c.get("outputs", []) if o.get("output_type") != "stream"]
+        if merged is None:
+            merged = nb
+            merged.cells = cells
+        else:
+            merged.cells.extend(cells)
+    assert merged is not None
+    merged.metadata["title"] = title
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.embed_images = True
+    body, _ = exporter.from_notebook_node(merged)
+    body = _strip_external_scripts(body)
+    body = body.replace("<html>", '<html lang="fr">', 1)
+    dest.write_text(body, encoding="utf-8")
+    return dest
+
+
+_EXTERNAL_TAG = re.compile(
+    r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>", re.I
+)
+
+
+def _strip_external_scripts(html: str) -> str:
+    """Remove every script/stylesheet loaded from the network (the report must open offline)."""
+    return _EXTERNAL_TAG.sub("", html)
+
+
+# ---------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------
+def _package_versions() -> dict[str, str]:
+    names = [
+        "allocation_analysis",
+        "numpy",
+        "pandas",
+        "scipy",
+        "statsmodels",
+        "scikit-learn",
+        "lifelines",
+        "geopandas",
+        "shapely",
+        "folium",
+        "matplotlib",
+        "papermill",
+        "nbconvert",
+        "pandera",
+        "pyarrow",
+        "openpyxl",
+    ]
+    out = {"python": platform.python_version()}
+    for n in names:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[n] = metadata.version(n)
+    return out
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def step(self, name: str, label: str, index: int, total: int) -> Iterator[None]:
+        log.info("Étape %d/%d : %s", index, total, label)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[name] = round(time.perf_counter() - t0, 3)
+
+
+def _attach_log(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
+def run_analysis(
+    paths: InputPaths,
+    config: AnalysisConfig,
+    output: Path,
+    *,
+    timeout: int = 1800,
+    notebooks: Path | None = None,
+) -> Path:
+    """Run the whole semi-annual analysis and publish it atomically.
+
+    Parameters
+    ----------
+    paths : InputPaths
+        Input files.
+    config : AnalysisConfig
+        Period, territory, thresholds, seed.
+    output : Path
+        Output root; results land in ``output/<territory>/<period>/``.
+    timeout : int
+        Execution timeout of one notebook cell, in seconds.
+    notebooks : Path, optional
+        Folder of the notebooks (default: the project's ``notebooks/``).
+
+    Returns
+    -------
+    Path
+        The published output folder.
+
+    Raises
+    ------
+    InputError
+        Invalid input (exit code 1).
+    AnalysisError
+        A notebook failed, a lock is held, or publication failed (exit code 3).
+    """
+    from allocation_analysis.io import load_inputs
+    from allocation_analysis.session import prepare, save_prepared, validation_summary
+
+    check_name(config.territory, "Nom de territoire")
+    period = config.period.label
+    terr_dir = Path(output) / config.territory
+    final = terr_dir / period
+    nb_dir = notebooks or notebooks_dir()
+    timer = _Timer()
+    started = dt.datetime.now(dt.UTC)
+    total = 6
+    with run_lock(terr_dir, period), sigterm_as_interrupt():
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{period}-", dir=terr_dir))
+        handler = _attach_log(tmp / "run.log")
+        current_nb: Path | None = None
+        try:
+            log.info("Analyse %s, %s → %s", config.territory, period, final)
+            with timer.step("validation", "lecture et validation des données", 1, total):
+                inputs = load_inputs(paths, column_map=paths.column_map)
+                validation = validation_summary(inputs)
+                for table, rej in (inputs.rejects or {}).items():
+                    if rej is not None and len(rej):
+                        write_csv(rej, tmp / "rejects" / f"{table}.csv")
+                log.info("%s", inputs.report.summary())
+            with timer.step("derive", "calcul des grandeurs dérivées", 2, total):
+                frames = prepare(inputs, config)
+                work = tmp / "_work"
+                save_prepared(work, frames, inputs, validation)
+            kernel = ensure_kernel()
+            params = {
+                "period": period,
+                "territory": config.territory,
+                "siren_epci": config.siren_epci,
+                "target_non_q1_en_qpv": config.target_non_q1_en_qpv,
+                "alpha": config.alpha,
+                "secret_threshold": config.secret_threshold,
+                "seed": config.seed,
+                "language": config.language,
+                "output_dir": str(tmp),
+                "work_dir": str(work),
+            }
+            executed: list[Path] = []
+            (tmp / "notebooks").mkdir()
+            for i, nb in enumerate(NOTEBOOKS, start=3):
+                current_nb = tmp / "notebooks" / nb
+                with timer.step(nb, f"exécution du carnet {nb}", min(i, 5), total):
+                    try:
+                        execute_notebook(
+                            nb_dir / nb, current_nb, params, kernel=kernel, timeout=timeout
+                        )
+                    except Exception as exc:
+                        raise _NotebookFailedError(nb, exc) from exc
+                executed.append(current_nb)
+            current_nb = None
+            with timer.step("report", "rapport, tableaux et résultats", 6, total):
+                _assemble(tmp, config, validation, inputs, paths, executed, timer, started)
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(tmp / "_parts", ignore_errors=True)
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+            publish_atomically(tmp, final)
+            log.info("Résultats publiés dans %s", final)
+            return final
+        except _NotebookFailedError as exc:
+            failed = _keep_failed(tmp, terr_dir, period, current_nb, handler)
+            raise AnalysisError(
+                f"Le carnet {exc.notebook} a échoué ({exc.reason}). Le carnet exécuté et le journal "
+                f"sont conservés dans {failed} ; la sortie précédente est intacte."
+            ) from None
+        except (InputError, UsageError):
+            _discard(tmp, handler)
+            raise
+        except KeyboardInterrupt:
+            _discard(tmp, handler)
+            raise AnalysisError(
+                "Exécution interrompue ; la sortie précédente est intacte."
+            ) from None
+        except OSError as exc:
+            _discard(tmp, handler)
+            raise AnalysisError(
+                f"Écriture impossible ({exc.strerror or exc}) : {getattr(exc, 'filename', '')}. "
+                "La sortie précédente est intacte."
+            ) from None
+        except BaseException:
+            _discard(tmp, handler)
+            raise
+
+
+class _NotebookFailedError(Exception):
+    def __init__(self, notebook: str, exc: BaseException) -> None:
+        super().__init__(notebook)
+        self.notebook = notebook
+        name = type(exc).__name__
+        text = str(exc).strip().splitlines()
+        detail = text[-1] if text else ""
+        self.reason = f"{name}: {detail}"[:300]
+
+
+def _discard(tmp: Path, handler: logging.Handler) -> None:
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep_failed(
+    tmp: Path, terr_dir: Path, period: str, nb: Path | None, handler: logging.Handler
+) -> Path:
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    failed = terr_dir / f"failed-{period}-{stamp}"
+    failed.mkdir(parents=True, exist_ok=True)
+    if nb is not None and nb.exists():
+        shutil.copy2(nb, failed / nb.name)
+    if (tmp / "run.log").exists():
+        shutil.copy2(tmp / "run.log", failed / "run.log")
+    shutil.rmtree(tmp, ignore_errors=True)  # private working data never kept
+    return failed
+
+
+def _assemble(
+    tmp: Path,
+    config: AnalysisConfig,
+    validation: dict,
+    inputs: Any,
+    paths: InputPaths,
+    executed: list[Path],
+    timer: _Timer,
+    started: dt.datetime,
+) -> None:
+    import pandas as pd
+
+    parts = tmp / "_parts"
+
+    def part(name: str) -> list:
+        f = parts / f"{name}.json"
+        return json.loads(f.read_text("utf-8")) if f.exists() else []
+
+    p = config.period
+    results = {
+        "territory": config.territory,
+        "period": p.label,
+        "window": {"start": p.start.isoformat(), "end": p.end.isoformat()},
+        "rolling_window": {"start": p.rolling_start.isoformat(), "end": p.end.isoformat()},
+        "secret_threshold": config.secret_threshold,
+        "indicators": part("indicators"),
+        "tests": part("tests"),
+    }
+    write_json(results, tmp / "results.json")
+    tables = {
+        f.stem: pd.read_csv(f, dtype=str, keep_default_na=False)
+        for f in sorted((tmp / "tables").glob("*.csv"))
+    }
+    if tables:
+        tables = {k: _numeric(v) for k, v in tables.items()}
+        write_xlsx(tables, tmp / "tables.xlsx")
+    render_report(
+        executed,
+        tmp / "report.html",
+        title=f"Analyse des attributions — {config.territory} — {p.label_fr}",
+    )
+    inputs_info = {}
+    for key in ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map"):
+        f = getattr(paths, key)
+        if f is not None and Path(f).exists():
+            inputs_info[key] = {
+                "file": Path(f).name,
+                "sha256": sha256_file(f),
+                "bytes": Path(f).stat().st_size,
+            }
+    manifest = {
+        "territory": config.territory,
+        "period": p.label,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "inputs": inputs_info,
+        "parameters": {
+            "alpha": config.alpha,
+            "secret_threshold": config.secret_threshold,
+            "seed": config.seed,
+            "siren_epci": config.siren_epci,
+            "target_q1_hors_qpv": config.target_q1_hors_qpv,
+            "target_non_q1_en_qpv": config.target_non_q1_en_qpv,
+            "target_prioritaires": config.target_prioritaires,
+            "language": config.language,
+            "uc_scale": vars(config.uc_scale),
+        },
+        "row_counts": validation.get("counts", []),
+        "timings_seconds": timer.steps,
+        "packages": _package_versions(),
+        "platform": {"system": platform.system(), "machine": platform.machine()},
+        "outputs": sorted(
+            str(f.relative_to(tmp))
+            for f in tmp.rglob("*")
+            if f.is_file() and not str(f.relative_to(tmp)).startswith(("_work", "_parts"))
+        ),
+    }
+    write_json(manifest, tmp / "manifest.json")
+
+
+def _numeric(frame):
+    import pandas as pd
+
+    out = frame.copy()
+    for c in out.columns:
+        conv = pd.to_numeric(out[c].replace("", None), errors="coerce")
+        if conv.notna().sum() == (out[c] != "").sum():
+            out[c] = conv
+    return out
+
+
+# ---------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------
+def run_command(options: dict[str, Any]) -> int:
+    """``allocation-analysis run``: returns the exit code (errors raise typed exceptions)."""
+    paths, config, output = config_from_options(options)
+    final = run_analysis(paths, config, output)
+    sys.stdout.write(f"Rapport : {final / 'report.html'}\n")
+    return 0
+
+
+def demo_command(*, output: str = "outputs", seed: int = 1, scale: str = "small") -> int:
+    """``allocation-analysis demo``: synthetic territory, then the full analysis, offline."""
+    from allocation_analysis import synth
+
+    out = Path(output)
+    data_dir = out / "demo" / "donnees_synthetiques"
+    log.info("Génération du territoire synthétique (échelle %s, graine %d)…", scale, seed)
+    ds = synth.generate(scale=scale, seed=seed)
+    synth.write_dataset(ds, data_dir)
+    cfg = dict(ds.config)
+    options = {
+        k: (
+            str(data_dir / v)
+            if k in {"demandes", "attributions", "logements", "seuils", "communes", "qpv"}
+            else v
+        )
+        for k, v in cfg.items()
+    }
+    options["output"] = str(out)
+    options["territory"] = "demo"
+    options["seed"] = seed
+    paths, config, output_root = config_from_options(options)
+    final = run_analysis(paths, config, output_root)
+    sys.stdout.write(
+        f"Démonstration terminée (données synthétiques, territoire fictif).\nRapport : {final / 'report.html'}\n"
+    )
+    return 0

@@ -1,0 +1,236 @@
+"""The notebooks' entry point: one object holding the prepared data and the publishers.
+
+A notebook opens a :class:`Session` with its parameters. Under the pipeline the
+prepared (pseudonymised) frames are read from ``work_dir``; a researcher working
+interactively leaves ``work_dir`` empty and the session loads and derives the
+raw inputs itself. Either way the notebook only calls the library and displays.
+
+Everything a session publishes goes through disclosure control and the
+formula-safe writers of :mod:`allocation_analysis.outputs`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from allocation_analysis.config import AnalysisConfig, InputPaths, Period
+from allocation_analysis.outputs import write_csv, write_json
+
+__all__ = ["Session", "open_session", "PREPARED_FRAMES"]
+
+log = logging.getLogger(__name__)
+
+PREPARED_FRAMES = ("demandes", "allocations", "access")
+"""Frames the pipeline prepares once and the notebooks read (parquet, private)."""
+
+
+@dataclass
+class Session:
+    """Prepared data and publication helpers for one analysis.
+
+    Attributes
+    ----------
+    config : AnalysisConfig
+    demandes, allocations, access : DataFrame
+        Derived frames (docs/data-model.md §2); ``allocations`` holds every lease
+        of the data (windows are selected by the indicator functions).
+    communes, qpv : GeoDataFrame or None
+    validation : dict
+        Row counts per table (read, accepted, rejected) and reject reasons.
+    output_dir : Path
+        Where tables, figures, maps and results parts are written.
+    """
+
+    config: AnalysisConfig
+    demandes: pd.DataFrame
+    allocations: pd.DataFrame
+    access: pd.DataFrame
+    communes: Any = None
+    qpv: Any = None
+    validation: dict = field(default_factory=dict)
+    output_dir: Path = Path("outputs/session")
+
+    @property
+    def period(self) -> Period:
+        return self.config.period
+
+    def semester_allocations(self) -> pd.DataFrame:
+        """Leases signed within the semester."""
+        d = self.allocations["date_bail"]
+        p = self.period
+        return self.allocations[(d >= pd.Timestamp(p.start)) & (d <= pd.Timestamp(p.end))]
+
+    # -- publication ----------------------------------------------------
+    def publish_table(self, name: str, frame: pd.DataFrame, *, count_columns=()) -> Path:
+        """Write ``tables/<name>.csv`` after checking no count in [1, threshold-1] is left."""
+        from allocation_analysis.privacy import check_no_small_counts
+
+        if count_columns:
+            check_no_small_counts(
+                frame[list(count_columns)], threshold=self.config.secret_threshold
+            )
+        return write_csv(frame, self.output_dir / "tables" / f"{name}.csv")
+
+    def publish_results(self, section: str, entries: list[dict]) -> Path:
+        """Record entries of ``results.json`` (``indicators`` or ``tests``)."""
+        return write_json(entries, self.output_dir / "_parts" / f"{section}.json")
+
+    def save_figure(self, fig: Any, name: str) -> Path:
+        """Save a matplotlib figure as ``figures/<name>.png`` (300 dpi)."""
+        from allocation_analysis.figures import save_figure
+
+        path = self.output_dir / "figures" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_figure(fig, path)
+        return path
+
+    def save_map(self, m: Any, name: str) -> Path:
+        """Save a folium map as ``maps/<name>.html`` (self-contained, offline)."""
+        from allocation_analysis.maps import save_map
+
+        path = self.output_dir / "maps" / f"{name}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_map(m, path)
+        return path
+
+
+def _config_from(params: dict[str, Any]) -> AnalysisConfig:
+    kwargs: dict[str, Any] = {"period": Period.parse(params["period"])}
+    for key in (
+        "territory",
+        "siren_epci",
+        "target_non_q1_en_qpv",
+        "alpha",
+        "secret_threshold",
+        "seed",
+        "language",
+    ):
+        if params.get(key) is not None:
+            kwargs[key] = params[key]
+    if "secret_threshold" in kwargs:
+        kwargs["secret_threshold"] = int(kwargs["secret_threshold"])
+    return AnalysisConfig(**kwargs)
+
+
+def prepare(inputs: Any, config: AnalysisConfig) -> dict[str, pd.DataFrame]:
+    """Derive the analysis frames from loaded inputs (one definition each, in derive)."""
+    from allocation_analysis import derive
+
+    demandes = derive.prepare_demandes(inputs, config=config)
+    allocations = derive.prepare_allocations(inputs, config=config)
+    access = derive.access_frame(demandes, config.period)
+    return {"demandes": demandes, "allocations": allocations, "access": access}
+
+
+def save_prepared(
+    work_dir: Path, frames: dict[str, pd.DataFrame], inputs: Any, validation: dict
+) -> None:
+    """Store the prepared frames for the notebooks (private working folder)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for name in PREPARED_FRAMES:
+        frames[name].to_parquet(work_dir / f"{name}.parquet", index=False)
+    for name in ("communes", "qpv"):
+        gdf = getattr(inputs, name, None)
+        if gdf is not None:
+            gdf.to_parquet(work_dir / f"{name}.parquet", index=False)
+    (work_dir / "validation.json").write_text(json.dumps(validation, ensure_ascii=False), "utf-8")
+
+
+def open_session(
+    *,
+    period: str,
+    territory: str = "territoire",
+    demandes: str | None = None,
+    attributions: str | None = None,
+    logements: str | None = None,
+    seuils: str | None = None,
+    communes: str | None = None,
+    qpv: str | None = None,
+    column_map: str | None = None,
+    siren_epci: str | None = None,
+    target_non_q1_en_qpv: float = 0.5,
+    alpha: float = 0.05,
+    secret_threshold: int = 11,
+    seed: int = 20240101,
+    language: str = "fr",
+    output_dir: str | None = None,
+    work_dir: str | None = None,
+) -> Session:
+    """Open a session from the notebook's parameters.
+
+    With ``work_dir`` (set by the pipeline) the prepared frames are read from it;
+    otherwise the raw input files are loaded, validated and derived here.
+    """
+    params = dict(locals())
+    config = _config_from(params)
+    out = (
+        Path(output_dir)
+        if output_dir
+        else Path("outputs") / "session" / config.territory / config.period.label
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    if work_dir:
+        wd = Path(work_dir)
+        frames = {n: pd.read_parquet(wd / f"{n}.parquet") for n in PREPARED_FRAMES}
+        geo = {}
+        for name in ("communes", "qpv"):
+            f = wd / f"{name}.parquet"
+            if f.exists():
+                import geopandas as gpd
+
+                geo[name] = gpd.read_parquet(f)
+        validation = json.loads((wd / "validation.json").read_text("utf-8"))
+        return Session(
+            config=config,
+            **frames,
+            communes=geo.get("communes"),
+            qpv=geo.get("qpv"),
+            validation=validation,
+            output_dir=out,
+        )
+    from allocation_analysis.io import load_inputs
+
+    paths = InputPaths.from_mapping(
+        {
+            "demandes": demandes,
+            "attributions": attributions,
+            "logements": logements,
+            "seuils": seuils,
+            "communes": communes,
+            "qpv": qpv,
+            "column_map": column_map,
+        }
+    )
+    inputs = load_inputs(paths, column_map=paths.column_map)
+    frames = prepare(inputs, config)
+    return Session(
+        config=config,
+        **frames,
+        communes=inputs.communes,
+        qpv=inputs.qpv,
+        validation=validation_summary(inputs),
+        output_dir=out,
+    )
+
+
+def validation_summary(inputs: Any) -> dict:
+    """Counts per table and reject reasons (rule → count), for the data notebook."""
+    report = inputs.report
+    counts = report.to_frame()
+    reasons: dict[str, dict[str, int]] = {}
+    for table, rej in (inputs.rejects or {}).items():
+        if rej is not None and len(rej):
+            reasons[table] = (
+                rej.drop_duplicates(["source_row", "rule"])
+                .groupby("rule")
+                .size()
+                .sort_index()
+                .to_dict()
+            )
+    return {"counts": json.loads(counts.to_json(orient="records")), "reasons": reasons}
