@@ -574,14 +574,131 @@ def sentences_fr(frame: pd.DataFrame, *, alpha: float = 0.05) -> list[str]:
         if rec.get("ci_low") is not None and not (
             isinstance(rec["ci_low"], float) and math.isnan(rec["ci_low"])
         ):
-            ci = f" (IC 95 % : {fmt_float(rec['ci_low'], 2)} à {fmt_float(rec['ci_high'], 2)})"
+            ci = f" (IC 95 % : {fmt_float(rec['ci_low'], digits=2)} à {fmt_float(rec['ci_high'], digits=2)})"
         p_txt = (
             fmt_p(padj)
             if padj is not None and not (isinstance(padj, float) and math.isnan(padj))
             else "n.d."
         )
         out.append(
-            f"{rec['id']} — {grp} comparés aux {ref} : {name} {fmt_float(est, 2)}{ci} ; "
+            f"{rec['id']} — {grp} comparés aux {ref} : {name} {fmt_float(est, digits=2)}{ci} ; "
             f"p ajustée {p_txt} ; {verdict}."
         )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# data notebook: validation and overview
+# ---------------------------------------------------------------------------
+_TABLE_FR = {
+    "demandes": "demandes",
+    "attributions": "attributions",
+    "logements": "logements",
+    "seuils": "seuils du 1er quartile",
+    "seuils_q1": "seuils du 1er quartile",
+}
+
+
+def validation_tables(validation: dict, *, threshold: int) -> dict[str, pd.DataFrame]:
+    """Published tables of the input check: row counts per file and reject reasons.
+
+    Counts in [1, threshold-1] are suppressed like every published count.
+    """
+    counts = pd.DataFrame(validation.get("counts", []))
+    if not counts.empty:
+        keep = [c for c in ("table", "read", "accepted", "rejected") if c in counts.columns]
+        counts = counts[keep].rename(
+            columns={"read": "lues", "accepted": "acceptees", "rejected": "rejetees"}
+        )
+        for col in ("lues", "acceptees", "rejetees"):
+            if col in counts:
+                v = pd.to_numeric(counts[col], errors="coerce")
+                counts[col] = v.astype("Float64").mask((v >= 1) & (v < threshold))
+    reasons = [
+        {"table": t, "regle": rule, "lignes": n}
+        for t, rules in sorted(validation.get("reasons", {}).items())
+        for rule, n in sorted(rules.items())
+    ]
+    reasons_frame = pd.DataFrame(reasons, columns=["table", "regle", "lignes"])
+    if not reasons_frame.empty:
+        v = pd.to_numeric(reasons_frame["lignes"])
+        reasons_frame["lignes"] = v.astype("Float64").mask((v >= 1) & (v < threshold))
+    return {"controle_lignes": counts, "motifs_rejet": reasons_frame}
+
+
+def validation_text_fr(validation: dict, *, threshold: int) -> str:
+    """One French paragraph on the input check."""
+    from allocation_analysis.text import fmt_int
+
+    parts = []
+    for rec in validation.get("counts", []):
+        read, rej = int(rec.get("read", 0)), int(rec.get("rejected", 0))
+        name = _TABLE_FR.get(rec.get("table"), rec.get("table"))
+        rej_txt = (
+            "aucune rejetée"
+            if rej == 0
+            else (
+                f"moins de {threshold} rejetées" if rej < threshold else f"{fmt_int(rej)} rejetées"
+            )
+        )
+        parts.append(f"{name} : {fmt_int(read)} lignes lues, {rej_txt}")
+    if not parts:
+        return "Aucun fichier contrôlé."
+    return "Contrôle des fichiers — " + " ; ".join(parts) + "."
+
+
+def overview_text_fr(population: pd.DataFrame, period) -> str:  # noqa: ANN001
+    """One French sentence on the size of the semester's population."""
+    from allocation_analysis.text import fmt_int
+
+    nat = population[population["axe"] == "nationalité"]
+    total_active = nat["demandes_actives"].sum(skipna=True)
+    total_alloc = nat["attributions_semestre"].sum(skipna=True)
+    return (
+        f"Au {period.label_fr}, {fmt_int(total_active)} demandes étaient actives à un moment du "
+        f"semestre et {fmt_int(total_alloc)} baux ont été signés (totaux hors cellules masquées)."
+    )
+
+
+# ---------------------------------------------------------------------------
+# disparity notebook: figure inputs
+# ---------------------------------------------------------------------------
+def forest_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Odds/hazard ratios of the run, labelled in French, for a forest plot."""
+    ratios = frame[
+        frame["estimate_name"].isin(["odds_ratio", "hazard_ratio"]) & frame["estimate"].notna()
+    ]
+    labels = []
+    for rec in ratios.to_dict(orient="records"):
+        what = {"access": "Accès", "waiting_time": "Délai", "placement": "Placement en QPV"}[
+            rec["outcome"]
+        ]
+        labels.append(f"{what} — {rec['group']} vs {rec['reference']} ({rec['id'].split('_')[-1]})")
+    return pd.DataFrame(
+        {
+            "label": labels,
+            "estimate": ratios["estimate"].to_numpy(),
+            "ci_low": ratios["ci_low"].to_numpy(),
+            "ci_high": ratios["ci_high"].to_numpy(),
+            "p_adjusted": ratios["p_adjusted"].to_numpy(),
+        }
+    )
+
+
+def km_curves(access: pd.DataFrame, *, group: str) -> dict[str, pd.DataFrame]:
+    """Kaplan–Meier curves of the waiting time (allocation as event) per group.
+
+    Curves are step functions of the survival estimate only; the number at risk
+    is not published.
+    """
+    from allocation_analysis import stats
+
+    df = access.assign(_allocation=(access["evenement"] == 1).astype(int))
+    res = stats.kaplan_meier(df, duration="duree_jours", event="_allocation", group=group)
+    curves = res.details.get("curves", {})
+    out = {}
+    for g, c in curves.items():
+        c = pd.DataFrame(c)
+        cols = {k: k for k in ("time", "survival", "ci_low", "ci_high") if k in c.columns}
+        out[str(g)] = c[list(cols)].copy()
     return out
