@@ -1,0 +1,1143 @@
+"""Interactive maps (folium) of indicators, disparities and placement, for the working group.
+
+Maps draw frames that other modules computed: they never compute indicators or
+statistics. Every map is built the same way:
+
+* commune polygons reprojected to EPSG:2154, simplified as a coverage (shared
+  borders stay shared) with a tolerance in metres, then reprojected to WGS 84
+  and snapped to a grid of ``10**-5`` degree (about one metre);
+* a classed, colour-blind-safe palette (ColorBrewer PuOr centred on the target
+  or on zero, BuPu for shares), grey hatching for suppressed values;
+* a title, a legend, a source line, a metric scale bar and a layer control;
+* no basemap by default, and Leaflet inlined from the ``XStatic-Leaflet``
+  package, so that :func:`save_map` writes a page that renders with no network.
+
+References
+----------
+.. [1] Brewer, C. A., Hatchard, G. W. & Harrower, M. A. (2003). ColorBrewer in
+   print: a catalog of color schemes for maps. *Cartography and Geographic
+   Information Science*, 30(1), 5-32.
+.. [2] Okabe, M. & Ito, K. (2008). *Color Universal Design (CUD): how to make
+   figures and presentations that are friendly to colorblind people.*
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib.resources
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from allocation_analysis.errors import AnalysisError, UsageError
+
+__all__ = [
+    "DEFAULT_SOURCE",
+    "DEFAULT_TOLERANCE_M",
+    "SUPPRESSED_LABEL",
+    "disparity_map",
+    "indicator_map",
+    "placement_map",
+    "save_map",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SOURCE = "Source : SNE, RPLS — traitement allocation_analysis"
+"""Default source line printed on every map."""
+
+DEFAULT_TOLERANCE_M = 30.0
+"""Default simplification tolerance, in metres (EPSG:2154)."""
+
+COORDINATE_GRID_DEG = 1e-5
+"""Grid (degrees) on which WGS 84 coordinates are snapped: about 1 m."""
+
+SUPPRESSED_LABEL = "secret statistique / effectif insuffisant"
+NO_DATA_LABEL = "aucune donnée"
+
+#: ColorBrewer PuOr, 6 classes: orange below the centre, purple above.
+DIVERGING_COLOURS: tuple[str, ...] = (
+    "#b35806",
+    "#f1a340",
+    "#fee0b6",
+    "#d8daeb",
+    "#998ec3",
+    "#542788",
+)
+#: ColorBrewer BuPu, 5 classes, for shares without a centre.
+SEQUENTIAL_COLOURS: tuple[str, ...] = ("#edf8fb", "#b3cde3", "#8c96c6", "#8856a7", "#810f7c")
+SEQUENTIAL_BREAKS: tuple[float, ...] = (0.10, 0.20, 0.30, 0.50)
+
+HATCH_ID = "aa-hatch"
+HATCH_FILL = f"url(#{HATCH_ID})"
+SUPPRESSED_CLASS = "aa-suppressed"
+BORDER_COLOUR = "#555555"
+QPV_COLOUR = "#000000"
+QPV_PANE = "aa-qpv"
+NO_DATA_FILL = "#ffffff"
+
+STATUS_LABELS: dict[str, str] = {
+    "atteint": "objectif atteint",
+    "non_atteint_significatif": "objectif non atteint (écart significatif)",
+    "non_atteint_non_significatif": "objectif non atteint (écart non significatif)",
+    "sans_objet": "sans objet",
+}
+
+_NICE_STEPS = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5)
+_POINT_LEVEL_COLUMNS = frozenset(
+    {
+        "geometry",
+        "x",
+        "y",
+        "lat",
+        "lon",
+        "lng",
+        "latitude",
+        "longitude",
+        "demande_id",
+        "num_unique",
+        "logement_id",
+        "adresse",
+    }
+)
+
+
+# --------------------------------------------------------------------------- formatting
+def _fr_number(value: float, decimals: int) -> str:
+    """French rendering of a number: decimal comma, space between thousands, true minus."""
+    text = f"{float(value):,.{decimals}f}"
+    negative = text.startswith("-")
+    text = text.lstrip("-").replace(",", " ").replace(".", ",")
+    if negative and any(ch in "123456789" for ch in text):
+        return "−" + text
+    return text
+
+
+def _fmt_int(value: float) -> str:
+    """``1234`` → ``"1 234"``."""
+    return _fr_number(float(value), 0)
+
+
+def _fmt_pct(value: float, decimals: int = 1) -> str:
+    """``0.248`` → ``"24,8 %"``."""
+    return f"{_fr_number(100.0 * float(value), decimals)} %"
+
+
+def _fmt_points(value: float, decimals: int = 1) -> str:
+    """Signed difference of two shares in percentage points: ``-0.032`` → ``"−3,2 points"``."""
+    text = _fr_number(100.0 * float(value), decimals)
+    if not text.startswith("−") and any(ch in "123456789" for ch in text):
+        text = "+" + text
+    return f"{text} points"
+
+
+def _fmt_p(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "—"
+    if value < 0.001:
+        return "< 0,001"
+    return _fr_number(float(value), 3)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+# --------------------------------------------------------------------------- classes
+@dataclass(frozen=True)
+class ColourClasses:
+    """A classed colour scale: ``len(colours) == len(breaks) + 1``.
+
+    Class ``i`` holds the values ``v`` with ``breaks[i-1] <= v < breaks[i]``.
+    """
+
+    breaks: tuple[float, ...]
+    colours: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    def colour(self, value: float) -> str:
+        """Colour of ``value``."""
+        return self.colours[int(np.searchsorted(self.breaks, value, side="right"))]
+
+
+def _nice_step(max_abs: float, n_half: int) -> float:
+    needed = max_abs / n_half
+    for step in _NICE_STEPS:
+        if step >= needed - 1e-12:
+            return step
+    return _NICE_STEPS[-1]
+
+
+def diverging_classes(
+    values: Sequence[float] | np.ndarray,
+    *,
+    centre: float,
+    fmt: Callable[[float], str],
+) -> ColourClasses:
+    """Six classes of equal width centred on ``centre`` (three below, three above).
+
+    The width is the smallest "nice" step (1, 2, 2.5, 5, 10, 20, 25 or 50 points)
+    such that three steps cover the largest distance to the centre; values beyond
+    fall in the outer classes.
+
+    Parameters
+    ----------
+    values : array-like of float
+        Values to show (missing values ignored).
+    centre : float
+        Value at the boundary between the two hues (target, or zero for gaps).
+    fmt : callable
+        Formats a break for the legend.
+
+    Returns
+    -------
+    ColourClasses
+    """
+    arr = np.asarray(values, dtype=float)
+    arr = arr[np.isfinite(arr)]
+    max_abs = float(np.max(np.abs(arr - centre))) if arr.size else 0.0
+    step = _nice_step(max_abs, 3)
+    breaks = tuple(centre + k * step for k in (-2, -1, 0, 1, 2))
+    labels = (
+        f"moins de {fmt(breaks[0])}",
+        f"de {fmt(breaks[0])} à moins de {fmt(breaks[1])}",
+        f"de {fmt(breaks[1])} à moins de {fmt(breaks[2])}",
+        f"de {fmt(breaks[2])} à moins de {fmt(breaks[3])}",
+        f"de {fmt(breaks[3])} à moins de {fmt(breaks[4])}",
+        f"{fmt(breaks[4])} ou plus",
+    )
+    return ColourClasses(breaks=breaks, colours=DIVERGING_COLOURS, labels=labels)
+
+
+def sequential_share_classes() -> ColourClasses:
+    """Fixed classes for a share (0 – 10 – 20 – 30 – 50 – 100 %), the same on every layer."""
+    b = SEQUENTIAL_BREAKS
+    labels = (
+        f"moins de {_fmt_pct(b[0], 0)}",
+        *(
+            f"de {_fmt_pct(lo, 0)} à moins de {_fmt_pct(hi, 0)}"
+            for lo, hi in zip(b, b[1:], strict=False)
+        ),
+        f"{_fmt_pct(b[-1], 0)} ou plus",
+    )
+    return ColourClasses(breaks=b, colours=SEQUENTIAL_COLOURS, labels=labels)
+
+
+# --------------------------------------------------------------------------- validation
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], *, argument: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise UsageError(f"« {argument} » doit être un DataFrame (reçu {type(frame).__name__}).")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UsageError(
+            f"« {argument} » : colonne(s) manquante(s) {', '.join(missing)} "
+            f"(colonnes attendues : {', '.join(columns)})."
+        )
+
+
+def _to_bool(series: pd.Series) -> pd.Series:
+    return series.astype("boolean").fillna(False).astype(bool)
+
+
+# --------------------------------------------------------------------------- geometry
+def simplify_for_web(
+    frame: gpd.GeoDataFrame,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+    grid: float = COORDINATE_GRID_DEG,
+) -> gpd.GeoDataFrame:
+    """Simplify polygons in EPSG:2154 and return them in WGS 84 on a coarse grid.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Polygons with a CRS.
+    tolerance : float
+        Simplification tolerance in metres (0 = none). The polygons are
+        simplified as a coverage, so shared borders stay shared (no gaps or
+        overlaps appear between neighbouring communes).
+    grid : float
+        Coordinates are snapped to this grid, in degrees (1e-5 ≈ 1 m).
+
+    Returns
+    -------
+    GeoDataFrame
+        Same rows and columns, EPSG:4326.
+    """
+    if frame.crs is None:
+        raise UsageError("La géométrie n'a pas de système de coordonnées (CRS) déclaré.")
+    if tolerance < 0:
+        raise UsageError(f"« tolerance » doit être ≥ 0 (reçu {tolerance}).")
+    out = frame.to_crs(2154)
+    if tolerance > 0 and len(out):
+        try:
+            geoms = out.geometry.simplify_coverage(tolerance)
+        except Exception:  # invalid coverage: fall back to per-polygon simplification
+            logger.warning(
+                "simplification en couverture impossible : simplification polygone par polygone"
+            )
+            geoms = out.geometry.simplify(tolerance, preserve_topology=True)
+        out = out.set_geometry(geoms)
+    out = out.to_crs(4326)
+    if grid > 0:
+        out = out.set_geometry(shapely.set_precision(out.geometry.values, grid))
+    return out
+
+
+def _feature_collection(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> dict:
+    data = json.loads(frame[[*columns, "geometry"]].to_json(na="null", drop_id=True))
+    return data
+
+
+def _prepare_communes(communes: gpd.GeoDataFrame, *, tolerance: float) -> gpd.GeoDataFrame:
+    _require_columns(communes, ["insee_com", "nom", "geometry"], argument="communes")
+    if not isinstance(communes, gpd.GeoDataFrame):
+        raise UsageError("« communes » doit être un GeoDataFrame.")
+    out = communes[["insee_com", "nom", "geometry"]].copy()
+    out["insee_com"] = out["insee_com"].astype(str)
+    if out["insee_com"].duplicated().any():
+        dup = out.loc[out["insee_com"].duplicated(), "insee_com"].iloc[0]
+        raise UsageError(f"« communes » : le code commune {dup} apparaît plusieurs fois.")
+    return simplify_for_web(out, tolerance=tolerance)
+
+
+# --------------------------------------------------------------------------- map elements
+def _asset_text(name: str) -> str:
+    return (
+        importlib.resources.files("allocation_analysis").joinpath("assets", name).read_text("utf-8")
+    )
+
+
+def _leaflet_sources() -> tuple[str, str]:
+    """Leaflet JS and CSS from the ``XStatic-Leaflet`` package, images as data URIs."""
+    try:
+        import xstatic.pkg.leaflet as xleaflet
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise AnalysisError(
+            "Le paquet XStatic-Leaflet est requis pour écrire des cartes autonomes "
+            "(pip install XStatic-Leaflet)."
+        ) from exc
+    base = Path(xleaflet.BASE_DIR)
+    js = (base / "leaflet.js").read_text("utf-8")
+    css = (base / "leaflet.css").read_text("utf-8")
+
+    def inline(match: re.Match[str]) -> str:
+        path = base / match.group(1)
+        payload = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f"url(data:image/png;base64,{payload})"
+
+    css = re.sub(r"url\((images/[\w.-]+\.png)\)", inline, css)
+    js = js.replace("//# sourceMappingURL=leaflet.js.map", "")
+    return js, css
+
+
+class _InlineAssets(Element):
+    """Leaflet and the map stylesheet written inside the page's ``<head>``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        js, css = _leaflet_sources()
+        # "</script" cannot occur inside an inline script.
+        js = js.replace("</script", "<\\/script")
+        self._html = (
+            f"<style>{css}</style>\n<style>{_asset_text('maps.css')}</style>\n<script>{js}</script>"
+        )
+
+    def render(self, **kwargs: Any) -> str:
+        return self._html
+
+
+class _HatchDefs(MacroElement):
+    """An SVG pattern (grey with dark diagonal lines) referenced by ``fill="url(#aa-hatch)"``."""
+
+    _template = Template(
+        """
+{% macro html(this, kwargs) %}
+<svg width="0" height="0" style="position:absolute" aria-hidden="true">
+  <defs>
+    <pattern id="{{ this.hatch_id }}" patternUnits="userSpaceOnUse" width="6" height="6"
+             patternTransform="rotate(45)">
+      <rect width="6" height="6" fill="#bdbdbd"></rect>
+      <line x1="0" y1="0" x2="0" y2="6" stroke="#636363" stroke-width="2.5"></line>
+    </pattern>
+  </defs>
+</svg>
+{% endmacro %}
+"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "HatchDefs"
+        self.hatch_id = HATCH_ID
+
+
+class _HtmlControl(MacroElement):
+    """A Leaflet control holding a fixed piece of HTML (legend, source line)."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
+{{ this.get_name() }}.onAdd = function (map) {
+    var div = L.DomUtil.create('div', {{ this.css_class|tojson }});
+    div.innerHTML = {{ this.content|tojson }};
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    return div;
+};
+{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, content: str, *, position: str, css_class: str) -> None:
+        super().__init__()
+        self._name = "HtmlControl"
+        self.content = content
+        self.position = position
+        self.css_class = css_class
+
+
+class _Title(MacroElement):
+    """The map title, centred at the top of the map container."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function () {
+    var div = L.DomUtil.create('div', 'aa-title');
+    div.textContent = {{ this.text|tojson }};
+    {{ this._parent.get_name() }}.getContainer().appendChild(div);
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Title"
+        self.text = text
+
+
+class _MetricScale(MacroElement):
+    """Metric scale bar (kilometres and metres only)."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+L.control.scale({imperial: false, metric: true, position: 'bottomleft'})
+    .addTo({{ this._parent.get_name() }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
+def _legend_html(
+    heading: str,
+    classes: ColourClasses | None,
+    *,
+    suppressed: bool = True,
+    no_data: bool = False,
+    qpv: bool = False,
+    significant: bool = False,
+    notes: Sequence[str] = (),
+) -> str:
+    rows = [f"<h4>{html.escape(heading)}</h4>"]
+    if classes is not None:
+        for colour, label in zip(reversed(classes.colours), reversed(classes.labels), strict=True):
+            rows.append(
+                f'<div class="aa-item"><span class="aa-swatch" style="background:{colour}"></span>'
+                f"{html.escape(label)}</div>"
+            )
+    if suppressed:
+        rows.append(
+            '<div class="aa-item aa-item-suppressed"><span class="aa-swatch aa-swatch-hatch"></span>'
+            f"{html.escape(SUPPRESSED_LABEL)}</div>"
+        )
+    if no_data:
+        rows.append(
+            '<div class="aa-item"><span class="aa-swatch aa-swatch-nodata"></span>'
+            f"{html.escape(NO_DATA_LABEL)}</div>"
+        )
+    if significant:
+        rows.append(
+            '<div class="aa-item"><span class="aa-swatch aa-swatch-signif"></span>'
+            "écart significatif après correction pour tests multiples</div>"
+        )
+    if qpv:
+        rows.append(
+            '<div class="aa-item"><span class="aa-swatch aa-swatch-qpv"></span>périmètre QPV</div>'
+        )
+    for note in notes:
+        rows.append(f'<div class="aa-note">{html.escape(note)}</div>')
+    return "\n".join(rows)
+
+
+def _base_map(
+    bounds: np.ndarray,
+    *,
+    title: str,
+    source: str,
+    tiles: str | folium.TileLayer | None,
+    tiles_attr: str | None,
+) -> folium.Map:
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=10,
+        tiles=None,
+        control_scale=False,
+        zoomSnap=0.25,
+        attributionControl=tiles is not None,
+    )
+    # Leaflet is inlined (see _InlineAssets): no CDN link, no jQuery/Bootstrap/Font Awesome.
+    m.default_js = []
+    m.default_css = []
+    m.get_root().header.add_child(_InlineAssets(), name="aa_inline_assets")
+    m.add_child(_HatchDefs())
+    if tiles is not None:
+        if isinstance(tiles, folium.TileLayer):
+            m.add_child(tiles)
+        else:
+            folium.TileLayer(tiles, attr=tiles_attr, name="Fond de carte", overlay=False).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    m.add_child(_Title(title))
+    m.add_child(_MetricScale())
+    m.add_child(_HtmlControl(html.escape(source), position="bottomright", css_class="aa-source"))
+    return m
+
+
+def _add_qpv(m: folium.Map, qpv: gpd.GeoDataFrame | None, *, tolerance: float) -> bool:
+    if qpv is None:
+        return False
+    _require_columns(qpv, ["code_qpv", "nom_qpv", "geometry"], argument="qpv")
+    if not isinstance(qpv, gpd.GeoDataFrame):
+        raise UsageError("« qpv » doit être un GeoDataFrame.")
+    if len(qpv) == 0:
+        return False
+    web = simplify_for_web(qpv[["code_qpv", "nom_qpv", "geometry"]].copy(), tolerance=tolerance / 3)
+    m.add_child(folium.map.CustomPane(QPV_PANE, z_index=450, pointer_events=False))
+    folium.GeoJson(
+        _feature_collection(web, ["code_qpv", "nom_qpv"]),
+        name="Quartiers prioritaires (QPV)",
+        style_function=lambda _f: {
+            "color": QPV_COLOUR,
+            "weight": 2,
+            "fill": False,
+            "dashArray": None,
+        },
+        overlay=True,
+        control=True,
+        pane=QPV_PANE,
+    ).add_to(m)
+    return True
+
+
+def _tooltip(fields: Sequence[str], aliases: Sequence[str]) -> folium.GeoJsonTooltip:
+    return folium.GeoJsonTooltip(
+        fields=list(fields),
+        aliases=list(aliases),
+        labels=True,
+        sticky=True,
+        class_name="aa-tooltip",
+    )
+
+
+def _style(
+    fill: str, *, suppressed: bool, weight: float = 0.8, colour: str = BORDER_COLOUR
+) -> dict:
+    if suppressed:
+        return {
+            "fillColor": HATCH_FILL,
+            "fillOpacity": 1.0,
+            "color": "#444444",
+            "weight": weight,
+            "dashArray": "4 3",
+            "className": SUPPRESSED_CLASS,
+        }
+    return {
+        "fillColor": fill,
+        "fillOpacity": 0.85,
+        "color": colour,
+        "weight": weight,
+        "className": "aa-area",
+    }
+
+
+def _no_data_style() -> dict:
+    return {
+        "fillColor": NO_DATA_FILL,
+        "fillOpacity": 1.0,
+        "color": "#999999",
+        "weight": 0.6,
+        "className": "aa-nodata",
+    }
+
+
+_HIGHLIGHT = {"weight": 3, "color": "#000000"}
+
+
+def _finish(m: folium.Map, legend: str) -> folium.Map:
+    m.add_child(_HtmlControl(legend, position="bottomright", css_class="aa-legend"))
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m
+
+
+# --------------------------------------------------------------------------- public maps
+_INDICATOR_COLUMNS = (
+    "id",
+    "scope",
+    "scope_value",
+    "window",
+    "numerator",
+    "denominator",
+    "share",
+    "ci_low",
+    "ci_high",
+    "target",
+    "status",
+    "suppressed",
+)
+
+
+def _select_indicator(
+    indicators: pd.DataFrame,
+    *,
+    indicator_id: str,
+    window: str,
+    period: str | None,
+) -> pd.DataFrame:
+    _require_columns(indicators, _INDICATOR_COLUMNS, argument="indicators")
+    rows = indicators[(indicators["id"] == indicator_id) & (indicators["scope"] == "commune")]
+    if rows.empty:
+        known = sorted(indicators["id"].dropna().astype(str).unique())
+        raise UsageError(
+            f"Indicateur « {indicator_id} » absent à l'échelle des communes "
+            f"(indicateurs disponibles : {', '.join(known) or 'aucun'})."
+        )
+    windows = sorted(rows["window"].dropna().astype(str).unique())
+    rows = rows[rows["window"] == window]
+    if rows.empty:
+        raise UsageError(
+            f"Fenêtre « {window} » absente pour l'indicateur « {indicator_id} » "
+            f"(valeurs permises : {', '.join(windows)})."
+        )
+    if "period" in rows.columns:
+        periods = sorted(rows["period"].dropna().astype(str).unique())
+        if period is not None:
+            rows = rows[rows["period"].astype(str) == str(period)]
+            if rows.empty:
+                raise UsageError(
+                    f"Période « {period} » absente (valeurs permises : {', '.join(periods)})."
+                )
+        elif len(periods) > 1:
+            raise UsageError(
+                f"Plusieurs périodes dans « indicators » ({', '.join(periods)}) : "
+                "précisez « period »."
+            )
+    rows = rows.assign(scope_value=rows["scope_value"].astype(str))
+    if rows["scope_value"].duplicated().any():
+        dup = rows.loc[rows["scope_value"].duplicated(), "scope_value"].iloc[0]
+        raise UsageError(f"« indicators » : plusieurs lignes pour la commune {dup}.")
+    return rows
+
+
+def indicator_map(
+    communes: gpd.GeoDataFrame,
+    indicators: pd.DataFrame,
+    *,
+    indicator_id: str,
+    window: str = "semester",
+    period: str | None = None,
+    qpv: gpd.GeoDataFrame | None = None,
+    title: str | None = None,
+    source: str = DEFAULT_SOURCE,
+    min_denominator: int | None = None,
+    tiles: str | folium.TileLayer | None = None,
+    tiles_attr: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+) -> folium.Map:
+    """Commune choropleth of a legal indicator, on a palette centred on its target.
+
+    Communes below the target are orange, at or above it purple (ColorBrewer
+    PuOr [1]_, readable with the common colour-vision deficiencies). Communes whose
+    value is suppressed (statistical secrecy) or whose denominator is too small are
+    grey and hatched, with a dashed border, and labelled
+    « secret statistique / effectif insuffisant ». QPV perimeters are drawn on top.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Columns ``insee_com``, ``nom``, ``geometry`` (any CRS; EPSG:2154 expected).
+    indicators : DataFrame
+        Indicator frame (columns ``id, scope, scope_value, window, period, numerator,
+        denominator, share, ci_low, ci_high, target, p_value_vs_target, status,
+        suppressed``); only rows with ``scope == "commune"`` are drawn.
+    indicator_id : str
+        Indicator to draw (``id`` column).
+    window : {"semester", "rolling_12m"}
+        Time window.
+    period : str, optional
+        Period to draw when the frame holds several.
+    qpv : GeoDataFrame, optional
+        QPV perimeters (``code_qpv``, ``nom_qpv``, ``geometry``), outlined on top.
+    title : str, optional
+        Map title (default: built from the indicator id and the window).
+    source : str
+        Source line shown at the bottom of the map.
+    min_denominator : int, optional
+        Denominators below this value are shown as insufficient, in addition to
+        the rows flagged ``suppressed``.
+    tiles : str or folium.TileLayer, optional
+        Basemap for online use (none by default: the map works offline).
+    tiles_attr : str, optional
+        Attribution of ``tiles`` when it is a URL template.
+    tolerance : float
+        Simplification tolerance in metres.
+
+    Returns
+    -------
+    folium.Map
+
+    References
+    ----------
+    .. [1] Brewer, C. A., Hatchard, G. W. & Harrower, M. A. (2003). ColorBrewer in
+       print. *Cartography and Geographic Information Science*, 30(1), 5-32.
+    """
+    rows = _select_indicator(indicators, indicator_id=indicator_id, window=window, period=period)
+    targets = pd.to_numeric(rows["target"], errors="coerce").dropna().unique()
+    if len(targets) == 0:
+        raise UsageError(f"L'indicateur « {indicator_id} » n'a pas d'objectif (colonne target).")
+    if len(targets) > 1:
+        raise UsageError(f"L'indicateur « {indicator_id} » a plusieurs objectifs différents.")
+    target = float(targets[0])
+
+    web = _prepare_communes(communes, tolerance=tolerance)
+    merged = web.merge(rows, how="left", left_on="insee_com", right_on="scope_value")
+    has_row = merged["scope_value"].notna()
+    denominator = pd.to_numeric(merged["denominator"], errors="coerce")
+    share = pd.to_numeric(merged["share"], errors="coerce")
+    hidden = has_row & (_to_bool(merged["suppressed"]) | share.isna())
+    if min_denominator is not None:
+        hidden |= has_row & (denominator.fillna(0) < min_denominator)
+    classes = diverging_classes(share[has_row & ~hidden], centre=target, fmt=_fmt_pct)
+
+    props = pd.DataFrame(index=merged.index)
+    props["t_commune"] = [
+        f"{html.escape(str(n))} ({c})"
+        for n, c in zip(merged["nom"], merged["insee_com"], strict=True)
+    ]
+    props["t_ratio"] = "—"
+    props["t_share"] = "—"
+    props["t_ci"] = "—"
+    props["t_status"] = NO_DATA_LABEL
+    props["aa_state"] = "nodata"
+    props["aa_fill"] = NO_DATA_FILL
+    for i in merged.index[has_row]:
+        r = merged.loc[i]
+        if hidden[i]:
+            props.loc[i, "t_status"] = SUPPRESSED_LABEL
+            props.loc[i, "aa_state"] = "suppressed"
+            continue
+        props.loc[i, "t_ratio"] = f"{_fmt_int(r['numerator'])} / {_fmt_int(r['denominator'])}"
+        props.loc[i, "t_share"] = _fmt_pct(r["share"])
+        if not (_is_missing(r["ci_low"]) or _is_missing(r["ci_high"])):
+            props.loc[i, "t_ci"] = f"{_fmt_pct(r['ci_low'])} – {_fmt_pct(r['ci_high'])}"
+        props.loc[i, "t_status"] = STATUS_LABELS.get(str(r["status"]), str(r["status"]))
+        props.loc[i, "aa_state"] = "value"
+        props.loc[i, "aa_fill"] = classes.colour(float(r["share"]))
+    web = web.join(props)
+    data = _feature_collection(web, list(props.columns))
+
+    window_label = "semestre" if window == "semester" else "12 mois glissants"
+    title = title or f"{indicator_id} par commune ({window_label})"
+    m = _base_map(web.total_bounds, title=title, source=source, tiles=tiles, tiles_attr=tiles_attr)
+    folium.GeoJson(
+        data,
+        name="Communes",
+        style_function=_state_style,
+        highlight_function=lambda _f: _HIGHLIGHT,
+        tooltip=_tooltip(
+            ["t_commune", "t_ratio", "t_share", "t_ci", "t_status"],
+            [
+                "Commune",
+                "Numérateur / dénominateur",
+                "Part",
+                "IC 95 %",
+                "Statut vis-à-vis de l'objectif",
+            ],
+        ),
+    ).add_to(m)
+    has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
+    legend = _legend_html(
+        f"Part (objectif : {_fmt_pct(target, 0 if round(target * 100) == target * 100 else 1)})",
+        classes,
+        suppressed=True,
+        no_data=bool((~has_row).any()),
+        qpv=has_qpv,
+        notes=["orange : sous l'objectif ; violet : objectif atteint ou dépassé"],
+    )
+    return _finish(m, legend)
+
+
+def _state_style(feature: Mapping[str, Any]) -> dict:
+    props = feature["properties"]
+    state = props.get("aa_state")
+    if state == "suppressed":
+        return _style("", suppressed=True)
+    if state == "nodata":
+        return _no_data_style()
+    if props.get("aa_significant"):
+        return _style(props["aa_fill"], suppressed=False, weight=3, colour="#000000")
+    return _style(props["aa_fill"], suppressed=False)
+
+
+_GAP_COLUMNS = ("insee_com", "estimate", "ci_low", "ci_high", "p_adjusted", "n", "suppressed")
+
+
+def disparity_map(
+    communes: gpd.GeoDataFrame,
+    gaps: pd.DataFrame,
+    *,
+    title: str,
+    comparison: str | None = None,
+    alpha: float = 0.05,
+    qpv: gpd.GeoDataFrame | None = None,
+    source: str = DEFAULT_SOURCE,
+    tiles: str | folium.TileLayer | None = None,
+    tiles_attr: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+) -> folium.Map:
+    """Per-commune gap in allocation rate between two groups, centred on zero.
+
+    The estimate is a difference of two rates (proportions), drawn in percentage
+    points on ColorBrewer PuOr (orange: negative gap, purple: positive). Communes
+    whose adjusted p-value (``p_adjusted``, already corrected for multiple testing
+    by the statistics module) is below ``alpha`` get a thick black outline.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Columns ``insee_com``, ``nom``, ``geometry``.
+    gaps : DataFrame
+        Columns ``insee_com, estimate, ci_low, ci_high, p_adjusted, n, suppressed``.
+    title : str
+        Map title.
+    comparison : str, optional
+        What the gap compares, shown in the legend (e.g. « hors UE − française »).
+    alpha : float
+        Significance level applied to ``p_adjusted``.
+    qpv : GeoDataFrame, optional
+        QPV perimeters drawn on top.
+    source : str
+        Source line.
+    tiles, tiles_attr : optional
+        Basemap for online use.
+    tolerance : float
+        Simplification tolerance in metres.
+
+    Returns
+    -------
+    folium.Map
+
+    References
+    ----------
+    .. [1] Brewer, C. A., Hatchard, G. W. & Harrower, M. A. (2003). ColorBrewer in
+       print. *Cartography and Geographic Information Science*, 30(1), 5-32.
+    """
+    _require_columns(gaps, _GAP_COLUMNS, argument="gaps")
+    if not 0 < alpha < 1:
+        raise UsageError(f"« alpha » doit être compris entre 0 et 1 (reçu {alpha}).")
+    gaps = gaps.assign(insee_com=gaps["insee_com"].astype(str))
+    if gaps["insee_com"].duplicated().any():
+        dup = gaps.loc[gaps["insee_com"].duplicated(), "insee_com"].iloc[0]
+        raise UsageError(f"« gaps » : plusieurs lignes pour la commune {dup}.")
+    web = _prepare_communes(communes, tolerance=tolerance)
+    merged = web.merge(gaps, how="left", on="insee_com", indicator="_merge")
+    has_row = merged["_merge"] == "both"
+    estimate = pd.to_numeric(merged["estimate"], errors="coerce")
+    hidden = has_row & (_to_bool(merged["suppressed"]) | estimate.isna())
+    p_adj = pd.to_numeric(merged["p_adjusted"], errors="coerce")
+    significant = has_row & ~hidden & (p_adj < alpha)
+    classes = diverging_classes(estimate[has_row & ~hidden], centre=0.0, fmt=_fmt_points)
+
+    props = pd.DataFrame(index=merged.index)
+    props["t_commune"] = [
+        f"{html.escape(str(n))} ({c})"
+        for n, c in zip(merged["nom"], merged["insee_com"], strict=True)
+    ]
+    props["t_estimate"] = "—"
+    props["t_ci"] = "—"
+    props["t_p"] = "—"
+    props["t_n"] = "—"
+    props["t_signif"] = NO_DATA_LABEL
+    props["aa_state"] = "nodata"
+    props["aa_fill"] = NO_DATA_FILL
+    props["aa_significant"] = significant.to_numpy()
+    for i in merged.index[has_row]:
+        r = merged.loc[i]
+        if hidden[i]:
+            props.loc[i, "t_signif"] = SUPPRESSED_LABEL
+            props.loc[i, "aa_state"] = "suppressed"
+            continue
+        props.loc[i, "t_estimate"] = _fmt_points(r["estimate"])
+        if not (_is_missing(r["ci_low"]) or _is_missing(r["ci_high"])):
+            props.loc[i, "t_ci"] = f"{_fmt_points(r['ci_low'])} ; {_fmt_points(r['ci_high'])}"
+        props.loc[i, "t_p"] = _fmt_p(float(r["p_adjusted"]))
+        props.loc[i, "t_n"] = _fmt_int(r["n"]) if not _is_missing(r["n"]) else "—"
+        props.loc[i, "t_signif"] = (
+            "écart significatif" if significant[i] else "écart non significatif"
+        )
+        props.loc[i, "aa_state"] = "value"
+        props.loc[i, "aa_fill"] = classes.colour(float(r["estimate"]))
+    web = web.join(props)
+    data = _feature_collection(web, list(props.columns))
+
+    m = _base_map(web.total_bounds, title=title, source=source, tiles=tiles, tiles_attr=tiles_attr)
+    folium.GeoJson(
+        data,
+        name="Communes",
+        style_function=_state_style,
+        highlight_function=lambda _f: _HIGHLIGHT,
+        tooltip=_tooltip(
+            ["t_commune", "t_estimate", "t_ci", "t_p", "t_n", "t_signif"],
+            [
+                "Commune",
+                "Écart",
+                "IC 95 %",
+                "p ajustée",
+                "Effectif",
+                f"Significativité (seuil {_fr_number(alpha, 2)})",
+            ],
+        ),
+    ).add_to(m)
+    has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
+    notes = ["écart de taux d'attribution, en points de pourcentage"]
+    if comparison:
+        notes.append(f"comparaison : {comparison}")
+    legend = _legend_html(
+        "Écart de taux d'attribution",
+        classes,
+        suppressed=True,
+        no_data=bool((~has_row).any()),
+        qpv=has_qpv,
+        significant=True,
+        notes=notes,
+    )
+    return _finish(m, legend)
+
+
+_PLACEMENT_COLUMNS = ("insee_com", "group", "n", "share_qpv", "suppressed")
+
+
+def _check_placement_frame(placement: pd.DataFrame) -> pd.DataFrame:
+    if isinstance(placement, gpd.GeoDataFrame):
+        raise UsageError(
+            "« placement » doit être un tableau agrégé par commune et par groupe, "
+            "sans géométrie : la carte ne représente jamais un point par ménage."
+        )
+    _require_columns(placement, _PLACEMENT_COLUMNS, argument="placement")
+    point_cols = sorted(_POINT_LEVEL_COLUMNS.intersection(c.lower() for c in placement.columns))
+    if point_cols:
+        raise UsageError(
+            f"« placement » contient des colonnes de niveau ménage ou de coordonnées "
+            f"({', '.join(point_cols)}) : agrégez par commune et par groupe avant de cartographier."
+        )
+    frame = placement.assign(insee_com=placement["insee_com"].astype(str))
+    if frame.duplicated(["insee_com", "group"]).any():
+        raise UsageError(
+            "« placement » contient plusieurs lignes pour un même couple (commune, groupe) : "
+            "la carte attend une ligne agrégée par commune et par groupe, jamais une par ménage."
+        )
+    return frame
+
+
+def placement_map(
+    communes: gpd.GeoDataFrame,
+    placement: pd.DataFrame,
+    *,
+    qpv: gpd.GeoDataFrame | None = None,
+    title: str = "Part des attributions en QPV, par groupe d'origine",
+    group_labels: Mapping[str, str] | None = None,
+    source: str = DEFAULT_SOURCE,
+    tiles: str | folium.TileLayer | None = None,
+    tiles_attr: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+) -> folium.Map:
+    """Share of allocations located in a QPV, by origin group, per commune.
+
+    One layer per group (radio buttons in the layer control), all on the same
+    fixed classes so that layers compare. The frame must be aggregated (one row
+    per commune and group); a household-level or point frame is refused.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Columns ``insee_com``, ``nom``, ``geometry``.
+    placement : DataFrame
+        Columns ``insee_com, group, n, share_qpv, suppressed``, one row per
+        (commune, group). A GeoDataFrame, coordinates or household identifiers are
+        refused.
+    qpv : GeoDataFrame, optional
+        QPV perimeters drawn on top.
+    title : str
+        Map title.
+    group_labels : mapping, optional
+        Display name of each group (default: the group code).
+    source : str
+        Source line.
+    tiles, tiles_attr : optional
+        Basemap for online use.
+    tolerance : float
+        Simplification tolerance in metres.
+
+    Returns
+    -------
+    folium.Map
+    """
+    frame = _check_placement_frame(placement)
+    groups = list(pd.unique(frame["group"].dropna()))
+    if not groups:
+        raise UsageError("« placement » ne contient aucun groupe.")
+    labels = dict(group_labels or {})
+    classes = sequential_share_classes()
+    web = _prepare_communes(communes, tolerance=tolerance)
+    m = _base_map(web.total_bounds, title=title, source=source, tiles=tiles, tiles_attr=tiles_attr)
+    any_missing = False
+    for k, group in enumerate(groups):
+        label = labels.get(str(group), str(group))
+        rows = frame[frame["group"] == group]
+        merged = web.merge(rows, how="left", on="insee_com", indicator="_merge")
+        has_row = merged["_merge"] == "both"
+        any_missing |= bool((~has_row).any())
+        share = pd.to_numeric(merged["share_qpv"], errors="coerce")
+        hidden = has_row & (_to_bool(merged["suppressed"]) | share.isna())
+        props = pd.DataFrame(index=merged.index)
+        props["t_commune"] = [
+            f"{html.escape(str(n))} ({c})"
+            for n, c in zip(merged["nom"], merged["insee_com"], strict=True)
+        ]
+        props["t_group"] = html.escape(label)
+        props["t_n"] = "—"
+        props["t_share"] = NO_DATA_LABEL
+        props["aa_state"] = "nodata"
+        props["aa_fill"] = NO_DATA_FILL
+        for i in merged.index[has_row]:
+            r = merged.loc[i]
+            if hidden[i]:
+                props.loc[i, "t_share"] = SUPPRESSED_LABEL
+                props.loc[i, "aa_state"] = "suppressed"
+                continue
+            props.loc[i, "t_n"] = _fmt_int(r["n"]) if not _is_missing(r["n"]) else "—"
+            props.loc[i, "t_share"] = _fmt_pct(r["share_qpv"])
+            props.loc[i, "aa_state"] = "value"
+            props.loc[i, "aa_fill"] = classes.colour(float(r["share_qpv"]))
+        layer = web[["geometry"]].join(props)
+        folium.GeoJson(
+            _feature_collection(layer, list(props.columns)),
+            name=label,
+            overlay=False,
+            show=k == 0,
+            style_function=_state_style,
+            highlight_function=lambda _f: _HIGHLIGHT,
+            tooltip=_tooltip(
+                ["t_commune", "t_group", "t_n", "t_share"],
+                ["Commune", "Groupe", "Attributions", "Part en QPV"],
+            ),
+        ).add_to(m)
+    has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
+    legend = _legend_html(
+        "Part des attributions en QPV",
+        classes,
+        suppressed=True,
+        no_data=any_missing,
+        qpv=has_qpv,
+        notes=["un calque par groupe (sélecteur en haut à droite)"],
+    )
+    return _finish(m, legend)
+
+
+# --------------------------------------------------------------------------- output
+_EXTERNAL = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+
+
+def external_resources(page: str) -> list[str]:
+    """URLs of scripts and stylesheets that ``page`` would fetch from the network."""
+    found = re.findall(r"<script\b[^>]*\bsrc\s*=\s*[\"']([^\"']+)", page, flags=re.IGNORECASE)
+    for tag in re.findall(r"<link\b[^>]*>", page, flags=re.IGNORECASE):
+        href = re.search(r"\bhref\s*=\s*[\"']([^\"']+)", tag, flags=re.IGNORECASE)
+        if href:
+            found.append(href.group(1))
+    found += re.findall(r"@import\s+(?:url\()?[\"']?([^\"')\s;]+)", page, flags=re.IGNORECASE)
+    return [u for u in found if _EXTERNAL.match(u)]
+
+
+def _strip_cdn(element: Any) -> None:
+    if hasattr(element, "default_js"):
+        element.default_js = []
+    if hasattr(element, "default_css"):
+        element.default_css = []
+    for child in getattr(element, "_children", {}).values():
+        _strip_cdn(child)
+
+
+def render_map(m: folium.Map) -> str:
+    """The self-contained HTML page of ``m`` (no script or stylesheet fetched remotely)."""
+    _strip_cdn(m)
+    root = m.get_root()
+    if "aa_inline_assets" not in root.header._children:
+        root.header.add_child(_InlineAssets(), name="aa_inline_assets")
+    page = root.render()
+    page = page.replace("<html>", '<html lang="fr">', 1)
+    remote = external_resources(page)
+    if remote:
+        raise AnalysisError(
+            "La carte fait encore appel à des ressources en ligne : " + ", ".join(remote)
+        )
+    return page
+
+
+def save_map(m: folium.Map, path: str | Path) -> Path:
+    """Write ``m`` as one self-contained HTML file that renders with no network.
+
+    Leaflet's script and stylesheet (from the ``XStatic-Leaflet`` package) and the
+    map's own styles are inlined; folium's CDN links (jQuery, Bootstrap, Font
+    Awesome, awesome-markers) are removed, as the maps use none of them.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map built by this module (or any folium map using plain Leaflet only).
+    path : str or Path
+        Output file (``.html``); parent folders are created.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = Path(path)
+    page = render_map(m)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    logger.info("carte écrite : %s (%d octets)", path, path.stat().st_size)
+    return path
