@@ -1,0 +1,931 @@
+"""Waiting-time analyses: log-rank, Kaplan–Meier, Cox, cumulative incidence (methods.md §2).
+
+Conventions shared by the functions of this module:
+
+* ``duration`` is the time from filing to the event or to censoring (days);
+  ``entry`` (Cox only) is the counting-process start, for delayed entry.
+* ``event`` is coded as in the analysis frames: ``1`` the event of interest
+  (allocation), ``0`` censored; any other code (``2`` = other closing) counts
+  as censored for :func:`logrank`, :func:`kaplan_meier` and :func:`cox`, and as
+  a competing event for :func:`cumulative_incidence`.
+* Rows with a missing value in a used column are dropped with a warning that
+  gives their number.
+
+Everything is computed with numpy so that each formula can be checked against
+R's ``survival`` and ``cmprsk`` (see ``tests/reference/make_reference_b.R``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from allocation_analysis.stats._result import ResultSet, TestResult
+from allocation_analysis.stats._validation import (
+    check_alpha,
+    check_columns,
+    check_dataframe,
+    group_levels,
+    resolve_groups,
+)
+from allocation_analysis.stats.regression import _as_controls, design_controls, drop_missing
+
+__all__ = ["cox", "cumulative_incidence", "kaplan_meier", "logrank"]
+
+logger = logging.getLogger(__name__)
+
+_TOL = math.sqrt(np.finfo(float).eps)
+
+
+# --------------------------------------------------------------------------- helpers
+def _numeric(df: pd.DataFrame, column: str, arg: str) -> np.ndarray:
+    s = df[column]
+    if not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
+        raise ValueError(
+            f"L'argument `{arg}` désigne la colonne {column!r}, qui doit être numérique "
+            f"(type trouvé : {s.dtype})."
+        )
+    return s.to_numpy(dtype="float64")
+
+
+def _check_durations(t: np.ndarray, arg: str = "duration") -> None:
+    if np.any(t < 0):
+        raise ValueError(f"L'argument `{arg}` désigne une colonne avec des durées négatives.")
+
+
+def _event_indicator(e: np.ndarray) -> np.ndarray:
+    return (e == 1).astype("float64")
+
+
+# --------------------------------------------------------------------------- log-rank
+def _logrank_stratum(t: np.ndarray, d: np.ndarray, gi: np.ndarray, k: int):
+    """Observed, expected and variance matrix of one stratum (k groups)."""
+    ev_times = np.unique(t[d == 1])
+    O = np.zeros(k)
+    E = np.zeros(k)
+    V = np.zeros((k, k))
+    if ev_times.size == 0:
+        return O, E, V
+    n_j = np.zeros((ev_times.size, k))
+    d_j = np.zeros((ev_times.size, k))
+    for j in range(k):
+        tj = np.sort(t[gi == j])
+        n_j[:, j] = tj.size - np.searchsorted(tj, ev_times, side="left")
+        ej = np.sort(t[(gi == j) & (d == 1)])
+        d_j[:, j] = np.searchsorted(ej, ev_times, side="right") - np.searchsorted(
+            ej, ev_times, side="left"
+        )
+    n = n_j.sum(axis=1)
+    dd = d_j.sum(axis=1)
+    O = d_j.sum(axis=0)
+    E = (dd[:, None] * n_j / n[:, None]).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.where(n > 1, dd * (n - dd) / (n - 1), 0.0)
+    frac = n_j / n[:, None]
+    V = np.einsum("t,tj->j", c, frac) * np.eye(k) - np.einsum("t,tj,tl->jl", c, frac, frac)
+    return O, E, V
+
+
+def logrank(
+    df: pd.DataFrame,
+    *,
+    duration: str,
+    event: str,
+    group: str,
+    strata: str | None = None,
+) -> TestResult:
+    """Log-rank test of equal hazards across the levels of ``group``.
+
+    The k-sample statistic ``(O - E)' V^- (O - E)`` with ``df = k - 1``, where
+    ``O``/``E`` are observed/expected event counts and ``V`` the hypergeometric
+    variance matrix. With ``strata``, ``O - E`` and ``V`` are summed over the
+    strata (R ``survdiff(Surv(t, e) ~ g + strata(s))``). Identical to R
+    ``survival::survdiff`` with ``rho = 0``.
+
+    Parameters
+    ----------
+    df : DataFrame
+    duration : str
+        Time to event or censoring.
+    event : str
+        1 = event, anything else = censored.
+    group : str
+        Groups compared (every non-empty level).
+    strata : str, optional
+        Stratification column.
+
+    Returns
+    -------
+    TestResult
+        ``statistic`` = chi-square, ``df`` = (number of groups with rows) − 1,
+        no estimate (``estimate_name=""``); ``details``: ``observed``,
+        ``expected`` (per group, summed over strata), ``variance`` (matrix),
+        ``n_by_group``, ``n_strata``.
+
+    References
+    ----------
+    .. [1] Mantel, N. (1966). Evaluation of survival data and two new rank
+       order statistics arising in its consideration. *Cancer Chemother. Rep.* 50, 163–170.
+    .. [2] Peto, R. and Peto, J. (1972). Asymptotically efficient rank invariant
+       test procedures. *JRSS A* 135, 185–207.
+    .. [3] Therneau, T. M. (2024). *survival: Survival analysis*, R package, ``survdiff``.
+    """
+    check_dataframe(df)
+    check_columns(df, duration=duration, event=event, group=group, strata=strata)
+    sub, warns = drop_missing(df, [duration, event, group, strata])
+    t = _numeric(sub, duration, "duration")
+    _check_durations(t)
+    d = _event_indicator(_numeric(sub, event, "event"))
+    all_levels = group_levels(df, group)
+    g_txt = sub[group].astype(str).to_numpy()
+    levels = [lv for lv in all_levels if np.any(g_txt == lv)]
+    empty = [lv for lv in all_levels if lv not in levels]
+    if empty:
+        warns.append(f"Groupe(s) sans observation, exclu(s) du test : {empty}.")
+    name, method = "logrank", "test du log-rank (Mantel–Haenszel)"
+    if strata is not None:
+        method += f", stratifié sur {strata!r}"
+    k = len(levels)
+    n_by = {lv: int(np.sum(g_txt == lv)) for lv in levels}
+    base = dict(name=name, method=method, n=len(sub), groups=tuple(levels), alpha=0.05)
+    if k < 2:
+        warns.append("Moins de deux groupes avec des observations : test non défini.")
+        return TestResult(**base, warnings=tuple(warns), details={"n_by_group": n_by})
+    pos = {lv: i for i, lv in enumerate(levels)}
+    gi = np.array([pos[v] for v in g_txt], dtype=int)
+    O, E, V = np.zeros(k), np.zeros(k), np.zeros((k, k))
+    if strata is None:
+        s_codes = np.zeros(len(sub), dtype=int)
+    else:
+        s_codes = pd.factorize(sub[strata])[0]
+    n_strata = int(s_codes.max()) + 1 if len(sub) else 0
+    single = 0
+    for s in range(n_strata):
+        m = s_codes == s
+        single += int(m.sum() == 1)
+        o, e, v = _logrank_stratum(t[m], d[m], gi[m], k)
+        O += o
+        E += e
+        V += v
+    if single:
+        warns.append(
+            f"{single} strate(s) ne contiennent qu'une observation et n'apportent rien au test."
+        )
+    details = {
+        "observed": dict(zip(levels, O.tolist(), strict=True)),
+        "expected": dict(zip(levels, E.tolist(), strict=True)),
+        "variance": V,
+        "n_by_group": n_by,
+        "n_strata": n_strata,
+    }
+    if O.sum() == 0:
+        warns.append("Aucun événement observé : test du log-rank non défini.")
+        return TestResult(**base, warnings=tuple(warns), details=details)
+    diff = (O - E)[1:]
+    Vr = V[1:, 1:]
+    rank = int(np.linalg.matrix_rank(Vr))
+    if rank < k - 1:
+        warns.append(
+            "Matrice de variance singulière (un groupe sans sujet à risque aux temps "
+            "d'événement) : inverse généralisée utilisée."
+        )
+    chi2 = float(diff @ np.linalg.pinv(Vr) @ diff)
+    dfree = rank
+    p = float(sps.chi2.sf(chi2, dfree)) if dfree > 0 else math.nan
+    if dfree == 0:
+        warns.append("Variance nulle : test non défini.")
+        chi2 = math.nan
+    return TestResult(
+        **base, statistic=chi2, df=float(dfree), p_value=p, warnings=tuple(warns), details=details
+    )
+
+
+# --------------------------------------------------------------------------- Kaplan–Meier
+def _km_table(t: np.ndarray, d: np.ndarray, z: float) -> pd.DataFrame:
+    """Kaplan–Meier table at the distinct times (events and censorings)."""
+    times, inv = np.unique(t, return_inverse=True)
+    n_event = np.bincount(inv, weights=d, minlength=times.size)
+    n_all = np.bincount(inv, minlength=times.size).astype(float)
+    n_risk = n_all[::-1].cumsum()[::-1]
+    surv = np.cumprod(1 - n_event / n_risk)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inc = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+        se_log = np.sqrt(np.cumsum(inc))  # standard error of log S (Greenwood)
+        xx = np.where((surv > 0) & (surv < 1), surv, np.nan)
+        a = np.log(-np.log(xx))
+        b = z * se_log / np.log(xx)
+        l1 = np.exp(-np.exp(a + b))
+        l2 = np.exp(-np.exp(a - b))
+    lower = np.fmin(l1, l2)
+    upper = np.fmax(l1, l2)
+    return pd.DataFrame(
+        {
+            "time": times,
+            "n_risk": n_risk,
+            "n_event": n_event,
+            "n_censor": n_all - n_event,
+            "surv": surv,
+            "std_err_log": se_log,
+            "lower": lower,
+            "upper": upper,
+        }
+    )
+
+
+def _first_below(times: np.ndarray, y: np.ndarray, p: float = 0.5) -> float:
+    """Quantile rule of R ``quantile.survfit``: first time the curve reaches ``p``;
+    when the curve is flat at exactly ``p`` the midpoint to the next drop."""
+    ok = np.nonzero(np.nan_to_num(y, nan=2.0) <= p + _TOL)[0]
+    if ok.size == 0:
+        return math.nan
+    i = ok[0]
+    if abs(y[i] - p) < _TOL:
+        later = np.nonzero(np.nan_to_num(y, nan=2.0) < y[i] - _TOL)[0]
+        later = later[later > i]
+        if later.size:
+            return float((times[i] + times[later[0]]) / 2)
+    return float(times[i])
+
+
+def _km_at(table: pd.DataFrame, at: Sequence[float]) -> pd.DataFrame:
+    """Curve values at given times (right-continuous step function)."""
+    idx = np.searchsorted(table["time"].to_numpy(), np.asarray(at, dtype=float), side="right") - 1
+    cols = ["surv", "lower", "upper", "std_err_log"]
+    out = {"time": np.asarray(at, dtype=float)}
+    for c in cols:
+        v = table[c].to_numpy()
+        first = {"surv": 1.0, "std_err_log": 0.0}.get(c, math.nan)
+        out[c] = np.where(idx >= 0, v[np.clip(idx, 0, None)], first)
+    nr = table["n_risk"].to_numpy()
+    tt = table["time"].to_numpy()
+    # number at risk at time s = subjects with time >= s
+    pos = np.searchsorted(tt, out["time"], side="left")
+    out["n_risk"] = np.where(pos < len(tt), nr[np.clip(pos, 0, len(tt) - 1)], 0.0)
+    return pd.DataFrame(out)
+
+
+def kaplan_meier(
+    df: pd.DataFrame,
+    *,
+    duration: str,
+    event: str,
+    group: str,
+    alpha: float = 0.05,
+    times: Sequence[float] | None = None,
+) -> TestResult:
+    """Kaplan–Meier survival curves and median waiting times per group.
+
+    Pointwise confidence intervals use the log-log transform with Greenwood's
+    variance (R ``survfit(..., conf.type = "log-log")``; note R's default is
+    ``"log"``). The median and its confidence limits follow
+    ``quantile.survfit``: the first time the curve (resp. the lower and the
+    upper limit curves) falls to 0.5 or below, the midpoint to the next drop
+    when the curve is exactly 0.5 on an interval; NaN when never reached.
+
+    Parameters
+    ----------
+    df : DataFrame
+    duration, event, group : str
+        Columns; ``event`` = 1 is the event, anything else censored.
+    alpha : float, default 0.05
+    times : sequence of float, optional
+        Times at which ``details["at_times"]`` reports the curves.
+
+    Returns
+    -------
+    TestResult
+        No test (``statistic`` NaN; use :func:`logrank`); ``details``:
+        ``curves`` (group → DataFrame with ``time, n_risk, n_event, n_censor,
+        surv, std_err_log, lower, upper``), ``medians`` (DataFrame, one row per
+        group: ``n, events, median, median_low, median_high``), ``at_times``
+        (group → DataFrame) when ``times`` is given.
+
+    References
+    ----------
+    .. [1] Kaplan, E. L. and Meier, P. (1958). Nonparametric estimation from
+       incomplete observations. *JASA* 53, 457–481.
+    .. [2] Kalbfleisch, J. D. and Prentice, R. L. (2002). *The Statistical
+       Analysis of Failure Time Data*, 2nd ed., Wiley, §1.4 (log-log interval).
+    .. [3] Brookmeyer, R. and Crowley, J. (1982). A confidence interval for the
+       median survival time. *Biometrics* 38, 29–41.
+    """
+    check_dataframe(df)
+    check_columns(df, duration=duration, event=event, group=group)
+    alpha = check_alpha(alpha)
+    z = float(sps.norm.ppf(1 - alpha / 2))
+    sub, warns = drop_missing(df, [duration, event, group])
+    t = _numeric(sub, duration, "duration")
+    _check_durations(t)
+    d = _event_indicator(_numeric(sub, event, "event"))
+    g_txt = sub[group].astype(str).to_numpy()
+    curves, at_times, rows = {}, {}, []
+    for lv in group_levels(df, group):
+        m = g_txt == lv
+        if not m.any():
+            warns.append(f"Le groupe {lv!r} n'a aucune observation : pas de courbe.")
+            rows.append({"group": lv, "n": 0, "events": 0, "median": math.nan})
+            continue
+        tab = _km_table(t[m], d[m], z)
+        curves[lv] = tab
+        if d[m].sum() == 0:
+            warns.append(f"Aucun événement dans le groupe {lv!r} : survie constante à 1.")
+        ev = tab[tab["n_event"] > 0]
+        tt = ev["time"].to_numpy()
+        med = _first_below(tt, ev["surv"].to_numpy())
+        if math.isnan(med) and d[m].sum() > 0:
+            warns.append(f"Médiane non atteinte dans le groupe {lv!r}.")
+        rows.append(
+            {
+                "group": lv,
+                "n": int(m.sum()),
+                "events": int(d[m].sum()),
+                "median": med,
+                "median_low": _first_below(tt, ev["lower"].to_numpy()),
+                "median_high": _first_below(tt, ev["upper"].to_numpy()),
+            }
+        )
+        if times is not None:
+            at_times[lv] = _km_at(tab, times)
+    details = {"curves": curves, "medians": pd.DataFrame(rows), "conf_type": "log-log"}
+    if times is not None:
+        details["at_times"] = at_times
+    return TestResult(
+        name="kaplan_meier",
+        method="estimateur de Kaplan–Meier, IC log-log (Greenwood)",
+        n=len(sub),
+        groups=tuple(curves),
+        warnings=tuple(warns),
+        details=details,
+        alpha=alpha,
+    )
+
+
+# --------------------------------------------------------------------------- Cox (Efron)
+class _Stratum:
+    """Precomputed risk-set structure of one stratum for the Efron partial likelihood."""
+
+    def __init__(self, start: np.ndarray, stop: np.ndarray, d: np.ndarray, rows: np.ndarray):
+        self.rows = rows
+        self.start, self.stop, self.d = start, stop, d
+        ev = np.nonzero(d == 1)[0]
+        self.ev_times = np.unique(stop[ev])
+        m = self.ev_times.size
+        self.ev_rows = ev
+        self.ev_tidx = np.searchsorted(self.ev_times, stop[ev])
+        self.n_dead = np.bincount(self.ev_tidx, minlength=m).astype(float)
+        # tie rank of each event within its time (0 … d-1)
+        order = np.argsort(self.ev_tidx, kind="stable")
+        ranks = np.empty(ev.size, dtype=float)
+        first = np.searchsorted(self.ev_tidx[order], np.arange(m))
+        ranks[order] = np.arange(ev.size) - np.repeat(first, self.n_dead.astype(int))
+        self.frac = ranks / self.n_dead[self.ev_tidx]
+        self.stop_order = np.argsort(stop, kind="stable")
+        self.start_order = np.argsort(start, kind="stable")
+        self.pos_stop = np.searchsorted(stop[self.stop_order], self.ev_times, side="left")
+        self.pos_start = np.searchsorted(start[self.start_order], self.ev_times, side="left")
+        # event-time index ranges (start, stop] of every subject
+        self.cum_hi = np.searchsorted(self.ev_times, stop, side="right")
+        self.cum_lo = np.searchsorted(self.ev_times, start, side="right")
+
+    def _riskset_sums(self, f: np.ndarray) -> np.ndarray:
+        """Sum of ``f`` (first axis = subjects) over the risk set at every event time."""
+        zero = np.zeros((1,) + f.shape[1:])
+        rs_stop = np.concatenate([np.cumsum(f[self.stop_order][::-1], axis=0)[::-1], zero])
+        rs_start = np.concatenate([np.cumsum(f[self.start_order][::-1], axis=0)[::-1], zero])
+        return rs_stop[self.pos_stop] - rs_start[self.pos_start]
+
+    def pieces(self, X: np.ndarray, beta: np.ndarray):
+        """Per event (one row per tied-death rank) Efron quantities."""
+        eta = X @ beta
+        w = np.exp(eta)
+        m = self.ev_times.size
+        p = X.shape[1]
+        S0 = self._riskset_sums(w)
+        S1 = self._riskset_sums(w[:, None] * X)
+        S2 = self._riskset_sums(w[:, None, None] * X[:, :, None] * X[:, None, :])
+        e = self.ev_rows
+        D0 = np.bincount(self.ev_tidx, weights=w[e], minlength=m)
+        D1 = np.zeros((m, p))
+        np.add.at(D1, self.ev_tidx, w[e, None] * X[e])
+        D2 = np.zeros((m, p, p))
+        np.add.at(D2, self.ev_tidx, w[e, None, None] * X[e, :, None] * X[e, None, :])
+        j, f = self.ev_tidx, self.frac
+        s0 = S0[j] - f * D0[j]
+        s1 = S1[j] - f[:, None] * D1[j]
+        s2 = S2[j] - f[:, None, None] * D2[j]
+        xbar = s1 / s0[:, None]
+        U = X[e] - xbar  # score contribution of each event rank (sums per time)
+        V = s2 / s0[:, None, None] - xbar[:, :, None] * xbar[:, None, :]
+        loglik = float(eta[e].sum() - np.log(s0).sum())
+        return loglik, U, V, s0, xbar, w
+
+    def score_residuals(self, X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """Efron score residuals (as R ``residuals(fit, "score")``)."""
+        _, _, _, s0, xbar, w = self.pieces(X, beta)
+        m = self.ev_times.size
+        p = X.shape[1]
+        j, f = self.ev_tidx, self.frac
+        h = 1.0 / s0
+        H = np.bincount(j, weights=h, minlength=m)
+        G = np.zeros((m, p))
+        np.add.at(G, j, h[:, None] * xbar)
+        HF = np.bincount(j, weights=f * h, minlength=m)
+        GF = np.zeros((m, p))
+        np.add.at(GF, j, (f * h)[:, None] * xbar)
+        XB = np.zeros((m, p))
+        np.add.at(XB, j, xbar)
+        XB /= self.n_dead[:, None]
+        CH = np.concatenate([[0.0], np.cumsum(H)])
+        CG = np.concatenate([np.zeros((1, p)), np.cumsum(G, axis=0)])
+        dH = CH[self.cum_hi] - CH[self.cum_lo]
+        dG = CG[self.cum_hi] - CG[self.cum_lo]
+        L = -w[:, None] * (X * dH[:, None] - dG)
+        e = self.ev_rows
+        te = self.ev_tidx
+        L[e] += X[e] - XB[te] + w[e, None] * (X[e] * HF[te, None] - GF[te])
+        return L
+
+
+def _cox_fit(strata: list[_Stratum], X: np.ndarray, *, max_iter: int = 50):
+    p = X.shape[1]
+    beta = np.zeros(p)
+
+    def total(b):
+        ll, U, V = 0.0, np.zeros(p), np.zeros((p, p))
+        for s in strata:
+            lls, Us, Vs, *_ = s.pieces(X[s.rows], b)
+            ll += lls
+            U += Us.sum(axis=0)
+            V += Vs.sum(axis=0)
+        return ll, U, V
+
+    ll, U, info = total(beta)
+    converged = False
+    for _ in range(max_iter):
+        try:
+            step = np.linalg.solve(info, U)
+        except np.linalg.LinAlgError:
+            break
+        new = beta + step
+        ll_new, U_new, info_new = total(new)
+        halvings = 0
+        while (not np.isfinite(ll_new) or ll_new < ll - 1e-12) and halvings < 30:
+            step /= 2
+            new = beta + step
+            ll_new, U_new, info_new = total(new)
+            halvings += 1
+        done = abs(ll_new - ll) <= 1e-12 * max(1.0, abs(ll)) and np.max(np.abs(step)) < 1e-9
+        beta, ll, U, info = new, ll_new, U_new, info_new
+        if done:
+            converged = True
+            break
+    return beta, ll, info, converged
+
+
+def _km_left(start: np.ndarray, stop: np.ndarray, d: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Left-continuous pooled Kaplan–Meier S(t-) (counting-process risk sets) at ``at``."""
+    ev_times = np.unique(stop[d == 1])
+    s_stop, s_start = np.sort(stop), np.sort(start)
+    n_risk = (s_stop.size - np.searchsorted(s_stop, ev_times, side="left")) - (
+        s_start.size - np.searchsorted(s_start, ev_times, side="left")
+    )
+    e_sorted = np.sort(stop[d == 1])
+    n_ev = np.searchsorted(e_sorted, ev_times, side="right") - np.searchsorted(
+        e_sorted, ev_times, side="left"
+    )
+    surv = np.cumprod(1 - n_ev / n_risk)
+    idx = np.searchsorted(ev_times, at, side="left")  # number of event times < at
+    return np.concatenate([[1.0], surv])[idx]
+
+
+def _zph(strata, X, beta, start, stop, d, names) -> pd.DataFrame:
+    """Score test of proportional hazards, R ``cox.zph(transform="km", terms=FALSE)``."""
+    p = X.shape[1]
+    U_all, V_all, g_all = [], [], []
+    gt = 1.0 - _km_left(start, stop, d, stop)
+    gt = gt - gt[d == 1].mean()
+    for s in strata:
+        _, U, V, *_ = s.pieces(X[s.rows], beta)
+        U_all.append(U)
+        V_all.append(V)
+        g_all.append(gt[s.rows][s.ev_rows])
+    U = np.concatenate(U_all)
+    V = np.concatenate(V_all)
+    g = np.concatenate(g_all)
+    u_g = (g[:, None] * U).sum(axis=0)
+    imat = np.zeros((2 * p, 2 * p))
+    imat[:p, :p] = V.sum(axis=0)
+    imat[:p, p:] = imat[p:, :p] = (g[:, None, None] * V).sum(axis=0)
+    imat[p:, p:] = (g[:, None, None] ** 2 * V).sum(axis=0)
+    rows = []
+    for jj in range(p):
+        kk = list(range(p)) + [p + jj]
+        u = np.zeros(p + 1)
+        u[-1] = u_g[jj]
+        chi = float(u @ np.linalg.solve(imat[np.ix_(kk, kk)], u))
+        rows.append({"term": names[jj], "chisq": chi, "df": 1, "p": float(sps.chi2.sf(chi, 1))})
+    u = np.concatenate([np.zeros(p), u_g])
+    chi = float(u @ np.linalg.solve(imat, u))
+    rows.append({"term": "GLOBAL", "chisq": chi, "df": p, "p": float(sps.chi2.sf(chi, p))})
+    return pd.DataFrame(rows).set_index("term")
+
+
+def cox(
+    df: pd.DataFrame,
+    *,
+    duration: str,
+    event: str,
+    group: str,
+    reference: Any,
+    compared: Any = None,
+    controls: Sequence[str] | str = (),
+    strata: str | None = None,
+    cluster: str | None = None,
+    entry: str | None = None,
+    alpha: float = 0.05,
+) -> TestResult | ResultSet:
+    """Hazard ratio of the compared vs reference group in a Cox model (Efron ties).
+
+    Maximises the Efron partial likelihood (Newton–Raphson with step halving)
+    of ``h(t) = h0_s(t) exp(b_g [group == compared] + controls)`` on the rows of
+    the two groups, with baseline hazards per stratum when ``strata`` is given
+    and the counting-process risk sets ``entry < t <= duration`` when ``entry``
+    is given (R ``coxph(Surv(entry, duration, event) ~ ...)``).
+
+    Parameters
+    ----------
+    df : DataFrame
+    duration, event : str
+        Time (stop) and event indicator (1 = event, other = censored).
+    group : str
+    reference, compared : scalar
+        Levels of ``group``; ``compared=None`` with several other levels returns
+        a :class:`ResultSet`.
+    controls : sequence of str, optional
+        Adjustment columns (categorical ones as treatment contrasts, see
+        :func:`allocation_analysis.stats.regression.logit_disparity`).
+    strata : str, optional
+        Stratification column (separate baseline hazards).
+    cluster : str, optional
+        Cluster column: robust sandwich variance ``D'D`` with ``D`` the dfbeta
+        residuals summed by cluster, as R ``coxph(..., cluster = )`` (no
+        small-sample factor).
+    entry : str, optional
+        Delayed-entry time (left truncation).
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    TestResult or ResultSet
+        ``estimate`` = hazard ratio, Wald CI; ``statistic`` = Wald chi-square
+        (df 1). ``details``: ``coef``, ``se``, ``coefficients``, ``std_errors``,
+        ``loglik``, ``n_events``, ``covariance`` and ``ph_test``: a DataFrame
+        (index = design columns and ``"GLOBAL"``; columns ``chisq, df, p``)
+        with the score test of proportional hazards against
+        ``b(t) = b + g * (1 - KM(t-))``, identical to R
+        ``cox.zph(fit, transform = "km", terms = FALSE)`` (survival >= 3.0).
+        The PH test always uses the model (not the robust) information.
+
+    Notes
+    -----
+    Degenerate data (an empty group, no events, a non-converged fit or
+    monotone likelihood with |coefficient| > 15, e.g. no event in one group)
+    give NaN estimates with a warning.
+
+    References
+    ----------
+    .. [1] Cox, D. R. (1972). Regression models and life-tables. *JRSS B* 34, 187–220.
+    .. [2] Efron, B. (1977). The efficiency of Cox's likelihood function for
+       censored data. *JASA* 72, 557–565.
+    .. [3] Lin, D. Y. and Wei, L. J. (1989). The robust inference for the Cox
+       proportional hazards model. *JASA* 84, 1074–1078.
+    .. [4] Grambsch, P. M. and Therneau, T. M. (1994). Proportional hazards
+       tests and diagnostics based on weighted residuals. *Biometrika* 81, 515–526.
+    .. [5] Therneau, T. M. and Grambsch, P. M. (2000). *Modeling Survival
+       Data: Extending the Cox Model*, Springer.
+    """
+    check_dataframe(df)
+    controls = _as_controls(controls)
+    check_columns(
+        df,
+        duration=duration,
+        event=event,
+        group=group,
+        controls=controls,
+        strata=strata,
+        cluster=cluster,
+        entry=entry,
+    )
+    alpha = check_alpha(alpha)
+    levels = resolve_groups(df, group=group, reference=reference, compared=compared)
+    if len(levels) > 1:
+        return ResultSet(
+            tuple(
+                cox(
+                    df,
+                    duration=duration,
+                    event=event,
+                    group=group,
+                    reference=reference,
+                    compared=lv,
+                    controls=controls,
+                    strata=strata,
+                    cluster=cluster,
+                    entry=entry,
+                    alpha=alpha,
+                )
+                for lv in levels
+            )
+        )
+    ref, cmp = str(reference), levels[0]
+    name = "cox"
+    method = "modèle de Cox (vraisemblance partielle, ex aequo d'Efron)"
+    if strata is not None:
+        method += f", stratifié sur {strata!r}"
+    if cluster is not None:
+        method += ", variance robuste par grappes"
+    if entry is not None:
+        method += ", entrée retardée"
+    g_txt = df[group].astype("string")
+    sub = df.loc[(g_txt == ref) | (g_txt == cmp)]
+    sub, warns = drop_missing(sub, [duration, event, group, *controls, strata, cluster, entry])
+    n = len(sub)
+    base = dict(name=name, method=method, estimate_name="hazard_ratio", n=n, groups=(ref, cmp))
+    stop = _numeric(sub, duration, "duration")
+    _check_durations(stop)
+    d = _event_indicator(_numeric(sub, event, "event"))
+    start = np.full(n, -np.inf) if entry is None else _numeric(sub, entry, "entry")
+    if entry is not None and np.any(start >= stop):
+        bad = int(np.sum(start >= stop))
+        warns.append(f"{bad} ligne(s) avec entrée >= durée écartée(s).")
+        keep = start < stop
+        sub, stop, d, start = sub.loc[keep], stop[keep], d[keep], start[keep]
+        n = len(sub)
+        base["n"] = n
+    gv = (sub[group].astype("string") == cmp).to_numpy(dtype="float64")
+    n_cmp, n_ref = int(gv.sum()), int(n - gv.sum())
+    if n_cmp == 0 or n_ref == 0:
+        empty = cmp if n_cmp == 0 else ref
+        warns.append(f"Le groupe {empty!r} n'a aucune observation : rapport de risques non défini.")
+        return TestResult(**base, warnings=tuple(warns), alpha=alpha)
+    if d.sum() == 0:
+        warns.append("Aucun événement observé : rapport de risques non défini.")
+        return TestResult(**base, warnings=tuple(warns), alpha=alpha)
+    Xc, _ = design_controls(sub, controls)
+    const_cols = [c for c in Xc.columns if Xc[c].nunique() <= 1]
+    if const_cols:
+        Xc = Xc.drop(columns=const_cols)
+        warns.append(f"Colonnes de contrôle constantes retirées du modèle : {const_cols}.")
+    names = ["group", *Xc.columns]
+    X = np.column_stack([gv, Xc.to_numpy(dtype="float64")]) if Xc.shape[1] else gv[:, None]
+    Xm = X - X.mean(axis=0)  # centring, as R does; leaves coefficients unchanged
+    s_codes = np.zeros(n, dtype=int) if strata is None else pd.factorize(sub[strata])[0]
+    strata_objs = []
+    single = 0
+    for s in range(int(s_codes.max()) + 1):
+        rows = np.nonzero(s_codes == s)[0]
+        single += int(rows.size == 1)
+        strata_objs.append(_Stratum(start[rows], stop[rows], d[rows], rows))
+    if single:
+        warns.append(f"{single} strate(s) d'une seule observation (sans information).")
+    ev_by = {ref: int(d[gv == 0].sum()), cmp: int(d[gv == 1].sum())}
+    beta, ll, info, converged = _cox_fit(strata_objs, Xm)
+    if not converged or not np.all(np.isfinite(beta)) or np.any(np.abs(beta) > 15):
+        warns.append(
+            "Le modèle de Cox ne converge pas (vraisemblance monotone, p. ex. aucun événement "
+            "dans un groupe) : rapport de risques non estimable."
+        )
+        return TestResult(
+            **base, warnings=tuple(warns), alpha=alpha, details={"events_by_group": ev_by}
+        )
+    try:
+        var = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        warns.append("Matrice d'information singulière : rapport de risques non estimable.")
+        return TestResult(**base, warnings=tuple(warns), alpha=alpha)
+    n_clusters = None
+    if cluster is not None:
+        L = np.zeros((n, X.shape[1]))
+        for s in strata_objs:
+            L[s.rows] = s.score_residuals(Xm[s.rows], beta)
+        dfb = L @ var
+        codes, uniq = pd.factorize(sub[cluster])
+        n_clusters = len(uniq)
+        Dg = np.zeros((n_clusters, X.shape[1]))
+        np.add.at(Dg, codes, dfb)
+        var = Dg.T @ Dg
+    se = float(math.sqrt(var[0, 0]))
+    b = float(beta[0])
+    zc = float(sps.norm.ppf(1 - alpha / 2))
+    zstat = b / se
+    try:
+        ph = _zph(strata_objs, Xm, beta, start, stop, d, names)
+    except np.linalg.LinAlgError:
+        ph = pd.DataFrame(columns=["chisq", "df", "p"])
+        warns.append("Test de proportionnalité des risques non calculable (matrice singulière).")
+    details = {
+        "coef": b,
+        "se": se,
+        "z": zstat,
+        "coefficients": dict(zip(names, map(float, beta), strict=True)),
+        "std_errors": dict(zip(names, map(float, np.sqrt(np.diag(var))), strict=True)),
+        "loglik": ll,
+        "n_events": int(d.sum()),
+        "events_by_group": ev_by,
+        "covariance": "cluster" if cluster is not None else "model",
+        "n_clusters": n_clusters,
+        "ph_test": ph,
+    }
+    if "GLOBAL" in ph.index and ph.loc["GLOBAL", "p"] < alpha:
+        warns.append(
+            f"L'hypothèse des risques proportionnels est rejetée (test global, "
+            f"p = {ph.loc['GLOBAL', 'p']:.3g})."
+        )
+    return TestResult(
+        **base,
+        statistic=zstat * zstat,
+        df=1.0,
+        p_value=float(2 * sps.norm.sf(abs(zstat))),
+        estimate=math.exp(b),
+        ci_low=math.exp(b - zc * se),
+        ci_high=math.exp(b + zc * se),
+        warnings=tuple(warns),
+        details=details,
+        alpha=alpha,
+    )
+
+
+# --------------------------------------------------------------------------- competing risks
+def _cuminc_one(t: np.ndarray, code: np.ndarray, interest: float, competing: Sequence[float]):
+    """Aalen–Johansen CIF of one cause with the variance of R ``cmprsk::cuminc``."""
+    times = np.unique(t[code != 0])
+    all_sorted = np.sort(t)
+    rs = all_sorted.size - np.searchsorted(all_sorted, times, side="left")
+    e1 = np.sort(t[code == interest])
+    e2 = np.sort(t[np.isin(code, competing)])
+    nd1 = np.searchsorted(e1, times, "right") - np.searchsorted(e1, times, "left")
+    nd2 = np.searchsorted(e2, times, "right") - np.searchsorted(e2, times, "left")
+    f = np.zeros(times.size)
+    v = np.zeros(times.size)
+    fkm, fcur, v1, v2, v3 = 1.0, 0.0, 0.0, 0.0, 0.0
+    for i in range(times.size):
+        r, a, b = float(rs[i]), float(nd1[i]), float(nd2[i])
+        nd = a + b
+        if nd == 0:
+            f[i], v[i] = fcur, v[i - 1] if i else 0.0
+            continue
+        fkn = fkm * (r - nd) / r
+        if a > 0:
+            fcur = fcur + fkm * a / r
+        if b > 0 and fkn > 0:
+            t5 = 1.0 - (b - 1.0) / (r - 1.0) if b > 1 else 1.0
+            t6 = fkm * fkm * t5 * b / (r * r)
+            t3 = 1.0 / fkn
+            t4 = fcur / fkn
+            v1 += t4 * t4 * t6
+            v2 += t3 * t4 * t6
+            v3 += t3 * t3 * t6
+        if a > 0:
+            t5 = 1.0 - (a - 1.0) / (r - 1.0) if a > 1 else 1.0
+            t6 = fkm * fkm * t5 * a / (r * r)
+            t3 = 1.0 / fkn if fkn > 0 else 0.0
+            t4 = 1.0 + t3 * fcur
+            v1 += t4 * t4 * t6
+            v2 += t3 * t4 * t6
+            v3 += t3 * t3 * t6
+        f[i] = fcur
+        v[i] = v1 + fcur * fcur * v3 - 2.0 * fcur * v2
+        fkm = fkn
+    return times, f, v
+
+
+def cumulative_incidence(
+    df: pd.DataFrame,
+    *,
+    duration: str,
+    event: str,
+    group: str,
+    event_of_interest: float = 1,
+    competing: Sequence[float] = (2,),
+    times: Sequence[float] | None = None,
+    alpha: float = 0.05,
+) -> TestResult:
+    """Cumulative incidence of the event of interest with competing events, per group.
+
+    Aalen–Johansen estimator ``F1(t) = sum_{u <= t} S(u-) d1(u) / n(u)`` with
+    ``S`` the all-cause Kaplan–Meier, and the variance estimator of R
+    ``cmprsk::cuminc`` (Gray's Fortran routine ``cinc``). Pointwise CIs use
+    the log(-log) transform as ``cmprsk`` plots do:
+    ``F^exp(±z sqrt(v) / (F log F))``.
+
+    Parameters
+    ----------
+    df : DataFrame
+    duration, event, group : str
+        ``event``: 0 = censored, ``event_of_interest``, or one of ``competing``.
+    event_of_interest : scalar, default 1
+    competing : sequence, default (2,)
+        Codes of the competing events (other closings).
+    times : sequence of float, optional
+        Times where ``details["at_times"]`` gives the CIF per group (step
+        function, as ``cmprsk::timepoints``).
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    TestResult
+        No test statistic (Gray's test is not implemented: ``statistic`` NaN,
+        with a note in ``details["gray_test"]``); ``details``: ``curves``
+        (group → DataFrame ``time, cif, var, lower, upper``), ``at_times``
+        (DataFrame, one row per group and time, with ``cif`` and ``var``) when
+        ``times`` is given.
+
+    Raises
+    ------
+    ValueError
+        When ``event`` holds codes other than 0, ``event_of_interest`` and
+        ``competing``.
+
+    References
+    ----------
+    .. [1] Aalen, O. O. and Johansen, S. (1978). An empirical transition matrix
+       for non-homogeneous Markov chains based on censored observations.
+       *Scand. J. Statist.* 5, 141–150.
+    .. [2] Gray, R. J. (1988). A class of K-sample tests for comparing the
+       cumulative incidence of a competing risk. *Ann. Statist.* 16, 1141–1154.
+    .. [3] Gray, R. J. (2022). *cmprsk: Subdistribution analysis of competing
+       risks*, R package, ``cuminc``.
+    """
+    check_dataframe(df)
+    check_columns(df, duration=duration, event=event, group=group)
+    alpha = check_alpha(alpha)
+    competing = [competing] if np.isscalar(competing) else list(competing)
+    allowed = [0, event_of_interest, *competing]
+    if event_of_interest in competing or event_of_interest == 0:
+        raise ValueError(
+            "L'argument `event_of_interest` doit différer de 0 et des codes de `competing`."
+        )
+    sub, warns = drop_missing(df, [duration, event, group])
+    t = _numeric(sub, duration, "duration")
+    _check_durations(t)
+    code = _numeric(sub, event, "event")
+    bad = ~np.isin(code, np.asarray(allowed, dtype=float))
+    if bad.any():
+        raise ValueError(
+            f"L'argument `event` désigne une colonne contenant des codes {sorted(set(code[bad]))} "
+            f"absents de 0, `event_of_interest`={event_of_interest!r} et `competing`={competing!r}."
+        )
+    z = float(sps.norm.ppf(1 - alpha / 2))
+    g_txt = sub[group].astype(str).to_numpy()
+    curves, rows = {}, []
+    for lv in group_levels(df, group):
+        m = g_txt == lv
+        if not m.any():
+            warns.append(f"Le groupe {lv!r} n'a aucune observation : pas de courbe.")
+            continue
+        tt, f, v = _cuminc_one(t[m], code[m], float(event_of_interest), competing)
+        if not np.any(code[m] == event_of_interest):
+            warns.append(f"Aucun événement d'intérêt dans le groupe {lv!r} : incidence nulle.")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = (f > 0) & (f < 1)
+            e = np.where(ok, z * np.sqrt(v) / (f * np.log(f)), np.nan)
+            lo, hi = (
+                np.fmin(f ** np.exp(e), f ** np.exp(-e)),
+                np.fmax(f ** np.exp(e), f ** np.exp(-e)),
+            )
+        curves[lv] = pd.DataFrame({"time": tt, "cif": f, "var": v, "lower": lo, "upper": hi})
+        if times is not None:
+            at = np.asarray(times, dtype=float)
+            idx = np.searchsorted(tt, at, side="right") - 1
+            for a, i in zip(at, idx, strict=True):
+                rows.append(
+                    {
+                        "group": lv,
+                        "time": a,
+                        "cif": float(f[i]) if i >= 0 else 0.0,
+                        "var": float(v[i]) if i >= 0 else 0.0,
+                    }
+                )
+    details: dict[str, Any] = {
+        "curves": curves,
+        "event_of_interest": event_of_interest,
+        "competing": tuple(competing),
+        "gray_test": "non implémenté",
+    }
+    if times is not None:
+        details["at_times"] = pd.DataFrame(rows)
+    return TestResult(
+        name="cumulative_incidence",
+        method="incidence cumulée d'Aalen–Johansen (risques concurrents)",
+        n=len(sub),
+        groups=tuple(curves),
+        warnings=tuple(warns),
+        details=details,
+        alpha=alpha,
+    )
