@@ -1,0 +1,810 @@
+"""Load, validate and pseudonymise the input tables.
+
+The pipeline of one table (:func:`load_table`):
+
+1. read every cell as text (:func:`~allocation_analysis.io.readers.read_table`);
+2. rename columns and map values (:mod:`~allocation_analysis.io.colmap`);
+3. file-level checks — missing required column, a single column read (wrong
+   separator), no data row, too many unknown enumeration values — raise
+   :class:`~allocation_analysis.errors.InputError`;
+4. parse each column to its type (:mod:`~allocation_analysis.io.parsing`);
+   unparsable cells are row rejects;
+5. validate the parsed frame with the table's pandera schema
+   (:func:`~allocation_analysis.io.schemas.pandera_schema`); failures are row
+   rejects;
+6. reject later duplicates of the table's key (rule ``doublon``);
+7. replace ``num_unique`` by its pseudonym ``demande_id``.
+
+Every row read is either accepted or rejected (``n_read == n_accepted +
+n_rejected``). The rejects table has one row per reason, with columns
+``table, source_row, column, value, rule, message``; identifiers and
+coordinates are masked.
+
+Decisions where the data contract is silent
+-------------------------------------------
+- **Duplicates** (same ``num_unique`` in ``demandes`` or ``attributions``, same
+  ``rpls_id`` in ``logements``, same ``annee``/``siren_epci`` in ``seuils_q1``):
+  the first row in file order is the reference; every later row with the same
+  key is rejected with rule ``doublon`` (and the row number of the first one),
+  even when the first is itself rejected for another reason — an ambiguous
+  record is never silently resolved by picking the "good-looking" copy.
+- **Unknown enumeration values**: up to ``unknown_share`` of the rows (5 % by
+  default) they are row rejects (rule ``valeur_inconnue``); above, the file is
+  refused, because the export then most likely uses another code list and a
+  column map is needed.
+- **Referential breaks** (:func:`load_inputs`): an allocation whose
+  ``num_unique`` does not appear in the demand file, or whose ``rpls_id`` does
+  not appear in the dwelling file, refuses the allocation file. An allocation
+  whose demand (or dwelling) *is* in its file but was rejected there is a row
+  reject (rule ``demande_rejetee`` / ``logement_rejete``).
+- **A lease signed before the demand's filing date** is a row reject of the
+  allocation (rule ``bail_avant_depot``).
+- **Optional columns absent from the file** are added, all missing, with the
+  data model's dtype, so later stages can rely on every canonical column.
+- ``source_row`` is kept as a column of the accepted tables, so a row can
+  always be traced back to the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from allocation_analysis.errors import InputError, UsageError
+from allocation_analysis.io import parsing
+from allocation_analysis.io.colmap import ColumnMap, apply_table_map, load_column_map
+from allocation_analysis.io.readers import read_table
+from allocation_analysis.io.schemas import (
+    ALIASES,
+    FRAME_RULE_COLUMN,
+    RULE_MESSAGES,
+    TABLES,
+    ColumnSpec,
+    TableSpec,
+    empty_column,
+    fmt_number,
+    pandera_schema,
+)
+
+__all__ = [
+    "MASK",
+    "REJECT_COLUMNS",
+    "Inputs",
+    "LoadResult",
+    "TableCounts",
+    "ValidationReport",
+    "load_inputs",
+    "load_table",
+]
+
+logger = logging.getLogger(__name__)
+
+MASK = "(masqué)"
+REJECT_COLUMNS = ["table", "source_row", "column", "value", "rule", "message"]
+_EXAMPLES = 5
+
+_PARSE_RULES = {
+    "date": ("type_date", "date invalide (attendu AAAA-MM-JJ ou JJ/MM/AAAA)"),
+    "float": ("type_nombre", "nombre invalide"),
+    "int": ("type_entier", "nombre entier invalide"),
+    "bool": ("type_booleen", "booléen invalide (attendu oui/non, vrai/faux, 1/0, true/false)"),
+    "insee": (
+        "code_insee",
+        "code commune INSEE invalide : 5 caractères attendus (ex. 59350, 2A004) ; "
+        "un code comme 59009.0 vient d'une conversion en nombre, exportez la colonne en texte",
+    ),
+    "insee_list": (
+        "code_insee",
+        "liste de codes INSEE invalide (codes à 5 caractères séparés par « | »)",
+    ),
+    "siren": ("siren", "numéro SIREN invalide (9 chiffres attendus)"),
+    "qpv": ("code_qpv", "code QPV invalide (attendu QP… ou QN…, plusieurs séparés par « | »)"),
+    "enum": ("valeur_inconnue", "valeur inconnue"),
+}
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class LoadResult:
+    """A loaded table, its rejects and its row accounting.
+
+    Attributes
+    ----------
+    table : str
+        Canonical table name.
+    data : DataFrame
+        Accepted rows, canonical columns with the data model's dtypes, plus
+        ``source_row``.
+    rejects : DataFrame
+        One row per reason (columns :data:`REJECT_COLUMNS`).
+    n_read : int
+        Data rows read from the file.
+    file : str or None
+        The file read.
+    keys : Series
+        Key of every row read (pseudonymised ``demande_id`` for ``demandes``
+        and ``attributions``, ``rpls_id`` for ``logements``), indexed by
+        ``source_row``; used by the referential checks.
+    """
+
+    table: str
+    data: pd.DataFrame
+    rejects: pd.DataFrame
+    n_read: int
+    file: str | None = None
+    keys: pd.Series | None = field(default=None, repr=False)
+
+    @property
+    def rejected_rows(self) -> np.ndarray:
+        """Sorted source rows of the rejected rows."""
+        return np.unique(self.rejects["source_row"].to_numpy(dtype=np.int64))
+
+    @property
+    def n_rejected(self) -> int:
+        return int(self.rejects["source_row"].nunique())
+
+    @property
+    def n_accepted(self) -> int:
+        return len(self.data)
+
+    def reject_rows(self, mask: pd.Series, *, column: str, rule: str, message: str) -> None:
+        """Move accepted rows (``mask`` aligned on ``data``) to the rejects, in place."""
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        rows = self.data.loc[mask]
+        new = pd.DataFrame(
+            {
+                "table": self.table,
+                "source_row": rows["source_row"].to_numpy(dtype=np.int64),
+                "column": column,
+                "value": _display(rows[column], column) if column in rows else "",
+                "rule": rule,
+                "message": message,
+            }
+        )
+        self.rejects = _concat_rejects([self.rejects, new])
+        self.data = self.data.loc[~mask].reset_index(drop=True)
+
+
+def _empty_rejects() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "table": pd.Series(dtype="string"),
+            "source_row": pd.Series(dtype="int64"),
+            "column": pd.Series(dtype="string"),
+            "value": pd.Series(dtype="string"),
+            "rule": pd.Series(dtype="string"),
+            "message": pd.Series(dtype="string"),
+        }
+    )
+
+
+def _concat_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty_rejects()
+    out = pd.concat(parts, ignore_index=True)
+    out = out.astype({c: "string" for c in REJECT_COLUMNS if c != "source_row"})
+    out["source_row"] = out["source_row"].astype("int64")
+    return out.sort_values(["source_row"], kind="stable").reset_index(drop=True)
+
+
+def _display(values: pd.Series, column: str) -> pd.Series | str:
+    if column in _MASKED:
+        return MASK
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d").fillna("").to_numpy()
+    return values.astype("string").fillna("").to_numpy()
+
+
+_MASKED = {c.name for t in TABLES.values() for c in t.columns if c.masked} | {"demande_id"}
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    """Row accounting of one table."""
+
+    table: str
+    file: str | None
+    read: int
+    accepted: int
+    rejected: int
+    rules: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ValidationReport:
+    """Per-table row accounting of a load, with a French summary.
+
+    Attributes
+    ----------
+    tables : dict of str to TableCounts
+        ``read == accepted + rejected`` for each table.
+    notes : list of str
+        Remarks for the user (in French), e.g. a missing optional file.
+    """
+
+    tables: dict[str, TableCounts] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_results(cls, results: Mapping[str, LoadResult]) -> ValidationReport:
+        tables = {}
+        for name, r in results.items():
+            first_rule = r.rejects.drop_duplicates("source_row")["rule"].value_counts()
+            tables[name] = TableCounts(
+                table=name,
+                file=r.file,
+                read=r.n_read,
+                accepted=r.n_accepted,
+                rejected=r.n_rejected,
+                rules={str(k): int(v) for k, v in first_rule.items()},
+            )
+        return cls(tables=tables)
+
+    @property
+    def consistent(self) -> bool:
+        """Every table satisfies ``read == accepted + rejected``."""
+        return all(t.read == t.accepted + t.rejected for t in self.tables.values())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per table: ``table, file, read, accepted, rejected``."""
+        return pd.DataFrame(
+            [
+                {
+                    "table": t.table,
+                    "file": t.file,
+                    "read": t.read,
+                    "accepted": t.accepted,
+                    "rejected": t.rejected,
+                }
+                for t in self.tables.values()
+            ],
+            columns=["table", "file", "read", "accepted", "rejected"],
+        )
+
+    def summary(self) -> str:
+        """French text: counts per table and the main reasons of rejection."""
+        lines = ["Contrôle des fichiers d'entrée"]
+        for t in self.tables.values():
+            lines.append(
+                f"- {t.table} ({t.file}) : {t.read} lignes lues, {t.accepted} acceptées, "
+                f"{t.rejected} rejetées"
+            )
+            if t.rules:
+                top = ", ".join(f"{rule} ({n})" for rule, n in list(t.rules.items())[:5])
+                lines.append(f"  principaux motifs de rejet : {top}")
+        lines.extend(f"Remarque : {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+@dataclass
+class Inputs:
+    """Everything one analysis reads, validated (``docs/data-model.md``)."""
+
+    demandes: pd.DataFrame
+    attributions: pd.DataFrame
+    logements: pd.DataFrame | None
+    seuils: pd.DataFrame | None
+    communes: Any = None
+    qpv: Any = None
+    report: ValidationReport = field(default_factory=ValidationReport)
+    rejects: dict[str, pd.DataFrame] = field(default_factory=dict)
+    siren_epci: str | None = None
+
+
+# ----------------------------------------------------------------------- one table
+
+
+def _spec(table: str) -> TableSpec:
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise UsageError(
+            f"Table inconnue : « {table} » (tables permises : demandes, attributions, "
+            "logements, seuils_q1)."
+        ) from None
+
+
+def _parse_column(spec: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    kind = spec.kind
+    if kind == "date":
+        return parsing.parse_date(raw)
+    if kind == "float":
+        return parsing.parse_float(raw)
+    if kind == "int":
+        return parsing.parse_int(raw)
+    if kind == "bool":
+        return parsing.parse_bool(raw)
+    if kind == "insee":
+        return parsing.parse_code(raw, parsing.INSEE_PATTERN)
+    if kind == "insee_list":
+        return parsing.parse_code(raw, parsing.INSEE_PATTERN, multiple=True)
+    if kind == "siren":
+        return parsing.parse_code(raw.astype("string").str.replace(" ", ""), parsing.SIREN_PATTERN)
+    if kind == "qpv":
+        return parsing.parse_code(raw, parsing.QPV_PATTERN, multiple=True)
+    if kind == "enum":
+        return parsing.parse_enum(raw, spec.values, aliases=ALIASES.get(spec.name))
+    return parsing.parse_text(raw)
+
+
+def _reasons(
+    table: str, rows: np.ndarray, column: str, values: Any, rule: str, message: str
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "table": table,
+            "source_row": np.asarray(rows, dtype=np.int64),
+            "column": column,
+            "value": values,
+            "rule": rule,
+            "message": message,
+        }
+    )
+
+
+def _raw_values(raw: pd.DataFrame, column: str, rows: np.ndarray) -> Any:
+    if column in _MASKED:
+        return MASK
+    if column not in raw.columns:
+        return ""
+    return raw.loc[rows, column].astype("string").fillna("").to_numpy()
+
+
+def _rule_message(rule: str, spec: TableSpec, column: str) -> str:
+    if rule in ("minimum", "maximum"):
+        c = spec.column(column)
+        bound = c.min if rule == "minimum" else c.max
+        return f"{column} : " + RULE_MESSAGES[rule].format(
+            min=fmt_number(bound or 0), max=fmt_number(bound or 0)
+        )
+    if rule == "obligatoire":
+        return f"{column} : {RULE_MESSAGES[rule]}"
+    return RULE_MESSAGES.get(rule, rule)
+
+
+def load_table(
+    path: str | Path,
+    table: str,
+    *,
+    column_map: str | Path | Mapping[str, Any] | ColumnMap | None = None,
+    key: bytes | None = None,
+    unknown_share: float = 0.05,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    sep: str | None = None,
+) -> LoadResult:
+    """Read, validate and pseudonymise one input table.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, Parquet or XLSX file.
+    table : str
+        ``"demandes"``, ``"attributions"``, ``"logements"`` or ``"seuils_q1"``
+        (``"seuils"`` is accepted too).
+    column_map : path, mapping or ColumnMap, optional
+        Column and value maps (:mod:`~allocation_analysis.io.colmap`).
+    key : bytes, optional
+        Pseudonymisation key; default
+        :func:`~allocation_analysis.privacy.load_or_create_key`. Only used
+        for tables holding ``num_unique``.
+    unknown_share : float
+        Largest share of rows with an unknown enumeration value, per column,
+        that is tolerated as row rejects (default 5 %); above it the file is
+        refused.
+    sheet, encoding, sep
+        Passed to :func:`~allocation_analysis.io.readers.read_table`.
+
+    Returns
+    -------
+    LoadResult
+
+    Raises
+    ------
+    InputError
+        File-level problem (unreadable, missing required column, one single
+        column, no data row, too many unknown values), naming the file.
+    """
+    spec = _spec(table)
+    if not 0 <= unknown_share <= 1:
+        raise UsageError(f"unknown_share doit être compris entre 0 et 1 (reçu {unknown_share}).")
+    fname = str(path)
+    raw, info = read_table(path, sheet=sheet, encoding=encoding, sep=sep)
+    raw = apply_table_map(
+        raw, load_column_map(column_map).for_table(spec.name), spec.names, file=fname
+    )
+
+    missing = [c for c in spec.required if c not in raw.columns]
+    if missing and raw.shape[1] == 1 and len(spec.required) > 1:
+        raise InputError(
+            "Une seule colonne a été lue : le séparateur ne correspond pas "
+            "(attendu « ; », « , » ou tabulation).",
+            file=fname,
+            column=str(raw.columns[0])[:60],
+            rule="separateur",
+        )
+    if missing:
+        raise InputError(
+            f"Colonne(s) obligatoire(s) absente(s) de la table « {spec.name} » : "
+            f"{', '.join(missing)}. Colonnes trouvées : {', '.join(map(str, raw.columns))}. "
+            "Une table de correspondance (--column-map) permet de renommer les colonnes.",
+            file=fname,
+            column=missing[0],
+            rule="colonne_manquante",
+        )
+    n_read = len(raw) + info.n_ragged
+    if n_read == 0:
+        raise InputError(
+            "Le fichier ne contient aucune ligne de données (en-tête seul).",
+            file=fname,
+            rule="fichier_vide",
+        )
+    extra = [c for c in raw.columns if c not in spec.names]
+    if extra:
+        logger.info("%s: columns ignored (not in the data contract): %s", fname, ", ".join(extra))
+
+    reasons: list[pd.DataFrame] = []
+    if info.ragged:
+        reasons.append(
+            pd.DataFrame(
+                {
+                    "table": spec.name,
+                    "source_row": [r.source_row for r in info.ragged],
+                    "column": "",
+                    "value": [f"{r.n_fields} champs" for r in info.ragged],
+                    "rule": "nombre_de_champs",
+                    "message": [
+                        f"ligne incomplète ou trop longue : {r.n_fields} champs au lieu de {r.expected}"
+                        for r in info.ragged
+                    ],
+                }
+            )
+        )
+
+    parsed: dict[str, pd.Series] = {}
+    bad_cells: dict[str, pd.Series] = {}
+    for c in spec.columns:
+        if c.name not in raw.columns:
+            parsed[c.name] = empty_column(c, raw.index)
+            continue
+        values, bad = _parse_column(c, raw[c.name])
+        parsed[c.name] = values
+        bad_cells[c.name] = bad
+        if not bad.any():
+            continue
+        rows = raw.index.to_numpy()[bad.to_numpy()]
+        rule, text = _PARSE_RULES.get(c.kind, ("type", "valeur invalide"))
+        if c.kind == "enum":
+            share = len(rows) / max(n_read, 1)
+            if share > unknown_share:
+                examples = raw.loc[rows, c.name].astype(str).str.strip()
+                shown = ", ".join(f"« {v} »" for v in pd.unique(examples)[:_EXAMPLES])
+                raise InputError(
+                    f"Valeurs inconnues dans {len(rows)} lignes sur {n_read} "
+                    f"({share:.1%}, tolérance {unknown_share:.0%}) : {shown}. "
+                    f"Valeurs permises : {', '.join(c.values)}. Une table de correspondance "
+                    "(--column-map, section « values ») permet de les traduire.",
+                    file=fname,
+                    column=c.name,
+                    rows=tuple(int(r) for r in rows[:_EXAMPLES]),
+                    rule="valeur_inconnue",
+                )
+            text = f"valeur inconnue (valeurs permises : {', '.join(c.values)})"
+        reasons.append(
+            _reasons(
+                spec.name, rows, c.name, _raw_values(raw, c.name, rows), rule, f"{c.name} : {text}"
+            )
+        )
+    frame = pd.DataFrame(parsed, index=raw.index)
+
+    reasons.extend(_schema_reasons(spec, frame, raw, bad_cells))
+    reasons.extend(_duplicate_reasons(spec, frame, raw))
+
+    rejects = _concat_rejects(reasons)
+    rejected = np.unique(rejects["source_row"].to_numpy(dtype=np.int64))
+    data = frame.loc[~frame.index.isin(rejected)].copy()
+    for c in spec.columns:
+        if c.kind == "bool" and c.required:
+            data[c.name] = data[c.name].astype(bool)
+
+    keys: pd.Series | None = None
+    if "num_unique" in spec.names:
+        from allocation_analysis.privacy import load_or_create_key, pseudonymise
+
+        k = key if key is not None else load_or_create_key()
+        ids = pseudonymise(frame["num_unique"], k)
+        keys = ids
+        data.insert(0, "demande_id", ids.loc[data.index])
+        data = data.drop(columns=["num_unique"])
+    elif spec.unique_key and len(spec.unique_key) == 1:
+        keys = frame[spec.unique_key[0]]
+    data.insert(0, "source_row", data.index.to_numpy(dtype=np.int64))
+    data = data.reset_index(drop=True)
+    result = LoadResult(
+        table=spec.name, data=data, rejects=rejects, n_read=n_read, file=fname, keys=keys
+    )
+    if result.n_read != result.n_accepted + result.n_rejected:  # pragma: no cover - invariant
+        raise AssertionError(f"row accounting broken for {fname}")
+    logger.info(
+        "%s (%s): %d read, %d accepted, %d rejected",
+        spec.name,
+        fname,
+        result.n_read,
+        result.n_accepted,
+        result.n_rejected,
+    )
+    return result
+
+
+def _schema_reasons(
+    spec: TableSpec, frame: pd.DataFrame, raw: pd.DataFrame, bad_cells: dict[str, pd.Series]
+) -> list[pd.DataFrame]:
+    schema = pandera_schema(spec)
+    try:
+        schema.validate(frame, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+    fc = fc[fc["index"].notna()]
+    out: list[pd.DataFrame] = []
+    for (context, column, rule), grp in fc.groupby(
+        ["schema_context", "column", "check"], sort=False, dropna=False
+    ):
+        rows = np.unique(grp["index"].to_numpy(dtype=np.int64))
+        rule = str(rule)
+        if context == "DataFrameSchema":
+            column = FRAME_RULE_COLUMN.get(rule, str(column))
+            # A frame-wide check reports one failure per column; keep one per row.
+        else:
+            column = str(column)
+            if rule == "not_nullable":
+                rule = "obligatoire"
+                bad = bad_cells.get(column)
+                if bad is not None:  # already rejected as unparsable: one reason is enough
+                    rows = rows[~bad.loc[rows].to_numpy()]
+        if len(rows) == 0:
+            continue
+        out.append(
+            _reasons(
+                spec.name,
+                rows,
+                column,
+                _raw_values(raw, column, rows),
+                rule,
+                _rule_message(rule, spec, column),
+            )
+        )
+    if out:
+        merged = pd.concat(out, ignore_index=True).drop_duplicates(["source_row", "column", "rule"])
+        return [merged]
+    return []
+
+
+def _duplicate_reasons(
+    spec: TableSpec, frame: pd.DataFrame, raw: pd.DataFrame
+) -> list[pd.DataFrame]:
+    if not spec.unique_key:
+        return []
+    keys = frame[list(spec.unique_key)]
+    present = keys.notna().all(axis=1)
+    dup = keys.duplicated(keep="first") & present
+    if not dup.any():
+        return []
+    first_row = (
+        pd.Series(frame.index, index=frame.index)[present]
+        .groupby([keys[c][present] for c in spec.unique_key], sort=False)
+        .transform("first")
+    )
+    rows = frame.index.to_numpy()[dup.to_numpy()]
+    firsts = first_row.loc[rows].to_numpy()
+    col = spec.unique_key[0]
+    label = " + ".join(spec.unique_key)
+    messages = [f"{label} déjà présent ligne {int(f)} (doublon)" for f in firsts]
+    return [_reasons(spec.name, rows, col, _raw_values(raw, col, rows), "doublon", messages)]
+
+
+# ------------------------------------------------------------------------ all tables
+
+
+def _resolve_epci(seuils: pd.DataFrame, siren_epci: str | None, file: str | None) -> str:
+    epcis = sorted(seuils["siren_epci"].dropna().unique())
+    if siren_epci is not None:
+        siren = str(siren_epci).strip()
+        if siren not in epcis:
+            raise InputError(
+                f"Aucun seuil pour l'EPCI {siren} (EPCI présents : {', '.join(epcis) or 'aucun'}).",
+                file=file,
+                column="siren_epci",
+                rule="seuil_manquant",
+            )
+        return siren
+    if len(epcis) == 1:
+        return str(epcis[0])
+    raise UsageError(
+        f"Le fichier des seuils contient plusieurs EPCI ({', '.join(epcis)}) : "
+        "précisez lequel avec --siren-epci."
+    )
+
+
+def load_inputs(
+    paths: Any,
+    *,
+    column_map: str | Path | Mapping[str, Any] | ColumnMap | None = None,
+    key: bytes | None = None,
+    siren_epci: str | None = None,
+    period: Any = None,
+    unknown_share: float = 0.05,
+) -> Inputs:
+    """Load and cross-validate every input of one territory.
+
+    Parameters
+    ----------
+    paths : InputPaths
+        Files (``demandes`` and ``attributions`` are required).
+    column_map : path, mapping or ColumnMap, optional
+        Column map; default ``paths.column_map``.
+    key : bytes, optional
+        Pseudonymisation key (default: environment variable or key file).
+    siren_epci : str, optional
+        EPCI whose thresholds apply; may be omitted when the thresholds file
+        holds a single EPCI.
+    period : Period, optional
+        Analysed semester. Thresholds must exist for every year of the rolling
+        12 months ending with it; without a period, for every year of a lease
+        date.
+    unknown_share : float
+        See :func:`load_table`.
+
+    Returns
+    -------
+    Inputs
+
+    Raises
+    ------
+    InputError
+        Any file-level problem of :func:`load_table`, a referential break
+        (allocation → unknown demand or dwelling) or a missing threshold year.
+    UsageError
+        A required file is not given, or several EPCIs and no ``siren_epci``.
+    """
+    from allocation_analysis.privacy import load_or_create_key
+
+    for name, flag in (("demandes", "--demandes"), ("attributions", "--attributions")):
+        if getattr(paths, name, None) is None:
+            raise UsageError(f"Le fichier « {name} » est obligatoire ({flag}).")
+    cmap = load_column_map(column_map if column_map is not None else paths.column_map)
+    k = key if key is not None else load_or_create_key()
+    opts = {"column_map": cmap, "unknown_share": unknown_share}
+
+    results: dict[str, LoadResult] = {}
+    results["demandes"] = dem = load_table(paths.demandes, "demandes", key=k, **opts)
+    results["attributions"] = att = load_table(paths.attributions, "attributions", key=k, **opts)
+    log = None
+    if paths.logements is not None:
+        results["logements"] = log = load_table(paths.logements, "logements", **opts)
+    seu = None
+    if paths.seuils is not None:
+        results["seuils_q1"] = seu = load_table(paths.seuils, "seuils_q1", **opts)
+
+    _check_allocation_demands(att, dem)
+    if log is not None:
+        _check_allocation_dwellings(att, log)
+    notes: list[str] = []
+    epci = None
+    if seu is not None:
+        epci = _resolve_epci(seu.data, siren_epci, seu.file)
+        _check_threshold_years(seu, att, epci, period)
+    else:
+        notes.append(
+            "aucun fichier de seuils (--seuils) : le statut de premier quartile ne pourra "
+            "pas être calculé."
+        )
+    if log is None:
+        notes.append("aucun fichier de logements : les rpls_id ne sont pas contrôlés.")
+
+    communes = qpv = None
+    if paths.communes is not None or paths.qpv is not None:
+        from allocation_analysis.io.geo import load_communes, load_qpv
+
+        communes = load_communes(paths.communes) if paths.communes is not None else None
+        qpv = load_qpv(paths.qpv) if paths.qpv is not None else None
+
+    report = ValidationReport.from_results(results)
+    report.notes.extend(notes)
+    return Inputs(
+        demandes=dem.data,
+        attributions=att.data,
+        logements=log.data if log is not None else None,
+        seuils=seu.data if seu is not None else None,
+        communes=communes,
+        qpv=qpv,
+        report=report,
+        rejects={name: r.rejects for name, r in results.items()},
+        siren_epci=epci,
+    )
+
+
+def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
+    assert att.keys is not None and dem.keys is not None
+    known = set(dem.keys.dropna())
+    unknown = att.keys.notna() & ~att.keys.isin(known)
+    if unknown.any():
+        rows = att.keys.index[unknown.to_numpy()].to_numpy()
+        raise InputError(
+            f"{len(rows)} attribution(s) renvoient à une demande absente du fichier des "
+            f"demandes ({dem.file}).",
+            file=att.file,
+            column="num_unique",
+            rows=tuple(int(r) for r in rows[:_EXAMPLES]),
+            rule="reference_demande",
+        )
+    accepted_dem = dem.data.set_index("demande_id")["date_depot"]
+    ids = att.data["demande_id"]
+    att.reject_rows(
+        ~ids.isin(accepted_dem.index),
+        column="demande_id",
+        rule="demande_rejetee",
+        message="la demande correspondante a été rejetée dans le fichier des demandes",
+    )
+    depot = att.data["demande_id"].map(accepted_dem)
+    att.reject_rows(
+        att.data["date_bail"] < depot,
+        column="date_bail",
+        rule="bail_avant_depot",
+        message="date de bail antérieure à la date de dépôt de la demande",
+    )
+
+
+def _check_allocation_dwellings(att: LoadResult, log: LoadResult) -> None:
+    assert log.keys is not None
+    known = set(log.keys.dropna())
+    # Accepted allocation rows only: a rejected row's rpls_id may itself be garbage.
+    rpls = att.data["rpls_id"]
+    unknown_acc = att.data.loc[rpls.notna() & ~rpls.isin(known), "source_row"].to_numpy()
+    rows = np.sort(unknown_acc)
+    if len(rows):
+        raise InputError(
+            f"{len(rows)} attribution(s) renvoient à un logement (rpls_id) absent du fichier "
+            f"des logements ({log.file}).",
+            file=att.file,
+            column="rpls_id",
+            rows=tuple(int(r) for r in rows[:_EXAMPLES]),
+            rule="reference_logement",
+        )
+    accepted = set(log.data["rpls_id"].dropna())
+    att.reject_rows(
+        rpls.notna() & ~rpls.isin(accepted),
+        column="rpls_id",
+        rule="logement_rejete",
+        message="le logement correspondant a été rejeté dans le fichier des logements",
+    )
+
+
+def _check_threshold_years(seu: LoadResult, att: LoadResult, epci: str, period: Any) -> None:
+    if period is not None:
+        years = set(range(period.rolling_start.year, period.end.year + 1))
+    else:
+        years = set(att.data["date_bail"].dropna().dt.year.astype(int))
+    have = set(seu.data.loc[seu.data["siren_epci"] == epci, "annee"].dropna().astype(int))
+    missing = sorted(years - have)
+    if missing:
+        raise InputError(
+            f"Seuil du premier quartile manquant pour l'EPCI {epci}, année(s) "
+            f"{', '.join(map(str, missing))} (années présentes : "
+            f"{', '.join(map(str, sorted(have))) or 'aucune'}).",
+            file=seu.file,
+            column="annee",
+            rule="seuil_manquant",
+        )
