@@ -67,11 +67,11 @@ def _event_indicator(e: np.ndarray) -> np.ndarray:
 def _logrank_stratum(t: np.ndarray, d: np.ndarray, gi: np.ndarray, k: int):
     """Observed, expected and variance matrix of one stratum (k groups)."""
     ev_times = np.unique(t[d == 1])
-    O = np.zeros(k)
+    obs = np.zeros(k)
     E = np.zeros(k)
     V = np.zeros((k, k))
     if ev_times.size == 0:
-        return O, E, V
+        return obs, E, V
     n_j = np.zeros((ev_times.size, k))
     d_j = np.zeros((ev_times.size, k))
     for j in range(k):
@@ -83,13 +83,13 @@ def _logrank_stratum(t: np.ndarray, d: np.ndarray, gi: np.ndarray, k: int):
         )
     n = n_j.sum(axis=1)
     dd = d_j.sum(axis=1)
-    O = d_j.sum(axis=0)
+    obs = d_j.sum(axis=0)
     E = (dd[:, None] * n_j / n[:, None]).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.where(n > 1, dd * (n - dd) / (n - 1), 0.0)
     frac = n_j / n[:, None]
     V = np.einsum("t,tj->j", c, frac) * np.eye(k) - np.einsum("t,tj,tl->jl", c, frac, frac)
-    return O, E, V
+    return obs, E, V
 
 
 def logrank(
@@ -102,9 +102,9 @@ def logrank(
 ) -> TestResult:
     """Log-rank test of equal hazards across the levels of ``group``.
 
-    The k-sample statistic ``(O - E)' V^- (O - E)`` with ``df = k - 1``, where
-    ``O``/``E`` are observed/expected event counts and ``V`` the hypergeometric
-    variance matrix. With ``strata``, ``O - E`` and ``V`` are summed over the
+    The k-sample statistic ``(obs - E)' V^- (obs - E)`` with ``df = k - 1``, where
+    ``obs``/``E`` are observed/expected event counts and ``V`` the hypergeometric
+    variance matrix. With ``strata``, ``obs - E`` and ``V`` are summed over the
     strata (R ``survdiff(Surv(t, e) ~ g + strata(s))``). Identical to R
     ``survival::survdiff`` with ``rho = 0``.
 
@@ -159,18 +159,15 @@ def logrank(
         return TestResult(**base, warnings=tuple(warns), details={"n_by_group": n_by})
     pos = {lv: i for i, lv in enumerate(levels)}
     gi = np.array([pos[v] for v in g_txt], dtype=int)
-    O, E, V = np.zeros(k), np.zeros(k), np.zeros((k, k))
-    if strata is None:
-        s_codes = np.zeros(len(sub), dtype=int)
-    else:
-        s_codes = pd.factorize(sub[strata])[0]
+    obs, E, V = np.zeros(k), np.zeros(k), np.zeros((k, k))
+    s_codes = np.zeros(len(sub), dtype=int) if strata is None else pd.factorize(sub[strata])[0]
     n_strata = int(s_codes.max()) + 1 if len(sub) else 0
     single = 0
     for s in range(n_strata):
         m = s_codes == s
         single += int(m.sum() == 1)
         o, e, v = _logrank_stratum(t[m], d[m], gi[m], k)
-        O += o
+        obs += o
         E += e
         V += v
     if single:
@@ -178,16 +175,16 @@ def logrank(
             f"{single} strate(s) ne contiennent qu'une observation et n'apportent rien au test."
         )
     details = {
-        "observed": dict(zip(levels, O.tolist(), strict=True)),
+        "observed": dict(zip(levels, obs.tolist(), strict=True)),
         "expected": dict(zip(levels, E.tolist(), strict=True)),
         "variance": V,
         "n_by_group": n_by,
         "n_strata": n_strata,
     }
-    if O.sum() == 0:
+    if obs.sum() == 0:
         warns.append("Aucun événement observé : test du log-rank non défini.")
         return TestResult(**base, warnings=tuple(warns), details=details)
-    diff = (O - E)[1:]
+    diff = (obs - E)[1:]
     Vr = V[1:, 1:]
     rank = int(np.linalg.matrix_rank(Vr))
     if rank < k - 1:
