@@ -331,7 +331,11 @@ def period_window(
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last day (inclusive) of a semester, or of the rolling 12 months ending with it."""
     p = Period.parse(period)
-    start = p.rolling_start if rolling else p.start
+    start = p.start
+    if rolling:
+        # the semester before p starts six months earlier (computed here rather
+        # than through Period.previous so the window is defined in one place)
+        start = dt.date(p.year - 1, 7, 1) if p.half == 1 else dt.date(p.year, 1, 1)
     return pd.Timestamp(start), pd.Timestamp(p.end)
 
 
