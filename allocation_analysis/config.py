@@ -86,7 +86,7 @@ class Period:
         return self.previous().start
 
     def previous(self) -> Period:
-        return Period(self.year, 2) if self.half == 1 else Period(self.year - 1, 1)
+        return Period(self.year - 1, 2) if self.half == 1 else Period(self.year, 1)
 
     def next(self) -> Period:
         return Period(self.year, 2) if self.half == 1 else Period(self.year + 1, 1)

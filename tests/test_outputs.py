@@ -1,0 +1,67 @@
+"""Published-file writers: formula injection, determinism, NaN handling."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from allocation_analysis.outputs import escape_formula, write_csv, write_json, write_xlsx
+
+INJECTIONS = [
+    '=HYPERLINK("http://evil.example","clic")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1)",
+    "\tx",
+]
+
+
+@pytest.mark.parametrize("text", INJECTIONS)
+def test_text_that_a_spreadsheet_would_execute_is_prefixed(text):
+    assert escape_formula(text) == "'" + text
+
+
+@pytest.mark.parametrize("value", [-3.5, 0, "commune", "59350", None])
+def test_numbers_and_plain_text_are_unchanged(value):
+    assert escape_formula(value) == value
+
+
+def test_csv_cells_never_start_with_a_formula_character(tmp_path):
+    frame = pd.DataFrame({"nom": INJECTIONS, "x": range(len(INJECTIONS))})
+    path = write_csv(frame, tmp_path / "t.csv")
+    with open(path, encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    for row in rows[1:]:
+        assert row[0].startswith("'")
+        assert row[1].lstrip("-").isdigit()
+
+
+def test_xlsx_holds_injections_as_text_not_formulas(tmp_path):
+    frame = pd.DataFrame({"nom": INJECTIONS, "share": [0.1] * len(INJECTIONS)})
+    path = write_xlsx({"t": frame}, tmp_path / "t.xlsx")
+    ws = load_workbook(path)["t"]
+    values = [ws.cell(row=i, column=1).value for i in range(2, 2 + len(INJECTIONS))]
+    types = [ws.cell(row=i, column=1).data_type for i in range(2, 2 + len(INJECTIONS))]
+    assert values == ["'" + t for t in INJECTIONS]
+    assert set(types) == {"s"}
+    assert ws.cell(row=2, column=2).number_format == "0.0%"
+
+
+def test_xlsx_is_byte_identical_for_identical_tables(tmp_path):
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    p1 = write_xlsx({"t": frame}, tmp_path / "a.xlsx").read_bytes()
+    p2 = write_xlsx({"t": frame}, tmp_path / "b.xlsx").read_bytes()
+    assert p1 == p2
+
+
+def test_json_writes_null_for_nan_and_numpy_scalars(tmp_path):
+    path = write_json(
+        {"a": np.float64("nan"), "b": np.int64(3), "c": [float("inf"), 1.5]}, tmp_path / "r.json"
+    )
+    assert json.loads(path.read_text()) == {"a": None, "b": 3, "c": [None, 1.5]}
+    assert "NaN" not in path.read_text()
