@@ -1,0 +1,634 @@
+"""Static figures (matplotlib) for the printed report: maps, funnel, forest, survival, trends.
+
+Every function draws frames computed elsewhere and returns a
+:class:`matplotlib.figure.Figure`; :func:`save_figure` writes it as a 300 dpi PNG.
+Labels are in French with French number formatting (``24,8 %``, decimal comma);
+palettes are colour-blind-safe (Okabe–Ito for categories, ColorBrewer PuOr for
+diverging choropleths, the same classes as the interactive maps).
+
+References
+----------
+.. [1] Okabe, M. & Ito, K. (2008). *Color Universal Design (CUD): how to make
+   figures and presentations that are friendly to colorblind people.*
+.. [2] Spiegelhalter, D. J. (2005). Funnel plots for comparing institutional
+   performance. *Statistics in Medicine*, 24(8), 1185-1202.
+.. [3] Lewis, S. & Clarke, M. (2001). Forest plots: trying to see the wood and
+   the trees. *BMJ*, 322(7300), 1479-1480.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: must precede pyplot
+
+import geopandas as gpd  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa: E402
+
+from allocation_analysis.errors import UsageError  # noqa: E402
+from allocation_analysis.maps import (  # noqa: E402
+    DEFAULT_SOURCE,
+    NO_DATA_LABEL,
+    SUPPRESSED_LABEL,
+    _fmt_pct,
+    _fmt_points,
+    _fr_number,
+    _require_columns,
+    _select_indicator,
+    _to_bool,
+    diverging_classes,
+)
+
+__all__ = [
+    "OKABE_ITO",
+    "decimal_formatter",
+    "disparity_choropleth",
+    "forest_plot",
+    "funnel_plot",
+    "indicator_choropleth",
+    "km_plot",
+    "percent_formatter",
+    "save_figure",
+    "trend_plot",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Okabe–Ito qualitative palette (black omitted), safe for colour-vision deficiencies.
+OKABE_ITO: tuple[str, ...] = (
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#F0E442",
+)
+_HATCH_FACE = "#d9d9d9"
+_HATCH_EDGE = "#636363"
+
+
+# --------------------------------------------------------------------------- formatters
+def percent_formatter(decimals: int = 1) -> FuncFormatter:
+    """Axis formatter for shares in [0, 1]: ``0.248`` → ``"24,8 %"``.
+
+    Parameters
+    ----------
+    decimals : int
+        Decimals after the comma.
+
+    Returns
+    -------
+    matplotlib.ticker.FuncFormatter
+    """
+    return FuncFormatter(lambda x, _pos=None: _fmt_pct(x, decimals))
+
+
+def decimal_formatter(decimals: int = 1) -> FuncFormatter:
+    """Axis formatter with a decimal comma: ``1.5`` → ``"1,5"``, ``-2`` → ``"−2,0"``."""
+    return FuncFormatter(lambda x, _pos=None: _fr_number(x, decimals))
+
+
+def _new_figure(figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.add_subplot()
+    return fig, ax
+
+
+def _source(fig: Figure, source: str | None) -> None:
+    if source:
+        # supxlabel takes part in the constrained layout, so it never overlaps the axes.
+        fig.supxlabel(source, x=0.01, ha="left", fontsize=7, color="#444444")
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
+    """Write ``fig`` as a PNG (300 dpi by default); parent folders are created.
+
+    Parameters
+    ----------
+    fig : Figure
+        Figure returned by a function of this module.
+    path : str or Path
+        Output file.
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, format="png", metadata={"Software": None})
+    logger.info("figure écrite : %s", path)
+    return path
+
+
+# --------------------------------------------------------------------------- choropleths
+def _plot_choropleth(
+    ax: Axes,
+    communes: gpd.GeoDataFrame,
+    values: pd.Series,
+    hidden: pd.Series,
+    present: pd.Series,
+    classes,
+    *,
+    outline: pd.Series | None = None,
+    qpv: gpd.GeoDataFrame | None = None,
+) -> list:
+    geo = communes.to_crs(2154)
+    handles = []
+    shown = present & ~hidden
+    colours = [classes.colour(v) for v in values[shown]]
+    if shown.any():
+        geo[shown.to_numpy()].plot(ax=ax, color=colours, edgecolor="#555555", linewidth=0.3)
+    if hidden.any():
+        geo[hidden.to_numpy()].plot(
+            ax=ax, facecolor=_HATCH_FACE, edgecolor=_HATCH_EDGE, hatch="////", linewidth=0.3
+        )
+    if (~present).any():
+        geo[(~present).to_numpy()].plot(
+            ax=ax, facecolor="white", edgecolor="#999999", linewidth=0.3
+        )
+    if outline is not None and outline.any():
+        geo[outline.to_numpy()].plot(ax=ax, facecolor="none", edgecolor="black", linewidth=1.4)
+    for colour, label in zip(reversed(classes.colours), reversed(classes.labels), strict=True):
+        handles.append(Patch(facecolor=colour, edgecolor="#555555", label=label))
+    handles.append(
+        Patch(facecolor=_HATCH_FACE, edgecolor=_HATCH_EDGE, hatch="////", label=SUPPRESSED_LABEL)
+    )
+    if (~present).any():
+        handles.append(Patch(facecolor="white", edgecolor="#999999", label=NO_DATA_LABEL))
+    if qpv is not None and len(qpv):
+        qpv.to_crs(2154).boundary.plot(ax=ax, color="black", linewidth=0.8)
+        handles.append(Line2D([], [], color="black", linewidth=0.8, label="périmètre QPV"))
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    return handles
+
+
+def indicator_choropleth(
+    communes: gpd.GeoDataFrame,
+    indicators: pd.DataFrame,
+    *,
+    indicator_id: str,
+    window: str = "semester",
+    period: str | None = None,
+    qpv: gpd.GeoDataFrame | None = None,
+    title: str | None = None,
+    source: str = DEFAULT_SOURCE,
+    min_denominator: int | None = None,
+) -> Figure:
+    """Static counterpart of :func:`allocation_analysis.maps.indicator_map`.
+
+    Same classes and colours (ColorBrewer PuOr centred on the target), suppressed or
+    insufficient communes hatched grey, QPV perimeters outlined.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Columns ``insee_com``, ``nom``, ``geometry``.
+    indicators : DataFrame
+        Indicator frame (see :func:`allocation_analysis.maps.indicator_map`).
+    indicator_id, window, period : str
+        Selection of the rows drawn.
+    qpv : GeoDataFrame, optional
+        QPV perimeters.
+    title : str, optional
+        Figure title.
+    source : str
+        Source line at the bottom.
+    min_denominator : int, optional
+        Denominators below this value are shown as insufficient.
+
+    Returns
+    -------
+    Figure
+
+    References
+    ----------
+    .. [1] Brewer, C. A., Hatchard, G. W. & Harrower, M. A. (2003). ColorBrewer in
+       print. *Cartography and Geographic Information Science*, 30(1), 5-32.
+    """
+    rows = _select_indicator(indicators, indicator_id=indicator_id, window=window, period=period)
+    target = float(pd.to_numeric(rows["target"], errors="coerce").dropna().iloc[0])
+    _require_columns(communes, ["insee_com", "nom", "geometry"], argument="communes")
+    geo = communes[["insee_com", "nom", "geometry"]].copy()
+    geo["insee_com"] = geo["insee_com"].astype(str)
+    merged = geo.merge(rows, how="left", left_on="insee_com", right_on="scope_value")
+    present = merged["scope_value"].notna()
+    share = pd.to_numeric(merged["share"], errors="coerce")
+    hidden = present & (_to_bool(merged["suppressed"]) | share.isna())
+    if min_denominator is not None:
+        den = pd.to_numeric(merged["denominator"], errors="coerce").fillna(0)
+        hidden |= present & (den < min_denominator)
+    classes = diverging_classes(share[present & ~hidden], centre=target, fmt=_fmt_pct)
+    fig, ax = _new_figure((8.0, 7.0))
+    handles = _plot_choropleth(ax, merged, share, hidden, present, classes, qpv=qpv)
+    ax.legend(
+        handles=handles,
+        title=f"Part (objectif : {_fmt_pct(target, 0)})",
+        loc="lower left",
+        bbox_to_anchor=(1.0, 0.0),
+        fontsize=8,
+        title_fontsize=9,
+        frameon=False,
+    )
+    ax.set_title(title or f"{indicator_id} par commune")
+    _source(fig, source)
+    return fig
+
+
+def disparity_choropleth(
+    communes: gpd.GeoDataFrame,
+    gaps: pd.DataFrame,
+    *,
+    title: str,
+    alpha: float = 0.05,
+    qpv: gpd.GeoDataFrame | None = None,
+    source: str = DEFAULT_SOURCE,
+) -> Figure:
+    """Static counterpart of :func:`allocation_analysis.maps.disparity_map`.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Columns ``insee_com``, ``nom``, ``geometry``.
+    gaps : DataFrame
+        Columns ``insee_com, estimate, ci_low, ci_high, p_adjusted, n, suppressed``.
+    title : str
+        Figure title.
+    alpha : float
+        Level applied to ``p_adjusted``; significant communes get a thick outline.
+    qpv : GeoDataFrame, optional
+        QPV perimeters.
+    source : str
+        Source line.
+
+    Returns
+    -------
+    Figure
+    """
+    _require_columns(
+        gaps,
+        ["insee_com", "estimate", "ci_low", "ci_high", "p_adjusted", "n", "suppressed"],
+        argument="gaps",
+    )
+    geo = communes[["insee_com", "nom", "geometry"]].copy()
+    geo["insee_com"] = geo["insee_com"].astype(str)
+    merged = geo.merge(
+        gaps.assign(insee_com=gaps["insee_com"].astype(str)),
+        how="left",
+        on="insee_com",
+        indicator="_merge",
+    )
+    present = merged["_merge"] == "both"
+    est = pd.to_numeric(merged["estimate"], errors="coerce")
+    hidden = present & (_to_bool(merged["suppressed"]) | est.isna())
+    significant = present & ~hidden & (pd.to_numeric(merged["p_adjusted"], errors="coerce") < alpha)
+    classes = diverging_classes(est[present & ~hidden], centre=0.0, fmt=_fmt_points)
+    fig, ax = _new_figure((8.0, 7.0))
+    handles = _plot_choropleth(
+        ax, merged, est, hidden, present, classes, outline=significant, qpv=qpv
+    )
+    handles.append(
+        Patch(
+            facecolor="none",
+            edgecolor="black",
+            linewidth=1.4,
+            label="écart significatif (après correction)",
+        )
+    )
+    ax.legend(
+        handles=handles,
+        title="Écart de taux d'attribution",
+        loc="lower left",
+        bbox_to_anchor=(1.0, 0.0),
+        fontsize=8,
+        title_fontsize=9,
+        frameon=False,
+    )
+    ax.set_title(title)
+    _source(fig, source)
+    return fig
+
+
+# --------------------------------------------------------------------------- funnel
+def funnel_plot(
+    points: pd.DataFrame,
+    limits: pd.DataFrame,
+    *,
+    target: float,
+    title: str,
+    label: str = "scope_value",
+    annotate: bool = True,
+    source: str | None = DEFAULT_SOURCE,
+) -> Figure:
+    """Funnel plot of shares against their denominator around a target.
+
+    The control limits are given (computed by the statistics module); this
+    function only draws them [2]_.
+
+    Parameters
+    ----------
+    points : DataFrame
+        Columns ``scope_value, denominator, share``.
+    limits : DataFrame
+        Columns ``denominator, lower_95, upper_95, lower_998, upper_998``.
+    target : float
+        Target share (horizontal line).
+    title : str
+        Figure title.
+    label : str
+        Column naming each point (annotated when outside the 99,8 % limits).
+    annotate : bool
+        Annotate the points outside the 99,8 % limits.
+    source : str, optional
+        Source line.
+
+    Returns
+    -------
+    Figure
+
+    References
+    ----------
+    .. [2] Spiegelhalter, D. J. (2005). Funnel plots for comparing institutional
+       performance. *Statistics in Medicine*, 24(8), 1185-1202.
+    """
+    _require_columns(points, ["scope_value", "denominator", "share"], argument="points")
+    _require_columns(
+        limits,
+        ["denominator", "lower_95", "upper_95", "lower_998", "upper_998"],
+        argument="limits",
+    )
+    lim = limits.sort_values("denominator")
+    fig, ax = _new_figure((7.5, 5.0))
+    ax.plot(
+        lim["denominator"], lim["lower_95"], color="#0072B2", ls="--", lw=1, label="limites à 95 %"
+    )
+    ax.plot(lim["denominator"], lim["upper_95"], color="#0072B2", ls="--", lw=1)
+    ax.plot(
+        lim["denominator"],
+        lim["lower_998"],
+        color="#D55E00",
+        ls=":",
+        lw=1.2,
+        label="limites à 99,8 %",
+    )
+    ax.plot(lim["denominator"], lim["upper_998"], color="#D55E00", ls=":", lw=1.2)
+    ax.axhline(target, color="black", lw=1, label=f"objectif ({_fmt_pct(target, 0)})")
+    pts = points.dropna(subset=["denominator", "share"])
+    ax.scatter(pts["denominator"], pts["share"], s=18, color="#333333", zorder=3, label="communes")
+    if annotate and len(pts):
+        lo = np.interp(pts["denominator"], lim["denominator"], lim["lower_998"])
+        hi = np.interp(pts["denominator"], lim["denominator"], lim["upper_998"])
+        outside = (pts["share"].to_numpy() < lo) | (pts["share"].to_numpy() > hi)
+        for _, r in pts[outside].iterrows():
+            ax.annotate(
+                str(r[label]),
+                (r["denominator"], r["share"]),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.yaxis.set_major_formatter(percent_formatter(0))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: _fr_number(x, 0)))
+    ax.set_xlabel("Dénominateur (nombre d'attributions)")
+    ax.set_ylabel("Part")
+    ax.set_ylim(bottom=max(0.0, ax.get_ylim()[0]))
+    ax.set_title(title)
+    ax.legend(fontsize=8, frameon=False)
+    _source(fig, source)
+    return fig
+
+
+# --------------------------------------------------------------------------- forest
+def forest_plot(
+    results: pd.DataFrame,
+    *,
+    title: str,
+    xlabel: str = "Rapport de cotes (échelle logarithmique)",
+    alpha: float = 0.05,
+    source: str | None = DEFAULT_SOURCE,
+) -> Figure:
+    """Forest plot of ratios (odds or hazard) with confidence intervals, log scale.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Columns ``label, estimate, ci_low, ci_high, p_adjusted`` (ratios > 0).
+    title : str
+        Figure title.
+    xlabel : str
+        Axis label (e.g. « Rapport de risques instantanés » for hazard ratios).
+    alpha : float
+        Level applied to ``p_adjusted``: significant rows are drawn filled.
+    source : str, optional
+        Source line.
+
+    Returns
+    -------
+    Figure
+
+    References
+    ----------
+    .. [3] Lewis, S. & Clarke, M. (2001). Forest plots: trying to see the wood and
+       the trees. *BMJ*, 322(7300), 1479-1480.
+    """
+    _require_columns(
+        results, ["label", "estimate", "ci_low", "ci_high", "p_adjusted"], argument="results"
+    )
+    data = results.reset_index(drop=True)
+    values = data[["estimate", "ci_low", "ci_high"]].to_numpy(dtype=float)
+    if np.any(values[np.isfinite(values)] <= 0):
+        raise UsageError(
+            "« results » : les rapports et leurs bornes doivent être strictement positifs."
+        )
+    n = len(data)
+    fig, ax = _new_figure((7.5, 1.0 + 0.45 * max(n, 1)))
+    y = np.arange(n)[::-1]
+    signif = pd.to_numeric(data["p_adjusted"], errors="coerce") < alpha
+    for yi, (_, r), s in zip(y, data.iterrows(), signif, strict=True):
+        ax.plot([r["ci_low"], r["ci_high"]], [yi, yi], color="#0072B2", lw=1.5)
+        ax.plot(
+            r["estimate"],
+            yi,
+            marker="s",
+            ms=6,
+            color="#0072B2",
+            markerfacecolor="#0072B2" if s else "white",
+        )
+        text = (
+            f"{_fr_number(r['estimate'], 2)} [{_fr_number(r['ci_low'], 2)} ; "
+            f"{_fr_number(r['ci_high'], 2)}]"
+        )
+        ax.annotate(text, (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8)
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_xscale("log")
+    lo = np.nanmin(values[:, 1]) if n else 0.5
+    hi = np.nanmax(values[:, 2]) if n else 2.0
+    lo, hi = min(lo, 0.9), max(hi, 1.1)
+    candidates = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 3, 4, 5, 10, 20)
+    ticks = [t for t in candidates if lo / 1.15 <= t <= hi * 1.15]
+    if len(ticks) > 9:
+        ticks = [t for t in ticks if t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20)]
+    ax.set_xlim(lo / 1.15, hi * 1.15)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(decimal_formatter(2))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks(y)
+    ax.set_yticklabels(data["label"].astype(str))
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="s",
+            color="#0072B2",
+            ls="",
+            label=f"significatif (p ajustée < {_fr_number(alpha, 2)})",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="s",
+            color="#0072B2",
+            markerfacecolor="white",
+            ls="",
+            label="non significatif",
+        ),
+    ]
+    fig.legend(handles=handles, fontsize=8, frameon=False, loc="outside upper right", ncols=2)
+    _source(fig, source)
+    return fig
+
+
+# --------------------------------------------------------------------------- Kaplan–Meier
+def km_plot(
+    curves: Mapping[str, pd.DataFrame],
+    *,
+    title: str,
+    xlabel: str = "Jours depuis le dépôt de la demande",
+    ylabel: str = "Part des demandes sans attribution",
+    source: str | None = DEFAULT_SOURCE,
+) -> Figure:
+    """Kaplan–Meier curves by group, with their pointwise confidence bands.
+
+    Parameters
+    ----------
+    curves : mapping str → DataFrame
+        For each group, columns ``time, survival, ci_low, ci_high`` (a step function
+        already estimated by the statistics module).
+    title, xlabel, ylabel : str
+        Labels.
+    source : str, optional
+        Source line.
+
+    Returns
+    -------
+    Figure
+
+    References
+    ----------
+    .. [1] Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from
+       incomplete observations. *JASA*, 53(282), 457-481.
+    """
+    if not curves:
+        raise UsageError("« curves » est vide : aucune courbe à tracer.")
+    fig, ax = _new_figure((7.5, 5.0))
+    for k, (group, frame) in enumerate(curves.items()):
+        _require_columns(
+            frame, ["time", "survival", "ci_low", "ci_high"], argument=f"curves[{group!r}]"
+        )
+        f = frame.sort_values("time")
+        colour = OKABE_ITO[k % len(OKABE_ITO)]
+        ax.step(f["time"], f["survival"], where="post", color=colour, lw=1.6, label=str(group))
+        ax.fill_between(
+            f["time"], f["ci_low"], f["ci_high"], step="post", color=colour, alpha=0.18, lw=0
+        )
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=0)
+    ax.yaxis.set_major_formatter(percent_formatter(0))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: _fr_number(x, 0)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    _source(fig, source)
+    return fig
+
+
+# --------------------------------------------------------------------------- trend
+def trend_plot(
+    frame: pd.DataFrame,
+    *,
+    title: str,
+    labels: Mapping[str, str] | None = None,
+    source: str | None = DEFAULT_SOURCE,
+) -> Figure:
+    """Indicators across semesters with their confidence intervals and targets.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns ``period, id, share, ci_low, ci_high, target``; one line per ``id``.
+    title : str
+        Figure title.
+    labels : mapping, optional
+        Display name of each indicator id.
+    source : str, optional
+        Source line.
+
+    Returns
+    -------
+    Figure
+    """
+    _require_columns(
+        frame, ["period", "id", "share", "ci_low", "ci_high", "target"], argument="frame"
+    )
+    labels = dict(labels or {})
+    periods = sorted(frame["period"].astype(str).unique())
+    xpos = {p: i for i, p in enumerate(periods)}
+    fig, ax = _new_figure((7.5, 4.5))
+    for k, (ind, f) in enumerate(frame.groupby("id", sort=False)):
+        f = f.assign(x=f["period"].astype(str).map(xpos)).sort_values("x")
+        colour = OKABE_ITO[k % len(OKABE_ITO)]
+        name = labels.get(str(ind), str(ind))
+        ax.plot(f["x"], f["share"], marker="o", color=colour, lw=1.6, label=name)
+        ax.fill_between(f["x"], f["ci_low"], f["ci_high"], color=colour, alpha=0.18, lw=0)
+        targets = pd.to_numeric(f["target"], errors="coerce").dropna().unique()
+        for t in targets:
+            ax.axhline(t, color=colour, ls="--", lw=1)
+        if len(targets):
+            ax.plot(
+                [],
+                [],
+                color=colour,
+                ls="--",
+                lw=1,
+                label=f"objectif {name} ({_fmt_pct(targets[0], 0)})",
+            )
+    ax.set_xticks(range(len(periods)))
+    ax.set_xticklabels([p.replace("-S", " S") for p in periods])
+    ax.yaxis.set_major_formatter(percent_formatter(0))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("Semestre")
+    ax.set_ylabel("Part")
+    ax.set_title(title)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    _source(fig, source)
+    return fig
