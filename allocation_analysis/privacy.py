@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from allocation_analysis.config import Period
 
 __all__ = [
     "KEY_ENV_VAR",
+    "apply_disclosure_control",
+    "check_no_small_counts",
     "default_key_path",
+    "indicator_relations",
     "load_or_create_key",
+    "protect_indicators",
     "pseudonymise",
 ]
 
@@ -116,3 +127,543 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
         return digest[:_PSEUDONYM_HEX_CHARS]
 
     return values.map(one).astype("string")
+
+
+# =========================================================================== disclosure control
+#
+# Statistical secret (methods.md §4): no published count in [1, threshold - 1],
+# no share (or interval, or p-value) on a denominator below the threshold, and
+# no suppressed count recoverable from what is published.
+
+_SUPPRESSION_LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class _Cells:
+    """Counts of a table seen as cells tied by linear equations.
+
+    Published cells are the count columns of the table; implicit cells are
+    never published but derivable (complements ``denominator - count``,
+    remainders ``total - sum(parts)``). ``equations`` lists, for each linear
+    relation, the cells it ties together and their coefficients (sum = 0).
+    """
+
+    values: list[float] = field(default_factory=list)
+    published: list[bool] = field(default_factory=list)
+    where: list[tuple[int, str] | None] = field(default_factory=list)
+    remainder: list[bool] = field(default_factory=list)
+    equations: list[list[tuple[int, float]]] = field(default_factory=list)
+
+    def add(
+        self,
+        value: float,
+        *,
+        published: bool,
+        where: tuple[int, str] | None,
+        remainder: bool = False,
+    ) -> int:
+        self.values.append(float(value))
+        self.published.append(published)
+        self.where.append(where)
+        self.remainder.append(remainder)
+        return len(self.values) - 1
+
+
+def _normalise_groups(
+    groups: Sequence[Any] | None, count_columns: Sequence[str]
+) -> list[tuple[Any, list[Any], list[str]]]:
+    out = []
+    for g in groups or ():
+        if len(g) == 2:
+            total, parts = g
+            cols = list(count_columns)
+        elif len(g) == 3:
+            total, parts, cols = g
+            cols = [cols] if isinstance(cols, str) else list(cols)
+        else:
+            raise ValueError("groups: each relation is (total, parts) or (total, parts, columns)")
+        unknown = [c for c in cols if c not in count_columns]
+        if unknown:
+            raise ValueError(f"groups: columns {unknown} are not in count_columns")
+        out.append((total, list(parts), cols))
+    return out
+
+
+def _build_cells(
+    table: pd.DataFrame,
+    count_columns: Sequence[str],
+    denominator_column: str | None,
+    groups: list[tuple[Any, list[Any], list[str]]],
+) -> tuple[_Cells, dict[tuple[int, str], int]]:
+    cells = _Cells()
+    pos_of = {label: i for i, label in enumerate(table.index)}
+    ids: dict[tuple[int, str], int] = {}
+    arr = {c: table[c].to_numpy(dtype=float, na_value=np.nan) for c in count_columns}
+    for c in count_columns:
+        if np.isnan(arr[c]).any():
+            raise ValueError(f"apply_disclosure_control: column {c!r} holds missing counts")
+        for i in range(len(table)):
+            ids[(i, c)] = cells.add(arr[c][i], published=True, where=(i, c))
+    # Within a row: count + complement = denominator.
+    if denominator_column is not None:
+        for c in count_columns:
+            if c == denominator_column:
+                continue
+            for i in range(len(table)):
+                comp = cells.add(
+                    arr[denominator_column][i] - arr[c][i], published=False, where=None
+                )
+                cells.equations.append(
+                    [(ids[(i, c)], 1.0), (comp, 1.0), (ids[(i, denominator_column)], -1.0)]
+                )
+    # Across rows: total = sum(parts) + remainder.
+    for total, parts, cols in groups:
+        if total not in pos_of or any(p not in pos_of for p in parts):
+            raise ValueError("groups: a relation names a row label absent from the table")
+        t = pos_of[total]
+        ps = [pos_of[p] for p in parts]
+        for c in cols:
+            rem_value = arr[c][t] - sum(arr[c][p] for p in ps)
+            rem = cells.add(rem_value, published=False, where=None, remainder=True)
+            eq = [(ids[(t, c)], 1.0), (rem, -1.0)] + [(ids[(p, c)], -1.0) for p in ps]
+            cells.equations.append(eq)
+    return cells, ids
+
+
+def _first_disclosure_by_differencing(
+    cells: _Cells, unknown: np.ndarray, sensitive: np.ndarray, eqs_of: list[list[int]]
+) -> tuple[int, int] | None:
+    """Unit propagation: an equation with one unknown left gives that unknown.
+
+    Returns ``(cell, equation)`` for the first sensitive cell so recovered, else None.
+    """
+    known = ~unknown.copy()
+    n_unknown = [sum(1 for j, _ in eq if not known[j]) for eq in cells.equations]
+    queue = [e for e, k in enumerate(n_unknown) if k == 1]
+    while queue:
+        e = queue.pop()
+        if n_unknown[e] != 1:
+            continue
+        j = next(j for j, _ in cells.equations[e] if not known[j])
+        if sensitive[j]:
+            return j, e
+        known[j] = True
+        for e2 in eqs_of[j]:
+            n_unknown[e2] -= 1
+            if n_unknown[e2] == 1:
+                queue.append(e2)
+    return None
+
+
+def _first_disclosure_linear(
+    cells: _Cells, unknown: np.ndarray, sensitive: np.ndarray, eqs_of: list[list[int]]
+) -> tuple[int, int] | None:
+    """Exact check: a cell is recoverable when it is fixed by the linear system.
+
+    With ``A_U`` the unknown cells' columns of the equations, cell ``j`` is
+    determined iff every vector of the null space of ``A_U`` is 0 at ``j``.
+
+    The system is first peeled: an unknown cell that appears in a single
+    remaining equation can absorb any value, so that equation says nothing
+    about the other cells and is set aside; the peeled cell is determined iff
+    the other unknowns of its equation are. The null space is computed on the
+    remaining core only, per connected component.
+    """
+    from scipy.linalg import null_space
+
+    unk = [int(j) for j in np.flatnonzero(unknown)]
+    if not unk:
+        return None
+    active = {e for j in unk for e in eqs_of[j]}
+    count = {j: len(eqs_of[j]) for j in unk}
+    unk_of_eq = {e: [j for j, _ in cells.equations[e] if unknown[j]] for e in active}
+    peeled: list[tuple[int, int | None, list[int]]] = []
+    is_peeled: set[int] = set()
+    stack = [j for j in unk if count[j] <= 1]
+    while stack:
+        j = stack.pop()
+        if j in is_peeled or count[j] > 1:
+            continue
+        is_peeled.add(j)
+        live = [e for e in eqs_of[j] if e in active]
+        if not live:
+            peeled.append((j, None, []))
+            continue
+        e = live[0]
+        others = [k for k in unk_of_eq[e] if k != j]
+        peeled.append((j, e, others))
+        active.discard(e)
+        for k in others:
+            count[k] -= 1
+            if count[k] <= 1:
+                stack.append(k)
+    core = [j for j in unk if j not in is_peeled]
+    determined: dict[int, bool] = {}
+    # Connected components of the core through the remaining equations (union-find).
+    parent = {j: j for j in core}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for e in active:
+        us = unk_of_eq[e]
+        for a in us[1:]:
+            ra, rb = find(us[0]), find(a)
+            if ra != rb:
+                parent[ra] = rb
+    comps: dict[int, list[int]] = {}
+    for j in core:
+        comps.setdefault(find(j), []).append(j)
+    for members in comps.values():
+        col = {j: k for k, j in enumerate(members)}
+        rows = sorted({e for j in members for e in eqs_of[j] if e in active})
+        A = np.zeros((len(rows), len(members)))
+        for r, e in enumerate(rows):
+            for j, coef in cells.equations[e]:
+                if j in col:
+                    A[r, col[j]] += coef
+        ns = null_space(A)
+        free = np.abs(ns).max(axis=1) > 1e-9 if ns.size else np.zeros(len(members), bool)
+        for j in members:
+            determined[j] = not bool(free[col[j]])
+    peel_eq: dict[int, int | None] = {}
+    for j, e, others in reversed(peeled):
+        determined[j] = e is not None and all(determined[k] for k in others)
+        peel_eq[j] = e
+    for j in unk:
+        if sensitive[j] and determined[j]:
+            e = peel_eq.get(j)
+            if e is None:
+                e = min(eqs_of[j], key=lambda q: len(cells.equations[q]))
+            return j, e
+    return None
+
+
+def _pick_secondary(
+    cells: _Cells, unknown: np.ndarray, start_eq: int, eqs_of: list[list[int]]
+) -> int | None:
+    """Smallest positive published, not yet suppressed cell near ``start_eq`` (BFS)."""
+    seen_eq = {start_eq}
+    frontier = [start_eq]
+    seen_cells: set[int] = set()
+    while frontier:
+        cands = []
+        nxt = []
+        for e in frontier:
+            for j, _ in cells.equations[e]:
+                if j in seen_cells:
+                    continue
+                seen_cells.add(j)
+                if cells.published[j] and not unknown[j] and cells.values[j] > 0:
+                    cands.append(j)
+                for e2 in eqs_of[j]:
+                    if e2 not in seen_eq:
+                        seen_eq.add(e2)
+                        nxt.append(e2)
+        if cands:
+            return min(cands, key=lambda j: (cells.values[j], j))
+        frontier = nxt
+    return None
+
+
+def apply_disclosure_control(
+    table: pd.DataFrame,
+    *,
+    count_columns: Sequence[str],
+    share_columns: Sequence[str] = (),
+    denominator_column: str | None = None,
+    threshold: int = 11,
+    groups: Sequence[Any] | None = None,
+) -> pd.DataFrame:
+    """Suppress small counts and everything that would let a reader recover them.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The table to publish (unique index labels). Counts must be complete.
+    count_columns : sequence of str
+        Count columns (e.g. ``["numerator", "denominator"]``).
+    share_columns : sequence of str
+        Columns computed from the counts of the row (share, interval bounds,
+        p-value): suppressed whenever a count of the row is suppressed or the
+        denominator is below ``threshold``.
+    denominator_column : str, optional
+        The row's denominator, one of ``count_columns``. When given, every other
+        count column ``c`` has an implicit complement ``denominator - c`` that is
+        protected like a published count.
+    threshold : int
+        Counts from 1 to ``threshold - 1`` are never published (default 11).
+    groups : sequence, optional
+        Additive relations between rows: ``(total, parts)`` or
+        ``(total, parts, columns)`` with ``total`` a row label and ``parts`` a
+        list of row labels, meaning ``total = sum(parts) + remainder`` for each
+        count column (or for ``columns`` only). The remainder (usually 0) is an
+        implicit cell protected like a published count; a part may be missing
+        (e.g. the previous semester in ``rolling = semester + previous``).
+
+    Returns
+    -------
+    DataFrame
+        A copy with suppressed counts set to missing (``Int64`` columns, ``<NA>``;
+        the JSON writer writes ``null``), suppressed share columns set to NaN,
+        and a boolean ``suppressed`` column (True when any count of the row is
+        suppressed; OR-ed with an existing ``suppressed`` column).
+
+    Notes
+    -----
+    Cells are the published counts plus the implicit complements and
+    remainders; the relations above are linear equations between them.
+
+    1. *Primary suppression*: published counts in ``[1, threshold - 1]``.
+    2. *Secondary suppression*: a suppressed or implicit cell whose value is in
+       ``[1, threshold - 1]`` must not be recoverable from the published cells.
+       Recovery by differencing (an equation with a single unknown left gives
+       it, and the cells so recovered are used in turn) is checked first; when
+       a sensitive cell is recovered, the smallest positive published count of
+       that equation (or, failing one, of the nearest equations) is suppressed,
+       and the check starts again. An exact check follows: a cell is recoverable
+       by any linear combination of the relations iff it is 0 in every vector of
+       the null space of the unknown cells' equation matrix; the same repair is
+       applied until no sensitive cell is fixed by the system.
+    3. Shares, intervals and p-values are hidden on rows with a suppressed count
+       (they would give the count back) or a denominator below the threshold.
+
+    Zero cells are never chosen for secondary suppression (hiding a 0 protects
+    nothing), and zero counts are published. Bounds from non-negativity (a
+    suppressed pair summing to a small published total) are not treated beyond
+    the small-total rule itself: that total is a sensitive cell of its own.
+
+    References
+    ----------
+    .. [1] Hundepool, A. et al. (2012). *Statistical Disclosure Control*, ch. 4
+       (frequency tables: primary and secondary cell suppression). Wiley.
+    .. [2] Insee, *Guide du secret statistique* (2018): seuil de 11 et secret
+       secondaire.
+    """
+    threshold = int(threshold)
+    count_columns = list(count_columns)
+    share_columns = list(share_columns)
+    if denominator_column is not None and denominator_column not in count_columns:
+        raise ValueError("denominator_column must be one of count_columns")
+    if not table.index.is_unique:
+        raise ValueError("apply_disclosure_control: the table index must be unique")
+    rels = _normalise_groups(groups, count_columns)
+    cells, ids = _build_cells(table, count_columns, denominator_column, rels)
+    values = np.asarray(cells.values)
+    published = np.asarray(cells.published)
+    remainder = np.asarray(cells.remainder)
+    sensitive = (values >= 1) & (values <= threshold - 1)
+    # Published counts are known unless suppressed; complements are unknown
+    # (derivable only through the row); remainders are assumed known to the
+    # reader (a breakdown is usually exhaustive, a previous semester was
+    # published in the previous report) unless they are themselves small.
+    unknown = (~published & ~remainder) | sensitive
+    n_primary = int((published & sensitive).sum())
+    eqs_of: list[list[int]] = [[] for _ in cells.values]
+    for e, eq in enumerate(cells.equations):
+        for j, _ in eq:
+            eqs_of[j].append(e)
+
+    n_secondary = 0
+    while True:
+        hit = _first_disclosure_by_differencing(cells, unknown, sensitive, eqs_of)
+        if hit is None:
+            hit = _first_disclosure_linear(cells, unknown, sensitive, eqs_of)
+            if hit is None:
+                break
+        pick = _pick_secondary(cells, unknown, hit[1], eqs_of)
+        if pick is None:  # pragma: no cover - a positive total always exists
+            raise RuntimeError("disclosure control: no cell left to suppress")
+        unknown[pick] = True
+        n_secondary += 1
+
+    out = table.copy()
+    row_suppressed = np.zeros(len(table), dtype=bool)
+    for c in count_columns:
+        hidden = np.array([unknown[ids[(i, c)]] for i in range(len(table))], dtype=bool)
+        row_suppressed |= hidden
+        col = out[c].astype("Float64").round().astype("Int64")
+        col[hidden] = pd.NA
+        out[c] = col
+    hide_share = row_suppressed.copy()
+    if denominator_column is not None:
+        den = table[denominator_column].to_numpy(dtype=float)
+        hide_share |= den < threshold
+    for c in share_columns:
+        s = out[c].astype("float64")
+        s[hide_share] = np.nan
+        out[c] = s
+    previous = out["suppressed"].astype(bool).to_numpy() if "suppressed" in out else False
+    out["suppressed"] = row_suppressed | previous
+    _SUPPRESSION_LOG.info(
+        "Secret statistique : %d case(s) en secret primaire, %d en secret secondaire.",
+        n_primary,
+        n_secondary,
+    )
+    out.attrs["disclosure"] = {
+        "threshold": threshold,
+        "primary": n_primary,
+        "secondary": n_secondary,
+    }
+    return out
+
+
+_INDICATOR_SHARE_COLUMNS = ("share", "ci_low", "ci_high", "p_value_vs_target")
+
+
+def indicator_relations(indicators: pd.DataFrame) -> list[tuple[Any, list[Any], list[str]]]:
+    """Additive relations between the rows of an indicators frame.
+
+    Protected (each as ``total = sum(parts) + remainder``):
+
+    1. breakdown vs territory, within indicator × window × period, for each of
+       the scopes ``commune``, ``bailleur``, ``reservataire``, ``mutation``
+       (numerator and denominator);
+    2. ``rolling_12m`` = ``semester`` + previous semester, within indicator ×
+       scope × scope value × period (the previous semester row is a part when
+       the frame holds it, e.g. in a trend table; otherwise it is the
+       remainder);
+    3. denominator of ``prioritaires_<r>`` at territory scope = denominator of
+       ``q1_hors_qpv`` + denominator of ``non_q1_en_qpv`` at ``reservataire = r``
+       (leases of a reservataire outside plus inside QPV), within window × period.
+
+    The numerator vs denominator relation (complement = denominator −
+    numerator) is protected by :func:`apply_disclosure_control` itself.
+    """
+    from allocation_analysis.indicators import previous_period
+
+    df = indicators.reset_index(drop=True)
+    sv = df["scope_value"].astype("string").fillna("")
+    key = list(zip(df["id"], df["scope"], sv, df["window"], df["period"].astype(str), strict=True))
+    label_of = {k: i for i, k in enumerate(key)}
+    rels: list[tuple[Any, list[Any], list[str]]] = []
+    both = ["numerator", "denominator"]
+    # 1. breakdowns vs territory
+    for (ind, win, per), sub in df.groupby(["id", "window", "period"], sort=False):
+        t = label_of.get((ind, "territory", "", win, str(per)))
+        if t is None:
+            continue
+        for scope, part in sub.groupby("scope", sort=False):
+            if scope == "territory":
+                continue
+            rels.append((t, list(part.index), both))
+    # 2. rolling 12 months vs semesters
+    for i, (ind, scope, value, win, per) in enumerate(key):
+        if win != "rolling_12m":
+            continue
+        s = label_of.get((ind, scope, value, "semester", per))
+        if s is None:
+            continue
+        parts = [s]
+        try:
+            prev = previous_period(Period.parse(per)).label
+        except Exception:  # noqa: BLE001 - a label that is not a semester: no previous row
+            prev = None
+        if (
+            prev is not None
+            and (q := label_of.get((ind, scope, value, "semester", prev))) is not None
+        ):
+            parts.append(q)
+        rels.append((i, parts, both))
+    # 3. reservataire denominators across indicators
+    for r in ("action_logement", "collectivite", "bailleur"):
+        for (ind, scope, _value, win, per), i in label_of.items():
+            if ind != f"prioritaires_{r}" or scope != "territory":
+                continue
+            parts = [
+                label_of.get((other, "reservataire", r, win, per))
+                for other in ("q1_hors_qpv", "non_q1_en_qpv")
+            ]
+            if all(p is not None for p in parts):
+                rels.append((i, parts, ["denominator"]))
+    return rels
+
+
+def protect_indicators(indicators: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+    """Disclosure control of an indicators frame (``compute_indicators``, ``trend_table``).
+
+    Parameters
+    ----------
+    indicators : DataFrame
+        Columns of :data:`allocation_analysis.indicators.INDICATOR_COLUMNS`.
+    threshold : int
+        Counts from 1 to ``threshold - 1`` are never published (default 11).
+
+    Returns
+    -------
+    DataFrame
+        Same rows and columns: suppressed ``numerator``/``denominator`` are
+        ``<NA>``; ``share``, ``ci_low``, ``ci_high`` and ``p_value_vs_target``
+        are NaN on rows with a suppressed count or a denominator below the
+        threshold, where ``status`` becomes ``non_diffuse``; ``suppressed`` is
+        True on rows with a suppressed count.
+
+    Notes
+    -----
+    Relations protected: those of :func:`indicator_relations` and, within each
+    row, numerator + (denominator − numerator) = denominator. See
+    :func:`apply_disclosure_control` for the suppression rules.
+    """
+    df = indicators.reset_index(drop=True)
+    rels = indicator_relations(df)
+    out = apply_disclosure_control(
+        df,
+        count_columns=["numerator", "denominator"],
+        share_columns=list(_INDICATOR_SHARE_COLUMNS),
+        denominator_column="denominator",
+        threshold=threshold,
+        groups=rels,
+    )
+    den = df["denominator"].to_numpy(dtype=float)
+    hidden_share = out["suppressed"].to_numpy(dtype=bool) | ((den > 0) & (den < threshold))
+    status = out["status"].astype("string")
+    status[hidden_share] = "non_diffuse"
+    out["status"] = status
+    out["suppressed"] = out["suppressed"].to_numpy(dtype=bool) | hidden_share
+    out.index = indicators.index
+    return out
+
+
+def check_no_small_counts(
+    frame: pd.DataFrame, *, threshold: int = 11, columns: Sequence[str] | None = None
+) -> None:
+    """Last guard before writing: no published count in ``[1, threshold - 1]``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table about to be written.
+    threshold : int
+        Secret threshold (default 11).
+    columns : sequence of str, optional
+        Count columns to check; by default every numeric, non-boolean column of
+        ``frame`` (pass only counts: a share of 1.0 would be taken for a count).
+
+    Raises
+    ------
+    AnalysisError
+        Naming the columns and the number of offending cells.
+    """
+    from allocation_analysis.errors import AnalysisError
+
+    if columns is None:
+        columns = [
+            c
+            for c in frame.columns
+            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        ]
+    bad: dict[str, int] = {}
+    for c in columns:
+        v = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+        n = int(((v >= 1) & (v <= threshold - 1)).sum())
+        if n:
+            bad[str(c)] = n
+    if bad:
+        detail = ", ".join(f"{c} ({n})" for c, n in bad.items())
+        raise AnalysisError(
+            f"Secret statistique : des effectifs entre 1 et {threshold - 1} seraient publiés "
+            f"dans les colonnes {detail}. Publication interrompue."
+        )
