@@ -6,7 +6,7 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 PIP         := $(PY) -m pip
 OUTPUT      ?= outputs
-SCALE       ?= small
+SCALE       ?= all
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench install install-dev system-test-deps r-reference clean
@@ -54,7 +54,8 @@ bench: $(VENV)/.installed-dev
 
 # Regenerate the R reference values (needs r-base-core and r-cran-survival).
 r-reference:
-	Rscript tests/reference/make_reference.R tests/reference/r_reference.json
+	Rscript tests/reference/make_reference_a.R tests/reference/r_reference_a.json
+	Rscript tests/reference/make_reference_b.R tests/reference/r_reference_b.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
