@@ -1,0 +1,517 @@
+"""Decompositions of a gap between two groups into explained and unexplained parts.
+
+* :func:`fairlie` — binary outcome (access, QPV placement), Fairlie's
+  non-linear decomposition.
+* :func:`oaxaca_blinder` — continuous outcome (rent, waiting time), the linear
+  Oaxaca–Blinder decomposition.
+
+In both, the gap is ``mean(outcome | compared) - mean(outcome | reference)``;
+the *explained* part is due to differences in the controls' distributions,
+the *unexplained* part (the headline ``estimate``) is what remains at equal
+controls — the part of the disparity that composition does not account for.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats as sps
+
+from allocation_analysis.stats._result import TestResult
+from allocation_analysis.stats._validation import (
+    check_alpha,
+    check_binary,
+    check_columns,
+    check_dataframe,
+    check_int,
+    check_option,
+    resolve_groups,
+)
+from allocation_analysis.stats.regression import _as_controls, design_controls, drop_missing
+
+__all__ = ["fairlie", "oaxaca_blinder"]
+
+logger = logging.getLogger(__name__)
+
+
+def _prepare(df, outcome, group, reference, compared, controls, binary):
+    check_dataframe(df)
+    controls = _as_controls(controls)
+    check_columns(df, outcome=outcome, group=group, controls=controls)
+    if not controls:
+        raise ValueError("L'argument `controls` doit contenir au moins une colonne.")
+    if compared is None:
+        raise ValueError("L'argument `compared` est obligatoire pour une décomposition.")
+    cmp = resolve_groups(df, group=group, reference=reference, compared=compared)[0]
+    ref = str(reference)
+    g_txt = df[group].astype("string")
+    sub = df.loc[(g_txt == ref) | (g_txt == cmp)].copy()
+    if binary:
+        sub["__y__"] = check_binary(df, outcome, name="outcome").loc[sub.index]
+    else:
+        if not pd.api.types.is_numeric_dtype(df[outcome].dtype):
+            raise ValueError(
+                f"L'argument `outcome` désigne la colonne {outcome!r}, qui doit être numérique."
+            )
+        sub["__y__"] = sub[outcome].astype("float64")
+    sub, warns = drop_missing(sub, ["__y__", group, *controls])
+    Xc, terms = design_controls(sub, controls)
+    g = (sub[group].astype("string") == cmp).to_numpy()
+    y = sub["__y__"].to_numpy(dtype="float64")
+    return ref, cmp, controls, Xc, terms, g, y, warns
+
+
+def _logistic(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _fit_logit(y: np.ndarray, X: np.ndarray) -> np.ndarray | None:
+    """ML logit coefficients, or None when the fit fails or is separated."""
+    if y.min() == y.max():
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = sm.Logit(y, X).fit(disp=0, maxiter=100, method="newton")
+        except (np.linalg.LinAlgError, ValueError):
+            return None
+    if any("Separation" in type(w.message).__name__ for w in caught):
+        return None
+    b = np.asarray(fit.params)
+    if not fit.mle_retvals.get("converged", True) or np.any(np.abs(b[1:]) > 15):
+        return None
+    return b
+
+
+def _fairlie_once(y, Xc, g, term_cols, pooled, n_orderings, rng):
+    """Point decomposition on one sample; None if the logit cannot be fitted."""
+    n = len(y)
+    ones = np.ones((n, 1))
+    if pooled:
+        b = _fit_logit(y, np.hstack([ones, g[:, None].astype(float), Xc]))
+        if b is None:
+            return None
+        b = np.delete(b, 1)  # prediction at the reference level of the group
+    else:
+        r = ~g
+        b = _fit_logit(y[r], np.hstack([ones[r], Xc[r]]))
+        if b is None:
+            return None
+    a, beta = b[0], b[1:]
+    xb = a + Xc @ beta
+    Xcmp, Xref = Xc[g], Xc[~g]
+    explained = _logistic(xb[g]).mean() - _logistic(xb[~g]).mean()
+    gap = y[g].mean() - y[~g].mean()
+    n_c, n_r = len(Xcmp), len(Xref)
+    m = min(n_c, n_r)
+    K = len(term_cols)
+    contrib = np.zeros(K)
+    lin_c, lin_r = xb[g], xb[~g]
+    for _ in range(n_orderings):
+        ic = rng.choice(n_c, m, replace=False) if n_c > m else np.arange(n_c)
+        ir = rng.choice(n_r, m, replace=False) if n_r > m else np.arange(n_r)
+        ic = ic[np.argsort(lin_c[ic], kind="stable")]
+        ir = ir[np.argsort(lin_r[ir], kind="stable")]
+        Z = Xcmp[ic].copy()
+        Zr = Xref[ir]
+        cur = _logistic(a + Z @ beta).mean()
+        for k in rng.permutation(K):
+            cols = term_cols[k]
+            Z[:, cols] = Zr[:, cols]
+            nxt = _logistic(a + Z @ beta).mean()
+            contrib[k] += cur - nxt
+            cur = nxt
+    contrib /= max(n_orderings, 1)
+    return {
+        "gap": gap,
+        "explained": explained,
+        "unexplained": gap - explained,
+        "contributions": contrib,
+        "coefficients": b,
+    }
+
+
+def fairlie(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    group: str,
+    reference: Any,
+    compared: Any,
+    controls: Sequence[str] | str,
+    n_boot: int = 200,
+    n_orderings: int = 50,
+    pooled: bool = True,
+    alpha: float = 0.05,
+    random_state: int | np.random.Generator | None = None,
+) -> TestResult:
+    """Fairlie non-linear decomposition of a gap in a binary outcome.
+
+    With logit coefficients ``b`` (pooled model, or reference group only),
+    the gap ``ȳ_c - ȳ_r`` splits into
+
+    * explained = ``mean_c F(x b) - mean_r F(x b)`` (full samples),
+    * unexplained = gap - explained.
+
+    The explained part is shared among the controls by Fairlie's sequential
+    replacement: a random subsample of the larger group, of the size of the
+    smaller one, is drawn; both samples are ranked by predicted probability and
+    matched rank to rank; the controls of the compared observations are then
+    replaced one term at a time by those of their matched reference
+    observation, in a random order, and each term is credited with the change
+    of the mean predicted probability. Contributions are averaged over
+    ``n_orderings`` draws (subsample and order), as Stata ``fairlie, ro reps()``.
+    They sum exactly to the explained part *on the matched samples*
+    (``details["explained_matched"]``), which approximates the full-sample
+    explained part.
+
+    Parameters
+    ----------
+    df : DataFrame
+    outcome : str
+        Binary outcome.
+    group : str
+    reference, compared : scalar
+        The two levels of ``group`` compared (both required).
+    controls : sequence of str
+        Covariates; a categorical control is one term (its indicators are
+        switched together).
+    n_boot : int, default 200
+        Bootstrap replicates (resampling within each group); 0 for none.
+    n_orderings : int, default 50
+        Random subsample/ordering draws for the contributions.
+    pooled : bool, default True
+        Coefficients from the logit on both groups **with a group indicator**
+        (predictions at the reference level; Fortin 2008, Jann 2008) — else
+        from the reference group alone.
+    alpha : float, default 0.05
+    random_state : int or Generator, optional
+        Seed of the subsampling, orderings and bootstrap.
+
+    Returns
+    -------
+    TestResult
+        ``estimate`` = unexplained part of the gap (``estimate_name =
+        "unexplained_gap"``) with the bootstrap percentile CI; ``statistic`` =
+        ``(unexplained / bootstrap SE)^2`` (df 1) and its normal p-value.
+        ``details``: ``gap``, ``explained``, ``explained_matched``,
+        ``unexplained``, ``explained_share`` and ``unexplained_share`` (of the
+        gap), ``explained_ci``, ``explained_se``, ``unexplained_se``,
+        ``contributions`` (DataFrame per term: ``contribution, se, ci_low,
+        ci_high``), ``coefficients``, ``n_by_group``, ``n_boot_failed``.
+
+    References
+    ----------
+    .. [1] Fairlie, R. W. (1999). The absence of the African-American owned
+       business. *J. Labor Economics* 17(1), 80–108.
+    .. [2] Fairlie, R. W. (2005). An extension of the Blinder–Oaxaca
+       decomposition technique to logit and probit models. *J. Economic and
+       Social Measurement* 30, 305–316.
+    .. [3] Jann, B. (2006). fairlie: Stata module to generate nonlinear
+       decomposition of binary outcome differentials.
+    .. [4] Fortin, N. M. (2008). The gender wage gap among young adults in the
+       United States. *J. Human Resources* 43(4), 884–918.
+    """
+    n_boot = check_int("n_boot", n_boot, minimum=0)
+    n_orderings = check_int("n_orderings", n_orderings, minimum=1)
+    check_option("pooled", pooled, [True, False])
+    alpha = check_alpha(alpha)
+    rng = np.random.default_rng(random_state)
+    ref, cmp, controls, Xc_df, terms, g, y, warns = _prepare(
+        df, outcome, group, reference, compared, controls, binary=True
+    )
+    cols = list(Xc_df.columns)
+    term_names = list(terms)
+    term_cols = [[cols.index(c) for c in terms[t]] for t in term_names]
+    Xc = Xc_df.to_numpy(dtype="float64")
+    name, method = "fairlie", "décomposition non linéaire de Fairlie (logit"
+    method += ", coefficients poolés)" if pooled else ", coefficients du groupe de référence)"
+    n_c, n_r = int(g.sum()), int((~g).sum())
+    base = dict(
+        name=name,
+        method=method,
+        estimate_name="unexplained_gap",
+        n=len(y),
+        groups=(ref, cmp),
+        alpha=alpha,
+    )
+    if n_c == 0 or n_r == 0:
+        empty = cmp if n_c == 0 else ref
+        warns.append(f"Le groupe {empty!r} n'a aucune observation : décomposition impossible.")
+        return TestResult(**base, warnings=tuple(warns))
+    est = _fairlie_once(y, Xc, g, term_cols, pooled, n_orderings, rng)
+    if est is None:
+        warns.append(
+            "Le modèle logit ne peut pas être estimé (résultat constant ou séparation "
+            "complète) : décomposition impossible."
+        )
+        return TestResult(**base, warnings=tuple(warns))
+    boots = []
+    idx_c, idx_r = np.nonzero(g)[0], np.nonzero(~g)[0]
+    failed = 0
+    for _ in range(n_boot):
+        ii = np.concatenate([rng.choice(idx_c, n_c), rng.choice(idx_r, n_r)])
+        b = _fairlie_once(y[ii], Xc[ii], g[ii], term_cols, pooled, n_orderings, rng)
+        if b is None:
+            failed += 1
+            continue
+        boots.append(b)
+    if failed:
+        warns.append(f"{failed} réplication(s) bootstrap sur {n_boot} n'ont pas pu être estimées.")
+    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+
+    def summ(values):
+        if len(values) < 2:
+            return math.nan, math.nan, math.nan
+        v = np.asarray(values)
+        lo, hi = np.percentile(v, q)
+        return float(np.std(v, ddof=1)), float(lo), float(hi)
+
+    se_u, lo_u, hi_u = summ([b["unexplained"] for b in boots])
+    se_e, lo_e, hi_e = summ([b["explained"] for b in boots])
+    if n_boot == 0:
+        warns.append("Aucune réplication bootstrap demandée : pas d'intervalle de confiance.")
+    rows = []
+    for k, t in enumerate(term_names):
+        s, lo, hi = summ([b["contributions"][k] for b in boots])
+        rows.append(
+            {
+                "term": t,
+                "contribution": float(est["contributions"][k]),
+                "se": s,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
+    gap = float(est["gap"])
+    share = (lambda x: x / gap) if gap != 0 else (lambda x: math.nan)
+    stat = (est["unexplained"] / se_u) ** 2 if se_u and not math.isnan(se_u) else math.nan
+    coef_names = ["const", *cols]
+    details = {
+        "gap": gap,
+        "explained": float(est["explained"]),
+        "explained_matched": float(np.sum(est["contributions"])),
+        "unexplained": float(est["unexplained"]),
+        "explained_share": share(float(est["explained"])),
+        "unexplained_share": share(float(est["unexplained"])),
+        "explained_se": se_e,
+        "explained_ci": (lo_e, hi_e),
+        "unexplained_se": se_u,
+        "contributions": pd.DataFrame(rows).set_index("term"),
+        "coefficients": dict(zip(coef_names, map(float, est["coefficients"]), strict=True)),
+        "pooled": pooled,
+        "n_by_group": {ref: n_r, cmp: n_c},
+        "n_boot": n_boot,
+        "n_boot_failed": failed,
+        "n_orderings": n_orderings,
+    }
+    return TestResult(
+        **base,
+        statistic=float(stat),
+        df=1.0,
+        p_value=float(sps.chi2.sf(stat, 1)) if not math.isnan(stat) else math.nan,
+        estimate=float(est["unexplained"]),
+        ci_low=lo_u,
+        ci_high=hi_u,
+        warnings=tuple(warns),
+        details=details,
+    )
+
+
+def _ols(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, int]:
+    b, _, rank, _ = np.linalg.lstsq(X, y, rcond=None)
+    return b, int(rank)
+
+
+def _oaxaca_once(y, X, g, reference_coefficients):
+    """Components of the decomposition on one sample (X includes the constant)."""
+    Xc_, Xr_ = X[g], X[~g]
+    bc, rk_c = _ols(y[g], Xc_)
+    br, rk_r = _ols(y[~g], Xr_)
+    mc, mr = Xc_.mean(axis=0), Xr_.mean(axis=0)
+    if reference_coefficients == "pooled":
+        bp, _ = _ols(y, np.column_stack([X, g.astype(float)]))
+        bs = bp[:-1]
+    elif reference_coefficients == "reference":
+        bs = br
+    else:
+        bs = bc
+    dx = mc - mr
+    return {
+        "gap": float(y[g].mean() - y[~g].mean()),
+        "explained_by": dx * bs,
+        "unexplained_by": mc * (bc - bs) + mr * (bs - br),
+        "endowments_by": dx * br,
+        "coefficients_by": mr * (bc - br),
+        "interaction_by": dx * (bc - br),
+        "full_rank": rk_c == X.shape[1] and rk_r == X.shape[1],
+        "beta": {"reference": br, "compared": bc, "decomposition": bs},
+    }
+
+
+def oaxaca_blinder(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    group: str,
+    reference: Any,
+    compared: Any,
+    controls: Sequence[str] | str,
+    reference_coefficients: str = "pooled",
+    kind: str = "twofold",
+    n_boot: int = 200,
+    alpha: float = 0.05,
+    random_state: int | np.random.Generator | None = None,
+) -> TestResult:
+    """Oaxaca–Blinder decomposition of a gap in a continuous outcome.
+
+    With OLS coefficients ``b_c``, ``b_r`` of each group and means ``x̄_c``,
+    ``x̄_r`` (constant included), the gap ``ȳ_c - ȳ_r = x̄_c'b_c - x̄_r'b_r``:
+
+    * twofold, with non-discriminatory coefficients ``b*``:
+      explained ``(x̄_c - x̄_r)'b*``, unexplained ``x̄_c'(b_c - b*) + x̄_r'(b* - b_r)``;
+      ``b*`` = pooled OLS **with a group indicator** (``"pooled"``, Jann's
+      ``pooled`` option, Fortin 2008), ``b_r`` (``"reference"``) or ``b_c``
+      (``"compared"``);
+    * threefold, from the reference group's viewpoint: endowments
+      ``(x̄_c - x̄_r)'b_r``, coefficients ``x̄_r'(b_c - b_r)``, interaction
+      ``(x̄_c - x̄_r)'(b_c - b_r)``.
+
+    Standard errors are bootstrap (resampling within groups).
+
+    Parameters
+    ----------
+    df : DataFrame
+    outcome : str
+        Numeric outcome.
+    group : str
+    reference, compared : scalar
+    controls : sequence of str
+        Categorical controls become treatment-contrast indicators; their
+        per-term contributions sum the indicators.
+    reference_coefficients : {"pooled", "reference", "compared"}
+    kind : {"twofold", "threefold"}
+    n_boot : int, default 200
+    alpha : float, default 0.05
+    random_state : int or Generator, optional
+
+    Returns
+    -------
+    TestResult
+        ``estimate`` = unexplained part (twofold) or coefficients effect
+        (threefold), with the bootstrap percentile CI; ``statistic`` =
+        ``(estimate / SE)^2`` (df 1). ``details``: ``gap`` and each component
+        (``explained``/``unexplained`` or ``endowments``/``coefficients``/
+        ``interaction``) with ``<component>_se`` and ``<component>_ci``,
+        ``by_term`` (DataFrame of per-term components), ``betas`` (OLS
+        coefficients of each group and the ones used for the decomposition).
+
+    References
+    ----------
+    .. [1] Oaxaca, R. (1973). Male-female wage differentials in urban labor
+       markets. *International Economic Review* 14, 693–709.
+    .. [2] Blinder, A. S. (1973). Wage discrimination: reduced form and
+       structural estimates. *J. Human Resources* 8, 436–455.
+    .. [3] Jann, B. (2008). The Blinder–Oaxaca decomposition for linear
+       regression models. *Stata Journal* 8(4), 453–479.
+    """
+    check_option(
+        "reference_coefficients", reference_coefficients, ["pooled", "reference", "compared"]
+    )
+    check_option("kind", kind, ["twofold", "threefold"])
+    n_boot = check_int("n_boot", n_boot, minimum=0)
+    alpha = check_alpha(alpha)
+    rng = np.random.default_rng(random_state)
+    ref, cmp, controls, Xc_df, terms, g, y, warns = _prepare(
+        df, outcome, group, reference, compared, controls, binary=False
+    )
+    cols = ["const", *Xc_df.columns]
+    X = np.column_stack([np.ones(len(y)), Xc_df.to_numpy(dtype="float64")])
+    n_c, n_r = int(g.sum()), int((~g).sum())
+    comps = (
+        ["explained", "unexplained"]
+        if kind == "twofold"
+        else [
+            "endowments",
+            "coefficients",
+            "interaction",
+        ]
+    )
+    head = "unexplained" if kind == "twofold" else "coefficients"
+    method = f"décomposition d'Oaxaca–Blinder ({'double' if kind == 'twofold' else 'triple'}"
+    if kind == "twofold":
+        method += f", coefficients {reference_coefficients}"
+    method += ")"
+    base = dict(
+        name="oaxaca_blinder",
+        method=method,
+        estimate_name=f"{head}_gap",
+        n=len(y),
+        groups=(ref, cmp),
+        alpha=alpha,
+    )
+    if min(n_c, n_r) < X.shape[1]:
+        warns.append(
+            f"Trop peu d'observations dans un groupe ({ref!r} : {n_r}, {cmp!r} : {n_c}) pour "
+            f"estimer {X.shape[1]} coefficients : décomposition impossible."
+        )
+        return TestResult(**base, warnings=tuple(warns))
+    est = _oaxaca_once(y, X, g, reference_coefficients)
+    if not est["full_rank"]:
+        warns.append(
+            "Matrice de plan non inversible dans un groupe (un contrôle constant dans ce "
+            "groupe) : coefficients de norme minimale, décomposition fragile."
+        )
+    idx_c, idx_r = np.nonzero(g)[0], np.nonzero(~g)[0]
+    boot = {c: [] for c in comps}
+    for _ in range(n_boot):
+        ii = np.concatenate([rng.choice(idx_c, n_c), rng.choice(idx_r, n_r)])
+        b = _oaxaca_once(y[ii], X[ii], g[ii], reference_coefficients)
+        for c in comps:
+            boot[c].append(b[f"{c}_by"].sum())
+    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    details: dict[str, Any] = {"gap": est["gap"]}
+    for c in comps:
+        details[c] = float(est[f"{c}_by"].sum())
+        if n_boot >= 2:
+            details[f"{c}_se"] = float(np.std(boot[c], ddof=1))
+            details[f"{c}_ci"] = tuple(map(float, np.percentile(boot[c], q)))
+        else:
+            details[f"{c}_se"], details[f"{c}_ci"] = math.nan, (math.nan, math.nan)
+    if n_boot < 2:
+        warns.append("Moins de deux réplications bootstrap : pas d'erreur-type.")
+    by = {}
+    for c in comps:
+        v = est[f"{c}_by"]
+        row = {"const": float(v[0])}
+        for t, tc in terms.items():
+            row[t] = float(sum(v[cols.index(x)] for x in tc))
+        by[c] = row
+    details["by_term"] = pd.DataFrame(by)
+    details["betas"] = {
+        k: dict(zip(cols, map(float, v), strict=True)) for k, v in est["beta"].items()
+    }
+    details["reference_coefficients"] = reference_coefficients
+    details["kind"] = kind
+    details["n_by_group"] = {ref: n_r, cmp: n_c}
+    se = details[f"{head}_se"]
+    val = details[head]
+    stat = (val / se) ** 2 if se and not math.isnan(se) else math.nan
+    return TestResult(
+        **base,
+        statistic=float(stat),
+        df=1.0,
+        p_value=float(sps.chi2.sf(stat, 1)) if not math.isnan(stat) else math.nan,
+        estimate=val,
+        ci_low=details[f"{head}_ci"][0],
+        ci_high=details[f"{head}_ci"][1],
+        warnings=tuple(warns),
+        details=details,
+    )
