@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from allocation_analysis.stats._result import TestResult
 from allocation_analysis.stats._validation import check_alpha, check_probability
@@ -78,14 +78,18 @@ def power_two_proportions(
     for name, n in (("n_reference", n_reference), ("n_compared", n_compared)):
         if not (isinstance(n, (int, float)) and n > 0):
             raise ValueError(f"L'argument `{name}` doit être un effectif positif, reçu {n!r}.")
-    n1, n2 = float(n_reference), float(n_compared)
+    z = float(special.ndtri(1 - alpha / 2))
+    return _power(float(n_reference), float(n_compared), p1, p2, z)
+
+
+def _power(n1: float, n2: float, p1: float, p2: float, z: float) -> float:
+    """Power formula of :func:`power_two_proportions` (no argument checks)."""
     pbar = (n1 * p1 + n2 * p2) / (n1 + n2)
     sd_alt = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     if sd_alt == 0:
         return math.nan
-    z = stats.norm.ppf(1 - alpha / 2)
     sd_null = math.sqrt(pbar * (1 - pbar) * (1 / n1 + 1 / n2))
-    return float(stats.norm.cdf((abs(p2 - p1) - z * sd_null) / sd_alt))
+    return float(special.ndtr((abs(p2 - p1) - z * sd_null) / sd_alt))
 
 
 def _mde_one_side(n1: float, n2: float, p1: float, alpha: float, power: float, sign: int) -> float:
@@ -94,8 +98,10 @@ def _mde_one_side(n1: float, n2: float, p1: float, alpha: float, power: float, s
     if abs(limit - p1) < 1e-12:
         return math.nan
 
+    z = float(special.ndtri(1 - alpha / 2))
+
     def f(p2: float) -> float:
-        return power_two_proportions(n1, n2, p1, p2, alpha=alpha) - power
+        return _power(n1, n2, p1, p2, z) - power
 
     end = limit - sign * 1e-12
     if not f(end) > 0:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from allocation_analysis.stats._result import ResultSet, TestResult
 from allocation_analysis.stats._validation import (
@@ -49,7 +49,7 @@ def wilson_interval(events: float, n: float, *, alpha: float = 0.05) -> tuple[fl
     """
     if n <= 0:
         return (math.nan, math.nan)
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(special.ndtri(1 - alpha / 2))
     p = events / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -127,7 +127,7 @@ def _ratio(x1: float, n1: float, x2: float, n2: float, alpha: float) -> dict[str
     ratio = (x1 / n1) / (x2 / n2)
     if x1 == 0:
         return {"estimate": ratio, "ci_low": math.nan, "ci_high": math.nan}
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(special.ndtri(1 - alpha / 2))
     se = math.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
     return {
         "estimate": ratio,
