@@ -1,0 +1,398 @@
+"""Structural tests of the interactive maps: offline page, styles, tooltips, refusals."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from allocation_analysis import maps
+from allocation_analysis.errors import UsageError
+
+# ColorBrewer PuOr, 6 classes (colorbrewer2.org): orange side then purple side.
+PUOR_6_ORANGE = {"#b35806", "#f1a340", "#fee0b6"}
+PUOR_6_PURPLE = {"#d8daeb", "#998ec3", "#542788"}
+
+
+class _Resources(HTMLParser):
+    """Collects script sources, stylesheet links and inline script bodies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.script_src: list[str] = []
+        self.links: list[str] = []
+        self.inline_scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script":
+            self._in_script = True
+            if attrs.get("src"):
+                self.script_src.append(attrs["src"])
+            self.inline_scripts.append("")
+        if tag == "link" and attrs.get("href"):
+            self.links.append(attrs["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.inline_scripts[-1] += data
+
+
+def _unescape_js(page: str) -> str:
+    """Undo the ``\\uXXXX`` escapes of JSON embedded in scripts, to search the visible text."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
+
+
+def _parse(page: str) -> _Resources:
+    parser = _Resources()
+    parser.feed(page)
+    return parser
+
+
+@pytest.fixture
+def four_communes() -> gpd.GeoDataFrame:
+    """Four adjacent 2 km squares in EPSG:2154 (near Lille)."""
+    x0, y0 = 700_000, 7_060_000
+    geoms = [box(x0 + i * 2000, y0, x0 + (i + 1) * 2000, y0 + 2000) for i in range(4)]
+    return gpd.GeoDataFrame(
+        {"insee_com": ["59001", "59002", "59003", "59004"], "nom": ["Aa", "Bé", "Cé'd", "Dd"]},
+        geometry=geoms,
+        crs=2154,
+    )
+
+
+@pytest.fixture
+def indicator_frame() -> pd.DataFrame:
+    """59001: 31/125 = 0.248 (below 25 %); 59002: 60/200 = 0.30; 59003 suppressed; 59004 absent."""
+    return pd.DataFrame(
+        {
+            "id": ["q1_hors_qpv"] * 3,
+            "scope": ["commune"] * 3,
+            "scope_value": ["59001", "59002", "59003"],
+            "window": ["semester"] * 3,
+            "period": ["2025-S2"] * 3,
+            "numerator": [31, 60, 3],
+            "denominator": [125, 200, 7],
+            "share": [0.248, 0.30, 3 / 7],
+            "ci_low": [0.176, 0.238, 0.10],
+            "ci_high": [0.332, 0.368, 0.82],
+            "target": [0.25] * 3,
+            "p_value_vs_target": [0.96, 0.1, np.nan],
+            "status": ["non_atteint_non_significatif", "atteint", "sans_objet"],
+            "suppressed": [False, False, True],
+        }
+    )
+
+
+def _geojson_layers(m):
+    import folium
+
+    return [c for c in m._children.values() if isinstance(c, folium.GeoJson)]
+
+
+def _styles_by_commune(layer) -> dict[str, dict]:
+    out = {}
+    for feature in layer.data["features"]:
+        code = feature["properties"]["t_commune"].split("(")[-1].rstrip(")")
+        out[code] = layer.style_function(feature)
+    return out
+
+
+def test_french_number_helpers():
+    assert maps._fmt_pct(0.248) == "24,8 %"
+    assert maps._fmt_pct(0.25, 0) == "25 %"
+    assert maps._fmt_int(1234) == "1 234"
+    assert maps._fmt_points(-0.032) == "−3,2 points"
+    assert maps._fmt_points(0.05) == "+5,0 points"
+    assert maps._fmt_points(-0.0001) == "0,0 points"
+
+
+def test_diverging_classes_are_centred_on_the_target():
+    # Largest distance to 0.25 is 0.05; 0.05 / 3 = 0.0167 → nice step 0.02.
+    classes = maps.diverging_classes([0.20, 0.30, 0.248], centre=0.25, fmt=maps._fmt_pct)
+    assert classes.breaks == pytest.approx((0.21, 0.23, 0.25, 0.27, 0.29))
+    assert classes.colour(0.248) in PUOR_6_ORANGE
+    assert classes.colour(0.25) in PUOR_6_PURPLE
+    assert classes.colour(0.20) == "#b35806"
+    assert classes.colour(0.30) == "#542788"
+    assert classes.labels[0] == "moins de 21,0 %"
+    assert classes.labels[-1] == "29,0 % ou plus"
+
+
+def test_saved_page_has_no_external_script_or_stylesheet(four_communes, indicator_frame, tmp_path):
+    m = maps.indicator_map(four_communes, indicator_frame, indicator_id="q1_hors_qpv")
+    path = maps.save_map(m, tmp_path / "carte.html")
+    page = path.read_text("utf-8")
+    parsed = _parse(page)
+    assert parsed.script_src == []
+    assert all(not href.lower().startswith(("http:", "https:", "//")) for href in parsed.links)
+    assert "@import" not in page
+    # Leaflet itself is inline (its licence header and its global), then the map is built.
+    scripts = "\n".join(parsed.inline_scripts)
+    assert "Leaflet 1.9.3" in scripts
+    assert "L.map(" in scripts
+    assert "leaflet-control-layers" in page  # Leaflet CSS inlined
+    for cdn in ("jquery", "bootstrap", "font-awesome", "fontawesome", "awesome-markers"):
+        assert cdn not in " ".join(parsed.script_src + parsed.links).lower()
+    assert "url(images/" not in page  # Leaflet images are data URIs
+
+
+def test_no_basemap_by_default_and_optional_tiles(four_communes, indicator_frame):
+    import folium
+
+    m = maps.indicator_map(four_communes, indicator_frame, indicator_id="q1_hors_qpv")
+    assert not [c for c in m._children.values() if isinstance(c, folium.TileLayer)]
+    online = maps.indicator_map(
+        four_communes,
+        indicator_frame,
+        indicator_id="q1_hors_qpv",
+        tiles="https://tile.example.org/{z}/{x}/{y}.png",
+        tiles_attr="exemple",
+    )
+    assert [c for c in online._children.values() if isinstance(c, folium.TileLayer)]
+
+
+def test_tooltips_and_legend_are_french(four_communes, indicator_frame):
+    m = maps.indicator_map(
+        four_communes, indicator_frame, indicator_id="q1_hors_qpv", title="Q1 hors QPV"
+    )
+    page = _unescape_js(maps.render_map(m))
+    for text in (
+        "Numérateur / dénominateur",
+        "IC 95 %",
+        "Statut vis-à-vis de l'objectif",
+        "secret statistique / effectif insuffisant",
+        "objectif non atteint (écart non significatif)",
+        "objectif atteint",
+        "24,8 %",  # 31 / 125
+        "31 / 125",
+        "17,6 % – 33,2 %",
+        "Part (objectif : 25 %)",
+        "Source : SNE, RPLS",
+        "Q1 hors QPV",
+    ):
+        assert text in page, text
+    # The suppressed commune discloses neither its counts nor its share.
+    (layer,) = _geojson_layers(m)
+    props = {f["properties"]["t_commune"]: f["properties"] for f in layer.data["features"]}
+    hidden = props["Cé&#x27;d (59003)"]
+    assert hidden["t_ratio"] == "—" and hidden["t_share"] == "—"
+    assert hidden["t_status"] == "secret statistique / effectif insuffisant"
+
+
+def test_hatching_applies_exactly_to_suppressed_communes(four_communes, indicator_frame):
+    m = maps.indicator_map(four_communes, indicator_frame, indicator_id="q1_hors_qpv")
+    (layer,) = _geojson_layers(m)
+    styles = _styles_by_commune(layer)
+    hatched = {code for code, s in styles.items() if s["fillColor"] == "url(#aa-hatch)"}
+    assert hatched == {"59003"}
+    assert styles["59003"]["className"] == "aa-suppressed"
+    assert styles["59003"]["dashArray"]
+    assert styles["59001"]["fillColor"] in PUOR_6_ORANGE  # 24,8 % < 25 %
+    assert styles["59002"]["fillColor"] in PUOR_6_PURPLE  # 30 % ≥ 25 %
+    assert styles["59004"]["fillColor"] == "#ffffff"  # no row: no data, not hatched
+
+
+def test_small_denominators_are_hatched_too(four_communes, indicator_frame):
+    m = maps.indicator_map(
+        four_communes, indicator_frame, indicator_id="q1_hors_qpv", min_denominator=150
+    )
+    (layer,) = _geojson_layers(m)
+    hatched = {
+        c for c, s in _styles_by_commune(layer).items() if s["fillColor"] == "url(#aa-hatch)"
+    }
+    assert hatched == {"59001", "59003"}  # 125 < 150 and the suppressed one
+
+
+def test_qpv_outlines_are_drawn_on_top(four_communes, indicator_frame):
+    qpv = gpd.GeoDataFrame(
+        {"code_qpv": ["QN05901M"], "nom_qpv": ["Quartier"], "liste": ["2024"]},
+        geometry=[box(700_500, 7_060_500, 701_500, 7_061_500)],
+        crs=2154,
+    )
+    m = maps.indicator_map(four_communes, indicator_frame, indicator_id="q1_hors_qpv", qpv=qpv)
+    layers = _geojson_layers(m)
+    assert [layer.layer_name for layer in layers] == ["Communes", "Quartiers prioritaires (QPV)"]
+    qpv_style = layers[1].style_function(layers[1].data["features"][0])
+    assert qpv_style["fill"] is False
+    assert "périmètre QPV" in _unescape_js(maps.render_map(m))
+
+
+def test_unknown_indicator_is_refused_in_french(four_communes, indicator_frame):
+    with pytest.raises(UsageError, match="absent"):
+        maps.indicator_map(four_communes, indicator_frame, indicator_id="inconnu")
+
+
+def _gaps() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "insee_com": ["59001", "59002", "59003", "59004"],
+            "estimate": [-0.08, 0.02, -0.01, 0.05],
+            "ci_low": [-0.12, -0.03, -0.05, 0.0],
+            "ci_high": [-0.04, 0.07, 0.03, 0.1],
+            "p_adjusted": [0.003, 0.4, 0.01, 0.2],
+            "n": [400, 350, 8, 300],
+            "suppressed": [False, False, True, False],
+        }
+    )
+
+
+def test_disparity_map_outlines_significant_communes_only(four_communes):
+    m = maps.disparity_map(four_communes, _gaps(), title="Écart hors UE − française")
+    (layer,) = _geojson_layers(m)
+    styles = _styles_by_commune(layer)
+    thick = {c for c, s in styles.items() if s["weight"] >= 3}
+    # 59003 has p = 0.01 but is suppressed: it is hatched, not outlined.
+    assert thick == {"59001"}
+    assert styles["59003"]["fillColor"] == "url(#aa-hatch)"
+    assert styles["59001"]["fillColor"] in PUOR_6_ORANGE
+    assert styles["59004"]["fillColor"] in PUOR_6_PURPLE
+    page = _unescape_js(maps.render_map(m))
+    assert "−8,0 points" in page
+    assert "écart significatif après correction pour tests multiples" in page
+
+
+def _placement() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "insee_com": ["59001", "59002", "59001", "59002"],
+            "group": ["francaise", "francaise", "hors_ue", "hors_ue"],
+            "n": [120, 80, 40, 5],
+            "share_qpv": [0.15, 0.35, 0.55, 0.4],
+            "suppressed": [False, False, False, True],
+        }
+    )
+
+
+def test_placement_map_has_one_layer_per_group(four_communes):
+    m = maps.placement_map(
+        four_communes, _placement(), group_labels={"francaise": "Française", "hors_ue": "Hors UE"}
+    )
+    layers = _geojson_layers(m)
+    assert [layer.layer_name for layer in layers] == ["Française", "Hors UE"]
+    assert [layer.overlay for layer in layers] == [False, False]  # radio buttons
+    hors_ue = _styles_by_commune(layers[1])
+    assert {c for c, s in hors_ue.items() if s["fillColor"] == "url(#aa-hatch)"} == {"59002"}
+    assert hors_ue["59001"]["fillColor"] == "#810f7c"  # 55 % ≥ 50 %: darkest BuPu class
+    assert "Part en QPV" in _unescape_js(maps.render_map(m))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(
+            gpd.GeoDataFrame(
+                {
+                    "insee_com": ["59001"],
+                    "group": ["x"],
+                    "n": [1],
+                    "share_qpv": [1.0],
+                    "suppressed": [False],
+                },
+                geometry=[Point(700_100, 7_060_100)],
+                crs=2154,
+            ),
+            id="points-geodataframe",
+        ),
+        pytest.param(
+            pd.DataFrame(
+                {
+                    "insee_com": ["59001"],
+                    "group": ["x"],
+                    "n": [1],
+                    "share_qpv": [1.0],
+                    "suppressed": [False],
+                    "demande_id": ["0123456789abcdef"],
+                }
+            ),
+            id="household-identifier",
+        ),
+        pytest.param(
+            pd.DataFrame(
+                {
+                    "insee_com": ["59001", "59001"],
+                    "group": ["x", "x"],
+                    "n": [1, 1],
+                    "share_qpv": [1.0, 0.0],
+                    "suppressed": [False, False],
+                }
+            ),
+            id="one-row-per-household",
+        ),
+        pytest.param(
+            pd.DataFrame(
+                {
+                    "insee_com": ["59001"],
+                    "group": ["x"],
+                    "n": [1],
+                    "share_qpv": [1.0],
+                    "suppressed": [False],
+                    "lat": [50.6],
+                    "lon": [3.06],
+                }
+            ),
+            id="coordinates",
+        ),
+    ],
+)
+def test_placement_map_refuses_point_level_data(four_communes, bad):
+    with pytest.raises(UsageError, match="placement"):
+        maps.placement_map(four_communes, bad)
+
+
+def _mel(shared_geo) -> gpd.GeoDataFrame:
+    g = gpd.read_file(shared_geo / "mel_communes.geojson")
+    return g[["insee_com", "nom", "geometry"]].to_crs(2154)
+
+
+def test_simplification_keeps_shared_borders(shared_geo):
+    mel = _mel(shared_geo)
+    web = maps.simplify_for_web(mel, tolerance=maps.DEFAULT_TOLERANCE_M)
+    assert web.crs.to_epsg() == 4326
+    assert web.geometry.is_valid.all()
+    metric = web.to_crs(2154)
+    # A coverage simplification neither opens gaps nor creates overlaps: areas add up.
+    total = metric.area.sum()
+    union = metric.union_all().area
+    assert abs(total - union) / union < 1e-3
+    assert abs(union - mel.union_all().area) / mel.union_all().area < 5e-3
+
+
+def test_map_file_is_small_on_the_mel_geometry(shared_geo, tmp_path):
+    mel = _mel(shared_geo)
+    rng = np.random.default_rng(7)
+    den = rng.integers(20, 300, len(mel))
+    share = rng.uniform(0.1, 0.4, len(mel))
+    ind = pd.DataFrame(
+        {
+            "id": "q1_hors_qpv",
+            "scope": "commune",
+            "scope_value": mel["insee_com"],
+            "window": "semester",
+            "period": "2025-S2",
+            "numerator": np.round(den * share),
+            "denominator": den,
+            "share": share,
+            "ci_low": share - 0.05,
+            "ci_high": share + 0.05,
+            "target": 0.25,
+            "p_value_vs_target": 0.5,
+            "status": "atteint",
+            "suppressed": den < 30,
+        }
+    )
+    path = maps.save_map(
+        maps.indicator_map(mel, ind, indicator_id="q1_hors_qpv"), tmp_path / "mel.html"
+    )
+    assert len(mel) == 95
+    assert path.stat().st_size < 2 * 1024 * 1024
