@@ -597,3 +597,34 @@ def test_access_frame_membership_on_edge_dates_and_event_coding():
     # controls: log1p(1000 × 12 / 1)
     assert out.loc["allocated", "log_revenu_uc"] == pytest.approx(math.log(12001.0))
     assert (out["entree_jours"] <= out["duree_jours"]).all()
+
+
+def test_access_frame_allocation_and_other_closing_same_day_counts_as_allocation():
+    # lease and a closing of another motive both on 2025-03-15: an allocation;
+    # a closing on 2025-03-14 before a lease on 2025-03-15: another exit
+    dem = demandes_frame(
+        [
+            {
+                "demande_id": "tie",
+                "date_depot": D("2025-03-01"),
+                "date_radiation": D("2025-03-15"),
+                "motif_radiation": "renonciation",
+            },
+            {
+                "demande_id": "before",
+                "date_depot": D("2025-03-01"),
+                "date_radiation": D("2025-03-14"),
+                "motif_radiation": "renonciation",
+            },
+        ]
+    )
+    att = attributions_frame(
+        [
+            {"demande_id": "tie", "date_bail": D("2025-03-15")},
+            {"demande_id": "before", "date_bail": D("2025-03-15")},
+        ]
+    )
+    prepared = prepare_demandes(inputs(dem, att), config=config())
+    out = access_frame(prepared, "2025-S1").set_index("demande_id")
+    assert out.loc["tie", "evenement"] == 1 and out.loc["tie", "duree_jours"] == 14
+    assert out.loc["before", "evenement"] == 2 and out.loc["before", "duree_jours"] == 13
