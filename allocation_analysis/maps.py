@@ -519,7 +519,10 @@ def _base_map(
             m.add_child(tiles)
         else:
             folium.TileLayer(tiles, attr=tiles_attr, name="Fond de carte", overlay=False).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    # Leave room for the title (top) and the legend (bottom right).
+    m.fit_bounds(
+        [[miny, minx], [maxy, maxx]], padding_top_left=(20, 50), padding_bottom_right=(250, 20)
+    )
     m.add_child(_Title(title))
     m.add_child(_MetricScale())
     m.add_child(_HtmlControl(html.escape(source), position="bottomright", css_class="aa-source"))

@@ -1,0 +1,190 @@
+"""Static figures: produced at 300 dpi, French tick labels, refusals."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from shapely.geometry import box
+
+from allocation_analysis import figures
+from allocation_analysis.errors import UsageError
+
+
+def test_percent_formatter_writes_french_percentages():
+    fmt = figures.percent_formatter(1)
+    assert fmt(0.248) == "24,8 %"
+    assert fmt(0.0) == "0,0 %"
+    assert figures.percent_formatter(0)(0.5) == "50 %"
+
+
+def test_decimal_formatter_uses_a_comma_and_a_true_minus():
+    assert figures.decimal_formatter(2)(0.75) == "0,75"
+    assert figures.decimal_formatter(1)(-2) == "−2,0"
+    assert figures.decimal_formatter(0)(1234) == "1 234"
+
+
+def _dpi(path) -> tuple[float, float]:
+    with Image.open(path) as im:
+        return im.info["dpi"]
+
+
+def _tick_texts(fig, axis: str) -> list[str]:
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    ticks = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    return [t.get_text() for t in ticks if t.get_text()]
+
+
+def test_funnel_plot_has_french_percent_ticks_and_300_dpi(tmp_path):
+    d = np.arange(10, 301)
+    se = np.sqrt(0.25 * 0.75 / d)
+    limits = pd.DataFrame(
+        {
+            "denominator": d,
+            "lower_95": 0.25 - 1.96 * se,
+            "upper_95": 0.25 + 1.96 * se,
+            "lower_998": 0.25 - 3.09 * se,
+            "upper_998": 0.25 + 3.09 * se,
+        }
+    )
+    points = pd.DataFrame(
+        {
+            "scope_value": ["59001", "59002", "59003"],
+            "denominator": [50, 120, 250],
+            "share": [0.248, 0.1, 0.3],
+        }
+    )
+    fig = figures.funnel_plot(points, limits, target=0.25, title="Entonnoir")
+    labels = _tick_texts(fig, "y")
+    assert labels and all(t.endswith(" %") for t in labels)
+    assert "20 %" in labels
+    # Only 59002 (10 % at n = 120: lower 99,8 % limit = 25 − 3,09 × 3,95 = 12,8 %) is annotated.
+    annotated = [t.get_text() for t in fig.axes[0].texts]
+    assert annotated == ["59002"]
+    path = figures.save_figure(fig, tmp_path / "entonnoir.png")
+    assert _dpi(path) == pytest.approx((300, 300), abs=0.01)
+
+
+def test_forest_plot_log_scale_reference_line_and_labels(tmp_path):
+    results = pd.DataFrame(
+        {
+            "label": ["Hors UE / française", "UE / française"],
+            "estimate": [0.72, 0.95],
+            "ci_low": [0.60, 0.80],
+            "ci_high": [0.86, 1.13],
+            "p_adjusted": [0.001, 0.5],
+        }
+    )
+    fig = figures.forest_plot(results, title="Accès au logement")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert any(line.get_xdata()[0] == 1.0 for line in ax.get_lines() if len(line.get_xdata()) == 2)
+    assert "1,00" in _tick_texts(fig, "x")
+    assert "0,72 [0,60 ; 0,86]" in [t.get_text() for t in ax.texts]
+    path = figures.save_figure(fig, tmp_path / "forest.png")
+    assert _dpi(path) == pytest.approx((300, 300), abs=0.01)
+
+
+def test_forest_plot_refuses_non_positive_ratios():
+    bad = pd.DataFrame(
+        {
+            "label": ["x"],
+            "estimate": [-0.1],
+            "ci_low": [-0.2],
+            "ci_high": [0.1],
+            "p_adjusted": [0.5],
+        }
+    )
+    with pytest.raises(UsageError):
+        figures.forest_plot(bad, title="x")
+
+
+def test_km_plot_one_curve_per_group(tmp_path):
+    t = np.arange(0, 700, 30.0)
+    curves = {
+        g: pd.DataFrame(
+            {
+                "time": t,
+                "survival": np.exp(-t / r),
+                "ci_low": np.exp(-t / r) * 0.9,
+                "ci_high": np.exp(-t / r),
+            }
+        )
+        for g, r in (("française", 300), ("hors UE", 500))
+    }
+    fig = figures.km_plot(curves, title="Délai d'attribution")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["française", "hors UE"]
+    assert "100 %" in _tick_texts(fig, "y")
+    assert _dpi(figures.save_figure(fig, tmp_path / "km.png")) == pytest.approx(
+        (300, 300), abs=0.01
+    )
+
+
+def test_trend_plot_semesters_and_targets(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "period": ["2025-S1", "2024-S2", "2025-S2"],
+            "id": "q1_hors_qpv",
+            "share": [0.22, 0.2, 0.248],
+            "ci_low": [0.2, 0.18, 0.22],
+            "ci_high": [0.24, 0.22, 0.27],
+            "target": 0.25,
+        }
+    )
+    fig = figures.trend_plot(frame, title="Évolution", labels={"q1_hors_qpv": "Q1 hors QPV"})
+    assert _tick_texts(fig, "x") == ["2024 S2", "2025 S1", "2025 S2"]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "objectif Q1 hors QPV (25 %)" in legend
+    assert _dpi(figures.save_figure(fig, tmp_path / "trend.png")) == pytest.approx(
+        (300, 300), abs=0.01
+    )
+
+
+def test_static_choropleths_are_produced(tmp_path):
+    x0, y0 = 700_000, 7_060_000
+    communes = gpd.GeoDataFrame(
+        {"insee_com": ["59001", "59002", "59003"], "nom": ["A", "B", "C"]},
+        geometry=[box(x0 + i * 2000, y0, x0 + (i + 1) * 2000, y0 + 2000) for i in range(3)],
+        crs=2154,
+    )
+    indicators = pd.DataFrame(
+        {
+            "id": "q1_hors_qpv",
+            "scope": "commune",
+            "scope_value": ["59001", "59002", "59003"],
+            "window": "semester",
+            "numerator": [31, 60, 3],
+            "denominator": [125, 200, 7],
+            "share": [0.248, 0.3, 3 / 7],
+            "ci_low": 0.1,
+            "ci_high": 0.4,
+            "target": 0.25,
+            "status": "atteint",
+            "suppressed": [False, False, True],
+        }
+    )
+    fig = figures.indicator_choropleth(communes, indicators, indicator_id="q1_hors_qpv")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "secret statistique / effectif insuffisant" in legend
+    assert fig.axes[0].get_legend().get_title().get_text() == "Part (objectif : 25 %)"
+    path = figures.save_figure(fig, tmp_path / "carte.png")
+    assert _dpi(path) == pytest.approx((300, 300), abs=0.01)
+    gaps = pd.DataFrame(
+        {
+            "insee_com": ["59001", "59002", "59003"],
+            "estimate": [-0.05, 0.02, 0.0],
+            "ci_low": -0.1,
+            "ci_high": 0.1,
+            "p_adjusted": [0.01, 0.5, 0.5],
+            "n": [100, 100, 5],
+            "suppressed": [False, False, True],
+        }
+    )
+    fig2 = figures.disparity_choropleth(communes, gaps, title="Écart")
+    assert _dpi(figures.save_figure(fig2, tmp_path / "ecart.png")) == pytest.approx(
+        (300, 300), abs=0.01
+    )
