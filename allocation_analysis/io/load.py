@@ -318,6 +318,13 @@ def _spec(table: str) -> TableSpec:
 
 def _parse_column(spec: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     kind = spec.kind
+    if kind in ("text",):
+        return parsing.parse_text(raw)
+    return parsing.by_unique(_parse_kind, raw, spec)
+
+
+def _parse_kind(raw: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
+    kind = spec.kind
     if kind == "date":
         return parsing.parse_date(raw)
     if kind == "float":
@@ -331,7 +338,7 @@ def _parse_column(spec: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, pd.Serie
     if kind == "insee_list":
         return parsing.parse_code(raw, parsing.INSEE_PATTERN, multiple=True)
     if kind == "siren":
-        return parsing.parse_code(raw.astype("string").str.replace(" ", ""), parsing.SIREN_PATTERN)
+        return parsing.parse_code(raw.str.replace(" ", "", regex=False), parsing.SIREN_PATTERN)
     if kind == "qpv":
         return parsing.parse_code(raw, parsing.QPV_PATTERN, multiple=True)
     if kind == "enum":

@@ -49,9 +49,12 @@ _ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$")
 _FR_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
 
 
+TEXT_DTYPE = pd.StringDtype("pyarrow")
+
+
 def _strip(s: pd.Series) -> pd.Series:
     """Strip spaces (also non-breaking ones) from a text column; ``None`` → ``""``."""
-    out = s.astype("string").fillna("")
+    out = s.astype(TEXT_DTYPE).fillna("")
     return out.str.replace("\u00a0", " ", regex=False).str.strip()
 
 
@@ -64,17 +67,16 @@ def normalise_token(s: pd.Series) -> pd.Series:
     ['hors_ue', 'hors_ue', 'hors_ue', 'francaise']
     """
     t = _strip(s).str.lower()
-    # Accents: decompose, drop combining marks (only on the distinct values: cheap).
+    # Accents are removed on the distinct values only (cheap).
     uniq = pd.unique(t.to_numpy(dtype=object))
-    mapping = {
-        u: re.sub(
-            r"[\s_\-]+",
-            "_",
-            "".join(c for c in unicodedata.normalize("NFKD", u) if not unicodedata.combining(c)),
-        ).strip("_")
-        for u in uniq
-    }
+    mapping = {u: _normalise_one(u) for u in uniq}
     return t.map(mapping).astype("string")
+
+
+def _normalise_one(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[\s_\-]+", "_", bare).strip("_")
 
 
 def parse_text(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -82,6 +84,21 @@ def parse_text(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     t = _strip(s)
     out = t.mask(t == "").astype("string")
     return out, pd.Series(False, index=s.index)
+
+
+def by_unique(parser, s: pd.Series, *args, **kwargs) -> tuple[pd.Series, pd.Series]:  # type: ignore[no-untyped-def]
+    """Apply ``parser`` to the distinct values of ``s`` only, then broadcast.
+
+    Most columns repeat few distinct values (dates, codes, enumerations), so
+    this makes parsing cost proportional to the number of distinct values.
+    """
+    text = s.astype(TEXT_DTYPE).fillna("")
+    codes, uniques = pd.factorize(text)
+    vals, bad = parser(pd.Series(uniques), *args, **kwargs)
+    out = vals.take(codes)
+    out.index = s.index
+    bad_out = pd.Series(bad.to_numpy(dtype=bool)[codes], index=s.index)
+    return out, bad_out
 
 
 def parse_code(
@@ -130,12 +147,16 @@ def parse_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     ``1 234,56``, ``1234.56``, ``1.234,56`` and ``1234,56`` all give 1234.56.
     Infinite values are bad.
     """
-    t = _strip(s).str.replace(r"[\s\u202f]", "", regex=True)
+    t = _strip(s).str.replace(r"[\s\x{202f}]", "", regex=True)
     empty = t == ""
     # "1.234,56": dots are thousands separators when a decimal comma follows them.
     t = t.mask(t.str.match(r"^[+-]?\d{1,3}(?:\.\d{3})+,\d*$"), t.str.replace(".", "", regex=False))
     t = t.str.replace(",", ".", regex=False)
-    num = pd.to_numeric(t.mask(empty), errors="coerce").astype("float64")
+    num = pd.Series(
+        pd.to_numeric(t.mask(empty).to_numpy(dtype=object, na_value=np.nan), errors="coerce"),
+        index=s.index,
+        dtype="float64",
+    )
     bad = ~empty & (num.isna() | ~np.isfinite(num.fillna(0.0)))
     num = num.mask(bad)
     return num, bad.astype(bool)
@@ -180,7 +201,7 @@ def parse_enum(
     aliases : dict, optional
         Extra spellings (already normalised with :func:`normalise_token`) → value.
     """
-    lookup = {normalise_token(pd.Series([a])).iloc[0]: a for a in allowed}
+    lookup = {_normalise_one(a): a for a in allowed}
     lookup.update(aliases or {})
     t = normalise_token(s)
     out = t.map(lookup).astype("string")

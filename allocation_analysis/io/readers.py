@@ -26,7 +26,10 @@ import pandas as pd
 
 from allocation_analysis.errors import InputError
 
-__all__ = ["RaggedRow", "ReadInfo", "read_table"]
+__all__ = ["TEXT_DTYPE", "RaggedRow", "ReadInfo", "read_table"]
+
+TEXT_DTYPE = pd.StringDtype("pyarrow")
+"""dtype of the text frames: Arrow-backed, so string operations are vectorised."""
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +113,8 @@ def read_table(
     -------
     DataFrame
         One column per header cell (header text stripped of surrounding
-        spaces), values as Python ``str`` (missing cells are ``""``), index =
-        source row number (``int64``, named ``source_row``).
+        spaces), values as text (:data:`TEXT_DTYPE`; missing cells are
+        ``""``), index = source row number (``int64``, named ``source_row``).
     ReadInfo
         How the file was read, including ragged CSV records.
 
@@ -292,7 +295,7 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
         raise InputError(
             f"Fichier CSV illisible ({exc}).", file=str(p), rule="fichier_illisible"
         ) from None
-    df = table.to_pandas()
+    df = table.to_pandas(types_mapper={pa.string(): TEXT_DTYPE}.get)
     df.columns = names
     n_total = len(df) + len(ragged)
     bad_rows = {r.source_row for r in ragged}
@@ -340,7 +343,11 @@ def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
         return df
     blank = np.ones(len(df), dtype=bool)
     for col in df.columns:
-        blank &= (df[col].str.strip() == "").to_numpy()
+        blank &= (df[col] == "").to_numpy(dtype=bool, na_value=True)
+        if not blank.any():
+            return df
+    for col in df.columns:  # rare: only rows of empty fields reach this point
+        blank &= (df[col].str.strip() == "").to_numpy(dtype=bool, na_value=True)
     return df.loc[~blank] if blank.any() else df
 
 
@@ -395,7 +402,12 @@ def _read_parquet(p: Path) -> tuple[pd.DataFrame, ReadInfo]:
     raw = raw.reset_index(drop=True)
     names = [str(c).strip() for c in raw.columns]
     _check_header(p, names)
-    df = pd.DataFrame({n: _series_to_text(raw[c]) for n, c in zip(names, raw.columns, strict=True)})
+    df = pd.DataFrame(
+        {
+            n: _series_to_text(raw[c]).astype(TEXT_DTYPE)
+            for n, c in zip(names, raw.columns, strict=True)
+        }
+    )
     df.index = pd.Index(np.arange(2, len(df) + 2, dtype=np.int64), name="source_row")
     return _drop_blank_rows(df), ReadInfo(path=p, format="parquet")
 
@@ -436,7 +448,7 @@ def _read_excel(p: Path, sheet: str | int | None) -> tuple[pd.DataFrame, ReadInf
     _check_header(p, names)
     body = raw.iloc[1:, : len(names)]
     df = pd.DataFrame(
-        {n: body.iloc[:, i].map(_cell_to_text).astype(object) for i, n in enumerate(names)}
+        {n: body.iloc[:, i].map(_cell_to_text).astype(TEXT_DTYPE) for i, n in enumerate(names)}
     )
     df.index = pd.Index(np.arange(2, len(df) + 2, dtype=np.int64), name="source_row")
     return _drop_blank_rows(df), ReadInfo(path=p, format="xlsx", sheet=sheet_name)
