@@ -110,7 +110,9 @@ def fetch_geo(
         try:
             communes = gpd.read_file(data.decode("utf-8"))
         except Exception as exc:  # noqa: BLE001 - any parse failure is a bad download
-            raise InputError(f"Réponse illisible pour les communes de l'EPCI {epci} : {exc}") from None
+            raise InputError(
+                f"Réponse illisible pour les communes de l'EPCI {epci} : {exc}"
+            ) from None
         if communes.empty:
             raise InputError(f"Aucune commune renvoyée pour l'EPCI {epci}.")
         _write(communes_path, data)
