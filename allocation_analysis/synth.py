@@ -133,7 +133,7 @@ SCALES: dict[str, dict[str, int]] = {
 
 #: Coefficients of the access model (log-odds per semester), besides the planted effects.
 ACCESS_COEFS: dict[str, Any] = {
-    "intercept": -4.3,
+    "intercept": -4.2,
     "log_revenu_uc": 0.20,
     "anciennete_annees": 0.12,
     "nb_personnes": -0.08,
@@ -1013,68 +1013,91 @@ def _demandes_frame(d: _Demands, terr: Territory) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- truth
-_IND_COLS = ["indicateur", "k", "n"]
-
-
 def _indicator_counts(internal: pd.DataFrame) -> pd.DataFrame:
-    """Numerators and denominators of the legal indicators per semester and scope."""
+    """Numerators and denominators of the legal indicators per semester and scope.
+
+    Columns ``indicateur, perimetre, groupe, sem, k, n`` (``k`` numerator,
+    ``n`` denominator); additive over blocks and over semesters.
+    """
     f = internal
+    in_qpv = f["in_qpv"].to_numpy(bool)
+    q1 = f["q1"].to_numpy(bool)
+    anru = f["anru"].to_numpy(bool)
+    prio = f["prio"].to_numpy(bool)
+    res = f["reservataire"].to_numpy().astype(str)
+    sem = f["sem"].to_numpy(np.int64)
     base = {
-        "q1_hors_qpv": (~f["in_qpv"], ~f["in_qpv"] & (f["q1"] | f["anru"])),
-        "non_q1_en_qpv": (f["in_qpv"], f["in_qpv"] & ~f["q1"]),
+        "q1_hors_qpv": (~in_qpv, ~in_qpv & (q1 | anru)),
+        "non_q1_en_qpv": (in_qpv, in_qpv & ~q1),
     }
     for r in ("action_logement", "collectivite", "bailleur"):
-        is_r = f["reservataire"] == r
-        base[f"prioritaires_{r}"] = (is_r, is_r & f["prio"])
+        base[f"prioritaires_{r}"] = (res == r, (res == r) & prio)
     scopes = {
-        "territoire": pd.Series("ensemble", index=f.index),
-        "reservataire": f["reservataire"],
-        "commune": f["commune"],
-        "mutation": np.where(f["mutation"], "mutation", "premier_acces"),
+        "territoire": np.full(len(f), "ensemble"),
+        "reservataire": res,
+        "commune": f["commune"].to_numpy().astype(str),
+        "mutation": np.where(f["mutation"].to_numpy(bool), "mutation", "premier_acces"),
     }
+    n_sem = len(_semesters())
     parts = []
-    for ind, (den, num) in base.items():
-        for scope, group in scopes.items():
-            g = pd.DataFrame(
-                {
-                    "sem": f["sem"].to_numpy(),
-                    "groupe": np.asarray(group),
-                    "n": den.to_numpy().astype(np.int64),
-                    "k": num.to_numpy().astype(np.int64),
-                }
+    for scope, group in scopes.items():
+        labels, inv = np.unique(group, return_inverse=True)
+        key = inv * n_sem + sem
+        size = len(labels) * n_sem
+        for ind, (den, num) in base.items():
+            n = np.bincount(key, weights=den, minlength=size).astype(np.int64)
+            k = np.bincount(key, weights=num, minlength=size).astype(np.int64)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "indicateur": ind,
+                        "perimetre": scope,
+                        "groupe": np.repeat(labels, n_sem),
+                        "sem": np.tile(np.arange(n_sem), len(labels)),
+                        "k": k,
+                        "n": n,
+                    }
+                )
             )
-            agg = g.groupby(["sem", "groupe"], sort=True).sum().reset_index()
-            agg.insert(0, "perimetre", scope)
-            agg.insert(0, "indicateur", ind)
-            parts.append(agg)
     return pd.concat(parts, ignore_index=True)
 
 
 def _indicator_records(counts: pd.DataFrame) -> list[dict[str, Any]]:
+    """Records for ``truth.json``: per semester and per rolling 12 months.
+
+    The rolling window ending with semester ``s`` adds ``s`` and ``s - 1``; it
+    is reported from the second semester of the data on. Entries with a zero
+    denominator are left out.
+    """
     sems = _semesters()
-    keys = ["indicateur", "perimetre", "groupe", "sem"]
-    c = counts.groupby(keys, sort=True)[["k", "n"]].sum().reset_index()
-    prev = c.copy()
-    prev["sem"] = prev["sem"] + 1
-    roll = c.merge(prev, on=keys, how="outer", suffixes=("", "_p")).fillna(0)
-    roll = roll[(roll["sem"] >= 1) & (roll["sem"] < len(sems))]
-    roll["k"] = roll["k"] + roll["k_p"]
-    roll["n"] = roll["n"] + roll["n_p"]
-    out = []
-    for fenetre, frame in (("semestre", c), ("12_mois", roll)):
-        frame = frame[frame["n"] > 0].sort_values(keys, kind="stable")
-        for row in frame.itertuples(index=False):
-            out.append(
-                {
-                    "indicateur": row.indicateur,
-                    "periode": sems[int(row.sem)][0],
-                    "fenetre": fenetre,
-                    "perimetre": row.perimetre,
-                    "groupe": str(row.groupe),
-                    "numerateur": int(row.k),
-                    "denominateur": int(row.n),
-                }
-            )
+    n_sem = len(sems)
+    keys = ["indicateur", "perimetre", "groupe"]
+    c = counts.groupby([*keys, "sem"], sort=True)[["k", "n"]].sum()
+    full = c.unstack("sem", fill_value=0).reindex(columns=range(n_sem), level=1, fill_value=0)
+    k = full["k"].reindex(columns=range(n_sem), fill_value=0).to_numpy()
+    n = full["n"].reindex(columns=range(n_sem), fill_value=0).to_numpy()
+    idx = full.index.to_frame(index=False)
+    k12 = k.copy()
+    n12 = n.copy()
+    k12[:, 1:] += k[:, :-1]
+    n12[:, 1:] += n[:, :-1]
+    out: list[dict[str, Any]] = []
+    ind, per, grp = (idx[col].astype(str).tolist() for col in keys)
+    for fenetre, kk, nn, first in (("semestre", k, n, 0), ("12_mois", k12, n12, 1)):
+        for i in range(len(ind)):
+            for s in range(first, n_sem):
+                if nn[i, s] > 0:
+                    out.append(
+                        {
+                            "indicateur": ind[i],
+                            "periode": sems[s][0],
+                            "fenetre": fenetre,
+                            "perimetre": per[i],
+                            "groupe": grp[i],
+                            "numerateur": int(kk[i, s]),
+                            "denominateur": int(nn[i, s]),
+                        }
+                    )
     return out
 
 
