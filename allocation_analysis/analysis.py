@@ -702,3 +702,74 @@ def km_curves(access: pd.DataFrame, *, group: str) -> dict[str, pd.DataFrame]:
         cols = {k: k for k in ("time", "survival", "ci_low", "ci_high") if k in c.columns}
         out[str(g)] = c[list(cols)].copy()
     return out
+
+
+# ---------------------------------------------------------------------------
+# indicators notebook
+# ---------------------------------------------------------------------------
+INDICATOR_LABELS_FR: dict[str, str] = {
+    "q1_hors_qpv": "Attributions hors QPV aux ménages du 1er quartile ou relogés (ANRU)",
+    "non_q1_en_qpv": "Attributions en QPV aux ménages des autres quartiles",
+    "prioritaires_action_logement": "Attributions Action Logement aux ménages prioritaires ou DALO",
+    "prioritaires_collectivite": "Attributions des collectivités aux ménages prioritaires ou DALO",
+    "prioritaires_bailleur": "Attributions des bailleurs aux ménages prioritaires ou DALO",
+}
+"""French titles of the legal indicators (maps, figures, tables)."""
+
+_INDICATOR_KEYS = (
+    "id",
+    "scope",
+    "scope_value",
+    "window",
+    "numerator",
+    "denominator",
+    "share",
+    "ci_low",
+    "ci_high",
+    "target",
+    "p_value_vs_target",
+    "status",
+    "suppressed",
+)
+
+
+def indicator_entries(frame: pd.DataFrame) -> list[dict]:
+    """``results.json`` → ``indicators`` entries (one per row of the protected frame)."""
+    out = []
+    for rec in frame[list(_INDICATOR_KEYS)].to_dict(orient="records"):
+        clean = {}
+        for k, v in rec.items():
+            if v is pd.NA or v is None or (isinstance(v, float) and math.isnan(v)):
+                clean[k] = None
+            elif isinstance(v, np.generic):
+                clean[k] = v.item()
+            else:
+                clean[k] = v
+        for k in ("numerator", "denominator"):
+            if clean[k] is not None:
+                clean[k] = int(clean[k])
+        clean["suppressed"] = bool(clean["suppressed"])
+        out.append(clean)
+    return out
+
+
+def indicator_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """A French, rounded view of indicator rows for the report."""
+    from allocation_analysis.indicators import STATUS_LABELS_FR
+    from allocation_analysis.text import fmt_int, fmt_pct
+
+    rows = []
+    for rec in frame.to_dict(orient="records"):
+        rows.append(
+            {
+                "Indicateur": INDICATOR_LABELS_FR.get(rec["id"], rec["id"]),
+                "Fenêtre": "semestre" if rec["window"] == "semester" else "12 mois glissants",
+                "Numérateur": fmt_int(rec["numerator"]),
+                "Dénominateur": fmt_int(rec["denominator"]),
+                "Part": fmt_pct(rec["share"]),
+                "IC 95 %": f"{fmt_pct(rec['ci_low'])} – {fmt_pct(rec['ci_high'])}",
+                "Objectif": fmt_pct(rec["target"], digits=0),
+                "Statut": STATUS_LABELS_FR.get(rec["status"], rec["status"]),
+            }
+        )
+    return pd.DataFrame(rows)
