@@ -1,0 +1,167 @@
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from _ref_b import RTOL, ref_b, ref_data
+
+from allocation_analysis.stats.decomposition import fairlie, oaxaca_blinder
+
+KW = dict(
+    outcome="loyer",
+    group="nationalite",
+    reference="francaise",
+    compared="hors_ue",
+    controls=["x1", "x2"],
+)
+
+
+# ----------------------------------------------------------------- Oaxaca–Blinder
+@pytest.mark.parametrize("coefs", ["pooled", "reference", "compared"])
+def test_oaxaca_twofold_matches_lm_by_hand_in_r(coefs):
+    r = ref_b()["oaxaca"][coefs]
+    res = oaxaca_blinder(
+        ref_data("oaxaca_data"), **KW, reference_coefficients=coefs, n_boot=50, random_state=1
+    )
+    assert res.details["gap"] == pytest.approx(r["gap"], rel=RTOL)
+    assert res.details["explained"] == pytest.approx(r["explained"], rel=RTOL)
+    assert res.estimate == pytest.approx(r["unexplained"], rel=RTOL)
+    by = res.details["by_term"]["explained"]
+    assert by["x1"] == pytest.approx(r["explained_by"]["x1"], rel=RTOL)
+    assert by["x2"] == pytest.approx(r["explained_by"]["x2"], rel=RTOL)
+    assert res.ci_low < res.estimate < res.ci_high
+
+
+def test_oaxaca_threefold_matches_r_and_sums_to_the_gap():
+    r = ref_b()["oaxaca"]["threefold"]
+    res = oaxaca_blinder(ref_data("oaxaca_data"), **KW, kind="threefold", n_boot=20, random_state=2)
+    for c in ("endowments", "coefficients", "interaction"):
+        assert res.details[c] == pytest.approx(r[c], rel=RTOL)
+    total = sum(res.details[c] for c in ("endowments", "coefficients", "interaction"))
+    assert total == pytest.approx(res.details["gap"], rel=1e-12)
+    assert res.estimate_name == "coefficients_gap"
+
+
+def test_oaxaca_options_are_checked():
+    with pytest.raises(ValueError, match="reference_coefficients"):
+        oaxaca_blinder(ref_data("oaxaca_data"), **KW, reference_coefficients="omega")
+    with pytest.raises(ValueError, match="kind"):
+        oaxaca_blinder(ref_data("oaxaca_data"), **KW, kind="fourfold")
+
+
+def test_oaxaca_with_too_few_rows_warns():
+    d = ref_data("oaxaca_data")
+    d = pd.concat([d[d.nationalite == "francaise"], d[d.nationalite == "hors_ue"].head(2)])
+    res = oaxaca_blinder(d, **KW, n_boot=0)
+    assert math.isnan(res.estimate)
+    assert any("Trop peu d'observations" in w for w in res.warnings)
+
+
+# ----------------------------------------------------------------- Fairlie
+def _sim(rng, n, p_x_b, group_effect=0.0):
+    g = rng.random(n) < 0.4
+    x = (rng.random(n) < np.where(g, p_x_b, 0.3)).astype(int)
+    z = rng.normal(size=n)
+    lp = -0.5 + 1.2 * x + 0.5 * z + group_effect * g
+    y = (rng.random(n) < 1 / (1 + np.exp(-lp))).astype(int)
+    return pd.DataFrame({"y": y, "g": np.where(g, "b", "a"), "x": x, "z": z})
+
+
+FK = dict(outcome="y", group="g", reference="a", compared="b", controls=["x", "z"])
+
+
+def test_fairlie_closed_form_with_one_binary_covariate():
+    # Reference group (100 rows): x=1 for 40 rows (30 with y=1), x=0 for 60 rows (15 with y=1).
+    # The logit y ~ x on the reference group is saturated: F(a+b)=30/40=0.75, F(a)=15/60=0.25.
+    # Compared group (100 rows): x=1 for 70 rows; 50 rows with y=1.
+    # explained = (0.70 - 0.40) * (0.75 - 0.25) = 0.15; gap = 0.50 - 0.45 = 0.05;
+    # unexplained = -0.10. Equal group sizes: the matched samples are the full samples,
+    # so the single contribution equals the explained part.
+    ref = pd.DataFrame({"x": [1] * 40 + [0] * 60, "y": [1] * 30 + [0] * 10 + [1] * 15 + [0] * 45})
+    cmp = pd.DataFrame({"x": [1] * 70 + [0] * 30, "y": [1] * 35 + [0] * 35 + [1] * 15 + [0] * 15})
+    d = pd.concat([ref.assign(g="a"), cmp.assign(g="b")], ignore_index=True)
+    res = fairlie(
+        d,
+        outcome="y",
+        group="g",
+        reference="a",
+        compared="b",
+        controls=["x"],
+        pooled=False,
+        n_boot=0,
+        n_orderings=3,
+        random_state=0,
+    )
+    assert res.details["gap"] == pytest.approx(0.05)
+    assert res.details["explained"] == pytest.approx(0.15, rel=1e-6)
+    assert res.estimate == pytest.approx(-0.10, rel=1e-5)
+    assert res.details["contributions"].loc["x", "contribution"] == pytest.approx(0.15, rel=1e-6)
+
+
+def test_fairlie_identical_covariate_distributions_give_no_explained_part():
+    rng = np.random.default_rng(11)
+    d = _sim(rng, 20_000, p_x_b=0.3, group_effect=0.6)
+    res = fairlie(d, **FK, n_boot=0, n_orderings=5, random_state=1)
+    assert abs(res.details["explained"]) < 0.01
+    assert res.estimate == pytest.approx(res.details["gap"], abs=0.01)
+
+
+def test_fairlie_outcome_independent_of_group_gives_no_unexplained_part():
+    rng = np.random.default_rng(12)
+    d = _sim(rng, 20_000, p_x_b=0.7, group_effect=0.0)
+    res = fairlie(d, **FK, n_boot=0, n_orderings=5, random_state=1)
+    # raw gap is about 0.4 * (F(0.7) - F(-0.5)) ~ 0.11: it must be explained, not unexplained
+    assert res.details["gap"] > 0.08
+    assert abs(res.estimate) < 0.015
+    assert res.details["explained"] == pytest.approx(res.details["gap"], abs=0.015)
+
+
+def test_fairlie_contributions_sum_to_the_matched_explained_part_and_ci_covers():
+    rng = np.random.default_rng(13)
+    d = _sim(rng, 1500, p_x_b=0.7, group_effect=0.4)
+    res = fairlie(d, **FK, n_boot=60, n_orderings=10, random_state=3)
+    contrib = res.details["contributions"]
+    assert contrib["contribution"].sum() == pytest.approx(res.details["explained_matched"])
+    assert res.details["explained_matched"] == pytest.approx(res.details["explained"], abs=0.02)
+    assert res.ci_low < res.estimate < res.ci_high
+    # x differs between groups and matters, z does not differ
+    assert contrib.loc["x", "contribution"] > 0.05
+    assert abs(contrib.loc["z", "contribution"]) < 0.02
+    assert res.estimate + res.details["explained"] == pytest.approx(res.details["gap"])
+
+
+def test_fairlie_is_reproducible_with_a_seed():
+    d = _sim(np.random.default_rng(14), 800, p_x_b=0.6)
+    a = fairlie(d, **FK, n_boot=20, n_orderings=5, random_state=7)
+    b = fairlie(d, **FK, n_boot=20, n_orderings=5, random_state=7)
+    assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
+    pd.testing.assert_frame_equal(a.details["contributions"], b.details["contributions"])
+
+
+def test_fairlie_separation_and_empty_group_warn_instead_of_raising():
+    d = pd.DataFrame({"y": [1] * 20 + [0] * 20, "g": ["a", "b"] * 20, "x": [1] * 20 + [0] * 20})
+    res = fairlie(d, outcome="y", group="g", reference="a", compared="b", controls=["x"], n_boot=0)
+    assert math.isnan(res.estimate)
+    assert any("séparation" in w for w in res.warnings)
+    d["g"] = pd.Categorical(["a"] * 40, ["a", "b"])
+    d["x"] = np.arange(40) % 2
+    res = fairlie(d, outcome="y", group="g", reference="a", compared="b", controls=["x"], n_boot=0)
+    assert math.isnan(res.estimate)
+    assert any("aucune observation" in w for w in res.warnings)
+
+
+def test_fairlie_argument_mistakes_raise_value_errors():
+    d = _sim(np.random.default_rng(0), 100, 0.5)
+    with pytest.raises(ValueError, match="n_boot"):
+        fairlie(d, **FK, n_boot=-1)
+    with pytest.raises(ValueError, match="controls"):
+        fairlie(d, outcome="y", group="g", reference="a", compared="b", controls=[])
+
+
+def test_ten_thousand_rows_timing():
+    d = _sim(np.random.default_rng(15), 10_000, p_x_b=0.6)
+    t0 = time.perf_counter()
+    fairlie(d, **FK, n_boot=20, n_orderings=20, random_state=1)
+    oaxaca_blinder(d.assign(y=d["y"] + d["z"]), **FK, n_boot=200, random_state=1)
+    assert time.perf_counter() - t0 < 20.0
