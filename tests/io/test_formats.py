@@ -97,13 +97,19 @@ def test_declared_encoding_and_separator_are_used(tmp_path):
 
 
 def test_quoted_field_with_newline_keeps_row_numbers(tmp_path):
-    p = tmp_path / "s.csv"
+    p = tmp_path / "logements.csv"
     p.write_text(
-        'annee,siren_epci,seuil_uc_annuel\n2024,"200093201",10000\n"2025",200093201,"10 400,5"\n'
+        'rpls_id,commune,loyer\n"R0\n01","59350","310,5"\nR002,5935,400\nR003,59009,"1 000"\n',
+        encoding="utf-8",
     )
-    res = load_table(p, "seuils_q1")
-    assert res.data["seuil_uc_annuel"].tolist() == [10000.0, 10400.5]
-    assert res.data["source_row"].tolist() == [2, 3]
+    res = load_table(p, "logements")
+    assert (res.n_read, res.n_accepted, res.n_rejected) == (3, 2, 1)
+    assert res.data["rpls_id"].tolist() == ["R0\n01", "R003"]
+    assert res.data["loyer"].tolist() == [310.5, 1000.0]
+    assert res.data["source_row"].tolist() == [2, 4]
+    assert res.rejects[["source_row", "rule", "value"]].values.tolist() == [
+        [3, "code_insee", "5935"]
+    ]
 
 
 def test_blank_lines_are_skipped_but_row_numbers_match_the_file(tmp_path):
