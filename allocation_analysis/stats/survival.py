@@ -760,45 +760,46 @@ def cox(
 
 # --------------------------------------------------------------------------- competing risks
 def _cuminc_one(t: np.ndarray, code: np.ndarray, interest: float, competing: Sequence[float]):
-    """Aalen–Johansen CIF of one cause with the variance of R ``cmprsk::cuminc``."""
+    """Aalen–Johansen CIF of one cause and its delta-method variance.
+
+    With, at each distinct event time ``u``, ``r`` at risk, ``a`` events of
+    interest, ``b`` competing events, ``S(u-)``/``S(u)`` the all-cause
+    Kaplan–Meier before/after ``u`` and ``F`` the CIF:
+
+    ``Var F(t) = sum_{u<=t} q(a) (1 + (F(u) - F(t)) / S(u))^2
+    + sum_{u<=t} q(b) ((F(u) - F(t)) / S(u))^2``,
+    ``q(k) = S(u-)^2 k (1 - (k-1)/(r-1)) / r^2`` (a binomial correction for
+    ties), the second sum over times with ``S(u) > 0``; when ``S(u) = 0`` the
+    first bracket is 1. This is the estimator reported by R ``cmprsk::cuminc``.
+    """
     times = np.unique(t[code != 0])
     all_sorted = np.sort(t)
-    rs = all_sorted.size - np.searchsorted(all_sorted, times, side="left")
+    r = (all_sorted.size - np.searchsorted(all_sorted, times, side="left")).astype(float)
     e1 = np.sort(t[code == interest])
     e2 = np.sort(t[np.isin(code, competing)])
-    nd1 = np.searchsorted(e1, times, "right") - np.searchsorted(e1, times, "left")
-    nd2 = np.searchsorted(e2, times, "right") - np.searchsorted(e2, times, "left")
-    f = np.zeros(times.size)
-    v = np.zeros(times.size)
-    fkm, fcur, v1, v2, v3 = 1.0, 0.0, 0.0, 0.0, 0.0
-    for i in range(times.size):
-        r, a, b = float(rs[i]), float(nd1[i]), float(nd2[i])
-        nd = a + b
-        if nd == 0:
-            f[i], v[i] = fcur, v[i - 1] if i else 0.0
-            continue
-        fkn = fkm * (r - nd) / r
-        if a > 0:
-            fcur = fcur + fkm * a / r
-        if b > 0 and fkn > 0:
-            t5 = 1.0 - (b - 1.0) / (r - 1.0) if b > 1 else 1.0
-            t6 = fkm * fkm * t5 * b / (r * r)
-            t3 = 1.0 / fkn
-            t4 = fcur / fkn
-            v1 += t4 * t4 * t6
-            v2 += t3 * t4 * t6
-            v3 += t3 * t3 * t6
-        if a > 0:
-            t5 = 1.0 - (a - 1.0) / (r - 1.0) if a > 1 else 1.0
-            t6 = fkm * fkm * t5 * a / (r * r)
-            t3 = 1.0 / fkn if fkn > 0 else 0.0
-            t4 = 1.0 + t3 * fcur
-            v1 += t4 * t4 * t6
-            v2 += t3 * t4 * t6
-            v3 += t3 * t3 * t6
-        f[i] = fcur
-        v[i] = v1 + fcur * fcur * v3 - 2.0 * fcur * v2
-        fkm = fkn
+    a = (np.searchsorted(e1, times, "right") - np.searchsorted(e1, times, "left")).astype(float)
+    b = (np.searchsorted(e2, times, "right") - np.searchsorted(e2, times, "left")).astype(float)
+    s_after = np.cumprod(1.0 - (a + b) / r)
+    s_before = np.concatenate([[1.0], s_after[:-1]])
+    f = np.cumsum(s_before * a / r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+
+        def q(k):
+            corr = np.where(k > 1, 1.0 - (k - 1.0) / (r - 1.0), 1.0)
+            return s_before**2 * k * corr / r**2
+
+        alive = s_after > 0
+        inv_s = np.where(alive, 1.0 / s_after, 0.0)
+        # first sum: (A - F(t) B)^2 with A = 1 + F(u)/S(u), B = 1/S(u)
+        w1 = np.where(a > 0, q(a), 0.0)
+        A1, B1 = 1.0 + f * inv_s, inv_s
+        # second sum: (A - F(t) B)^2 with A = F(u)/S(u), B = 1/S(u)
+        w2 = np.where((b > 0) & alive, q(b), 0.0)
+        A2, B2 = f * inv_s, inv_s
+    c_aa = np.cumsum(w1 * A1 * A1 + w2 * A2 * A2)
+    c_ab = np.cumsum(w1 * A1 * B1 + w2 * A2 * B2)
+    c_bb = np.cumsum(w1 * B1 * B1 + w2 * B2 * B2)
+    v = c_aa - 2.0 * f * c_ab + f * f * c_bb
     return times, f, v
 
 
@@ -816,10 +817,9 @@ def cumulative_incidence(
     """Cumulative incidence of the event of interest with competing events, per group.
 
     Aalen–Johansen estimator ``F1(t) = sum_{u <= t} S(u-) d1(u) / n(u)`` with
-    ``S`` the all-cause Kaplan–Meier, and the variance estimator of R
-    ``cmprsk::cuminc`` (Gray's Fortran routine ``cinc``). Pointwise CIs use
-    the log(-log) transform as ``cmprsk`` plots do:
-    ``F^exp(±z sqrt(v) / (F log F))``.
+    ``S`` the all-cause Kaplan–Meier, and the delta-method variance reported
+    by R ``cmprsk::cuminc`` (formula in ``_cuminc_one``). Pointwise CIs use
+    the log(-log) transform ``F^exp(±z sqrt(v) / (F log F))``.
 
     Parameters
     ----------
