@@ -1,9 +1,60 @@
 """Statistical tests of allocation disparities (methods.md §2–3).
 
 Every test returns a :class:`TestResult` (or a :class:`ResultSet` for a
-multi-level group without ``compared``).
+multi-level group without ``compared``), validated against R reference
+implementations (``tests/reference/``) and calibrated on synthetic data.
+
+Families
+--------
+rates
+    :func:`compare_rates` — Wilson intervals, Newcombe difference, score / Fisher tests.
+stratified
+    :func:`cmh`, :func:`cmh_from_tables` — Mantel–Haenszel, Breslow–Day–Tarone.
+regression
+    :func:`logit_disparity` — adjusted odds ratio, clustered SE, marginal effect.
+survival
+    :func:`logrank`, :func:`kaplan_meier`, :func:`cox`, :func:`cumulative_incidence`.
+decomposition
+    :func:`fairlie`, :func:`oaxaca_blinder`.
+segregation
+    :func:`dissimilarity`, :func:`isolation`, :func:`theil_h` with permutation tests.
+multiple, power
+    :func:`adjust_pvalues`, :func:`minimum_detectable_effect`, :func:`power_two_proportions`.
+profiles
+    :func:`profile_probabilities`, :func:`ipw_disparity` — gradient-boosting household
+    profiles and inverse-probability weighting (robustness checks).
 """
 
 from allocation_analysis.stats._result import ResultSet, TestResult
+from allocation_analysis.stats.decomposition import fairlie, oaxaca_blinder
+from allocation_analysis.stats.multiple import adjust_pvalues
+from allocation_analysis.stats.power import minimum_detectable_effect, power_two_proportions
+from allocation_analysis.stats.profiles import ipw_disparity, profile_probabilities
+from allocation_analysis.stats.rates import compare_rates
+from allocation_analysis.stats.regression import logit_disparity
+from allocation_analysis.stats.segregation import dissimilarity, isolation, theil_h
+from allocation_analysis.stats.stratified import cmh, cmh_from_tables
+from allocation_analysis.stats.survival import cox, cumulative_incidence, kaplan_meier, logrank
 
-__all__ = ["ResultSet", "TestResult"]
+__all__ = [
+    "ResultSet",
+    "TestResult",
+    "adjust_pvalues",
+    "cmh",
+    "cmh_from_tables",
+    "compare_rates",
+    "cox",
+    "cumulative_incidence",
+    "dissimilarity",
+    "fairlie",
+    "ipw_disparity",
+    "isolation",
+    "kaplan_meier",
+    "logit_disparity",
+    "logrank",
+    "minimum_detectable_effect",
+    "oaxaca_blinder",
+    "power_two_proportions",
+    "profile_probabilities",
+    "theil_h",
+]
