@@ -1385,35 +1385,32 @@ def draw_replicates(
 
 
 # --------------------------------------------------------------------------- writing
-_FLOAT_FMT = {
-    "lon": "{:.6f}",
-    "lat": "{:.6f}",
-    "revenus_mensuels": "{:.2f}",
-    "loyer": "{:.2f}",
-    "seuil_uc_annuel": "{:.2f}",
-}
+_FLOAT_DECIMALS = {"lon": 6, "lat": 6}
 
 
 def _format_frame(df: pd.DataFrame, fmt: str) -> pd.DataFrame:
-    """Strings as a CSV export shows them (``csv`` or French ``fr-csv``)."""
+    """Dates and booleans as a CSV export shows them (``csv`` or French ``fr-csv``).
+
+    Numbers stay numeric (floats rounded: 6 decimals for coordinates, 2
+    otherwise); the CSV writer prints them, with a decimal comma for ``fr-csv``.
+    """
     fr = fmt == "fr-csv"
     out = {}
     for col in df.columns:
         s = df[col]
         if pd.api.types.is_datetime64_any_dtype(s):
-            txt = s.dt.strftime("%d/%m/%Y" if fr else "%Y-%m-%d")
-            out[col] = txt.fillna("")
+            iso = pd.Series(
+                np.datetime_as_string(s.to_numpy().astype("datetime64[D]")), index=s.index
+            )
+            txt = iso.str[8:10] + "/" + iso.str[5:7] + "/" + iso.str[0:4] if fr else iso
+            out[col] = txt.where(s.notna(), "")
         elif pd.api.types.is_bool_dtype(s) or str(s.dtype) == "boolean":
             yes, no = ("oui", "non") if fr else ("true", "false")
             out[col] = s.map({True: yes, False: no}).astype(object).where(s.notna(), "")
         elif pd.api.types.is_float_dtype(s):
-            pattern = _FLOAT_FMT.get(col, "{:.2f}")
-            txt = s.map(lambda v, p=pattern: "" if pd.isna(v) else p.format(v))
-            out[col] = txt.str.replace(".", ",", regex=False) if fr else txt
-        elif pd.api.types.is_integer_dtype(s):
-            out[col] = s.astype(object).map(lambda v: "" if pd.isna(v) else str(int(v)))
+            out[col] = s.round(_FLOAT_DECIMALS.get(col, 2))
         else:
-            out[col] = s.astype(object).where(s.notna(), "")
+            out[col] = s
     return pd.DataFrame(out, columns=df.columns)
 
 
@@ -1425,7 +1422,12 @@ def _write_table(
         return
     fr = fmt == "fr-csv"
     text = _format_frame(df, fmt).to_csv(
-        index=False, sep=";" if fr else ",", lineterminator="\n", header=header
+        index=False,
+        sep=";" if fr else ",",
+        decimal="," if fr else ".",
+        na_rep="",
+        lineterminator="\n",
+        header=header,
     )
     with open(path, mode, encoding="cp1252" if fr else "utf-8", newline="") as fh:
         fh.write(text)
