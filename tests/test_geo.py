@@ -322,3 +322,20 @@ def test_web_helpers_return_wgs84(mel_path):
     # simplification at 50 m keeps each commune's area within 5 %
     ratio = web.to_crs(L93).area.to_numpy() / communes.area.to_numpy()
     assert np.all(np.abs(ratio - 1) < 0.05)
+
+
+def test_assignment_agrees_with_geopandas_sjoin_on_random_points(mel_path):
+    # independent implementation: geopandas.sjoin with the "within" predicate
+    communes = load_communes(mel_path)
+    rng = np.random.default_rng(12345)
+    minx, miny, maxx, maxy = to_wgs84(communes).total_bounds
+    lon = rng.uniform(minx, maxx, 20_000)
+    lat = rng.uniform(miny, maxy, 20_000)
+    got = assign_points(lon, lat, communes, code_column="insee_com")
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(L93)
+    joined = gpd.sjoin(pts, communes, predicate="within", how="left")
+    expected = joined.groupby(level=0)["insee_com"].agg(
+        lambda s: "|".join(sorted(set(s.dropna()))) or None
+    )
+    assert got.notna().sum() > 5_000
+    assert got.fillna("").tolist() == expected.fillna("").tolist()
