@@ -67,6 +67,10 @@ def validate_command(options: dict[str, Any], *, rejects_dir: str | Path | None 
     )
     report = inputs.report
     print(report.summary())
+    if inputs.communes is not None:
+        print(f"- communes : {len(inputs.communes)} contours")
+    if inputs.qpv is not None:
+        print(f"- QPV : {len(inputs.qpv)} périmètres")
     for table, rej in inputs.rejects.items():
         if rej.empty:
             continue
