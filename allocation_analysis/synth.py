@@ -452,7 +452,7 @@ def territory_from_files(communes: str | Path, qpv: str | Path | None = None) ->
             geometry=geoms,
             crs=CRS_L93,
         )
-    return Territory(com, units, ("00000",), "territoire fourni par l'utilisateur", False)
+    return Territory(com, units, ("99999",), "territoire fourni par l'utilisateur", False)
 
 
 @dataclass(frozen=True, eq=False)

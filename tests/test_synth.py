@@ -452,3 +452,13 @@ def test_draw_replicates_yields_independent_datasets() -> None:
     assert len(reps) == 3
     assert all(r.truth["effects"]["access"]["residence_qpv"] == 1.0 for r in reps)
     assert len({len(r.demandes) for r in reps} | {len(r.attributions) for r in reps}) > 1
+
+
+def test_population_can_be_placed_on_real_communes(shared_geo: Path) -> None:
+    ds = generate(scale="tiny", seed=1, communes=shared_geo / "mel_communes.geojson")
+    real = gpd.read_file(shared_geo / "mel_communes.geojson")
+    codes = set(real["insee_com"].astype(str))
+    assert set(ds.logements["commune"]) <= codes
+    assert set(ds.demandes["commune_residence"]) <= codes | {"99999"}
+    assert (ds.logements["qpv"] != "").any()  # QPV areas drawn inside the real communes
+    assert ds.truth["fictif"] is False
