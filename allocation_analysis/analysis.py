@@ -294,10 +294,14 @@ def disparity_tests(
                 log.exception("profiles failed")
                 prof, failure = None, exc
             for cmp in g.compared:
-                if prof is not None:
-                    res = _safe("access_origin_profiles", g, cmp, _one, res=prof, compared=cmp)
-                else:
-                    res = _failed("access_origin_profiles", g, cmp, failure)
+                try:
+                    res = (
+                        _one(prof, cmp)
+                        if prof is not None
+                        else _failed("access_origin_profiles", g, cmp, failure)
+                    )
+                except KeyError as exc:
+                    res = _failed("access_origin_profiles", g, cmp, exc)
                 records.append(TestRecord("access_origin_profiles", "access", g, cmp, res))
     return records
 

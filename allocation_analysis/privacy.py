@@ -9,7 +9,6 @@ random generator on first use, stored with 0600 permissions outside
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import os
@@ -123,10 +122,12 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     def one(v: object) -> object:
         if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
             return pd.NA
-        digest = hmac.new(key, str(v).strip().encode("utf-8"), hashlib.sha256).hexdigest()
-        return digest[:_PSEUDONYM_HEX_CHARS]
+        return hmac.digest(key, str(v).strip().encode("utf-8"), "sha256").hex()[:_PSEUDONYM_HEX_CHARS]
 
-    return values.map(one).astype("string")
+    # One HMAC per distinct identifier (duplicates are common in allocation files).
+    uniques = pd.unique(values)
+    mapping = {u: one(u) for u in uniques}
+    return values.map(mapping).astype("string")
 
 
 # =========================================================================== disclosure control
