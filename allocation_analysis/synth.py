@@ -923,12 +923,10 @@ def _stage_b(
         dwelling
     ]
     nums = _num_unique(d, idx)
-    na_bool = pd.array([pd.NA] * m, dtype="boolean")
     prio_col = pd.array(prio_alloc, dtype="boolean")
     dalo_col = pd.array(dalo_alloc, dtype="boolean")
     prio_col[~status_given] = pd.NA
     dalo_col[~status_given] = pd.NA
-    del na_bool
     attributions = pd.DataFrame(
         {
             "num_unique": nums,

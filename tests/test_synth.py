@@ -462,3 +462,17 @@ def test_population_can_be_placed_on_real_communes(shared_geo: Path) -> None:
     assert set(ds.demandes["commune_residence"]) <= codes | {"99999"}
     assert (ds.logements["qpv"] != "").any()  # QPV areas drawn inside the real communes
     assert ds.truth["fictif"] is False
+
+
+def test_validate_accepts_french_spreadsheet_export_with_zero_rejects(tmp_path: Path) -> None:
+    from allocation_analysis.config import InputPaths, load_config_file
+    from allocation_analysis.io import load_inputs
+
+    synth_command(output=tmp_path, seed=6, scale="tiny", fmt="fr-csv")
+    inputs = load_inputs(InputPaths.from_mapping(load_config_file(tmp_path / "config.yaml")))
+    assert all(len(r) == 0 for r in inputs.rejects.values())
+    assert len(inputs.attributions) == len(_read_fr(tmp_path, "attributions"))
+
+
+def _read_fr(folder: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(folder / f"{name}.csv", sep=";", dtype=str, encoding="cp1252")
