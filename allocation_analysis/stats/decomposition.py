@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats as sps
 
 from allocation_analysis.stats._result import TestResult
@@ -72,22 +70,36 @@ def _logistic(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def _fit_logit(y: np.ndarray, X: np.ndarray) -> np.ndarray | None:
-    """ML logit coefficients, or None when the fit fails or is separated."""
+def _fit_logit(y: np.ndarray, X: np.ndarray, *, max_iter: int = 50) -> np.ndarray | None:
+    """ML logit coefficients by Newton–Raphson, or None when the fit fails or is separated.
+
+    A plain numpy Newton iteration (the bootstrap refits the model hundreds of
+    times); separation shows as a coefficient above 15 in absolute value or
+    no convergence.
+    """
     if y.min() == y.max():
         return None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    b = np.zeros(X.shape[1])
+    ll_old = -np.inf
+    for _ in range(max_iter):
+        eta = X @ b
+        p = _logistic(eta)
+        w = p * (1.0 - p)
+        grad = X.T @ (y - p)
+        hess = (X * w[:, None]).T @ X
         try:
-            fit = sm.Logit(y, X).fit(disp=0, maxiter=100, method="newton")
-        except (np.linalg.LinAlgError, ValueError):
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
             return None
-    if any("Separation" in type(w.message).__name__ for w in caught):
-        return None
-    b = np.asarray(fit.params)
-    if not fit.mle_retvals.get("converged", True) or np.any(np.abs(b[1:]) > 15):
-        return None
-    return b
+        b = b + step
+        if np.any(np.abs(b[1:]) > 15) or not np.all(np.isfinite(b)):
+            return None
+        eta = X @ b
+        ll = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+        if np.max(np.abs(step)) < 1e-10 or abs(ll - ll_old) < 1e-12 * (1.0 + abs(ll)):
+            return b
+        ll_old = ll
+    return None
 
 
 def _fairlie_once(y, Xc, g, term_cols, pooled, n_orderings, rng):
@@ -113,21 +125,34 @@ def _fairlie_once(y, Xc, g, term_cols, pooled, n_orderings, rng):
     m = min(n_c, n_r)
     K = len(term_cols)
     contrib = np.zeros(K)
-    lin_c, lin_r = xb[g], xb[~g]
-    for _ in range(n_orderings):
-        ic = rng.choice(n_c, m, replace=False) if n_c > m else np.arange(n_c)
-        ir = rng.choice(n_r, m, replace=False) if n_r > m else np.arange(n_r)
-        ic = ic[np.argsort(lin_c[ic], kind="stable")]
-        ir = ir[np.argsort(lin_r[ir], kind="stable")]
-        Z = Xcmp[ic].copy()
-        Zr = Xref[ir]
-        cur = _logistic(a + Z @ beta).mean()
-        for k in rng.permutation(K):
-            cols = term_cols[k]
-            Z[:, cols] = Zr[:, cols]
-            nxt = _logistic(a + Z @ beta).mean()
-            contrib[k] += cur - nxt
-            cur = nxt
+    # per-term contributions to the linear predictor, rows pre-sorted by
+    # predicted probability so that a subsample taken in index order is ranked
+    Ccmp = np.column_stack([Xcmp[:, c] @ beta[c] for c in term_cols])
+    Cref = np.column_stack([Xref[:, c] @ beta[c] for c in term_cols])
+    Ccmp = Ccmp[np.argsort(xb[g], kind="stable")]
+    Cref = Cref[np.argsort(xb[~g], kind="stable")]
+
+    R = n_orderings
+
+    def ranked_subsamples(size: int) -> np.ndarray:
+        """R subsamples of m row positions each, in increasing (= rank) order."""
+        if size == m:
+            return np.broadcast_to(np.arange(size), (R, size))
+        keys = rng.random((R, size))
+        return np.sort(np.argpartition(keys, m - 1, axis=1)[:, :m], axis=1)
+
+    A = Ccmp[ranked_subsamples(n_c)]  # (R, m, K)
+    B = Cref[ranked_subsamples(n_r)]
+    orders = rng.permuted(np.tile(np.arange(K), (R, 1)), axis=1)  # (R, K)
+    rows = np.arange(R)
+    lin = a + A.sum(axis=2)  # (R, m)
+    cur = _logistic(lin).mean(axis=1)
+    for step in range(K):
+        k = orders[:, step]
+        lin += B[rows, :, k] - A[rows, :, k]
+        nxt = _logistic(lin).mean(axis=1)
+        np.add.at(contrib, k, cur - nxt)
+        cur = nxt
     contrib /= max(n_orderings, 1)
     return {
         "gap": gap,
