@@ -112,16 +112,16 @@ def _failed(
 def _safe(
     test_id: str,
     grouping: Grouping,
-    compared: str,
+    level: str,
     fn: Callable[..., TestResult | ResultSet],
-    **kwargs: object,
+    kwargs: dict,
 ) -> TestResult:
     """Run one test; an unexpected failure becomes a result with a warning, never a crash."""
     try:
-        return _one(fn(**kwargs), compared)
+        return _one(fn(**kwargs), level)
     except Exception as exc:  # noqa: BLE001 - reported in the result, not hidden
-        log.exception("test %s (%s) failed", test_id, compared)
-        return _failed(test_id, grouping, compared, exc)
+        log.exception("test %s (%s) failed", test_id, level)
+        return _failed(test_id, grouping, level, exc)
 
 
 def _access_strata(access: pd.DataFrame) -> pd.Series:
@@ -283,7 +283,7 @@ def disparity_tests(
                 )
             for test_id, outcome, fn, kwargs in specs:
                 records.append(
-                    TestRecord(test_id, outcome, g, cmp, _safe(test_id, g, cmp, fn, **kwargs))
+                    TestRecord(test_id, outcome, g, cmp, _safe(test_id, g, cmp, fn, kwargs))
                 )
         if include_profiles and k == "origin":
             sub = acc[acc[col].isin([ref, *g.compared])]
@@ -702,9 +702,10 @@ def km_curves(access: pd.DataFrame, *, group: str) -> dict[str, pd.DataFrame]:
     curves = res.details.get("curves", {})
     out = {}
     for g, c in curves.items():
-        c = pd.DataFrame(c)
-        cols = {k: k for k in ("time", "survival", "ci_low", "ci_high") if k in c.columns}
-        out[str(g)] = c[list(cols)].copy()
+        c = pd.DataFrame(c).rename(
+            columns={"surv": "survival", "lower": "ci_low", "upper": "ci_high"}
+        )
+        out[str(g)] = c[["time", "survival", "ci_low", "ci_high"]].copy()
     return out
 
 
