@@ -235,3 +235,26 @@ def test_ten_thousand_rows_take_well_under_a_second():
     t0 = time.perf_counter()
     logit_disparity(d, outcome="y", group="g", reference="a", controls=["x", "z"], cluster="cl")
     assert time.perf_counter() - t0 < 2.0
+
+
+@pytest.mark.slow
+def test_wald_ci_covers_a_planted_odds_ratio_at_its_nominal_rate(capsys):
+    rng = np.random.default_rng(20240603)
+    reps, n, log_or = 300, 300, 0.5
+    covered = rejected = 0
+    for _ in range(reps):
+        x = rng.normal(size=n)
+        g = rng.random(n) < 0.4
+        y = (rng.random(n) < 1 / (1 + np.exp(-(-0.3 + 0.5 * x + log_or * g)))).astype(int)
+        d = pd.DataFrame({"y": y, "g": np.where(g, "b", "a"), "x": x})
+        res = logit_disparity(
+            d, outcome="y", group="g", reference="a", compared="b", controls=["x"]
+        )
+        covered += res.ci_low <= math.exp(log_or) <= res.ci_high
+        rejected += res.p_value < 0.05
+    with capsys.disabled():
+        print(
+            f"\nlogit_disparity: OR={math.exp(log_or):.3f}, n={n}: coverage of the 95 % CI = "
+            f"{covered / reps:.3f}, power = {rejected / reps:.3f} ({reps} replicates)"
+        )
+    assert 0.92 <= covered / reps <= 0.98

@@ -267,3 +267,36 @@ def test_ten_thousand_rows_are_fast():
         cluster="cl",
     )
     assert time.perf_counter() - t0 < 5.0
+
+
+@pytest.mark.slow
+def test_cox_ci_covers_a_planted_hazard_ratio_at_its_nominal_rate(capsys):
+    rng = np.random.default_rng(20240604)
+    reps, n, log_hr = 300, 200, math.log(1.5)
+    covered = rejected = rejected_lr = 0
+    for _ in range(reps):
+        g = rng.random(n) < 0.4
+        x = rng.normal(size=n)
+        t = np.ceil(rng.exponential(300 * np.exp(-(log_hr * g + 0.3 * x))))
+        c = rng.uniform(50, 600, n)
+        d = pd.DataFrame(
+            {
+                "t": np.minimum(t, c),
+                "e": (t <= c).astype(int),
+                "g": np.where(g, "b", "a"),
+                "x": x,
+            }
+        )
+        res = cox(
+            d, duration="t", event="e", group="g", reference="a", compared="b", controls=["x"]
+        )
+        covered += res.ci_low <= math.exp(log_hr) <= res.ci_high
+        rejected += res.p_value < 0.05
+        rejected_lr += logrank(d, duration="t", event="e", group="g").p_value < 0.05
+    with capsys.disabled():
+        print(
+            f"\ncox: HR=1.5, n={n}: coverage of the 95 % CI = {covered / reps:.3f}, "
+            f"power = {rejected / reps:.3f}; log-rank power = {rejected_lr / reps:.3f} "
+            f"({reps} replicates)"
+        )
+    assert 0.92 <= covered / reps <= 0.98
