@@ -122,7 +122,9 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     def one(v: object) -> object:
         if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
             return pd.NA
-        return hmac.digest(key, str(v).strip().encode("utf-8"), "sha256").hex()[:_PSEUDONYM_HEX_CHARS]
+        return hmac.digest(key, str(v).strip().encode("utf-8"), "sha256").hex()[
+            :_PSEUDONYM_HEX_CHARS
+        ]
 
     # One HMAC per distinct identifier (duplicates are common in allocation files).
     uniques = pd.unique(values)
@@ -264,11 +266,11 @@ def _first_disclosure_linear(
     With ``A_U`` the unknown cells' columns of the equations, cell ``j`` is
     determined iff every vector of the null space of ``A_U`` is 0 at ``j``.
 
-    The system is first peeled: an unknown cell that appears in a single
-    remaining equation can absorb any value, so that equation says nothing
-    about the other cells and is set aside; the peeled cell is determined iff
-    the other unknowns of its equation are. The null space is computed on the
-    remaining core only, per connected component.
+    The system is first peeled: a non-sensitive unknown cell that appears in a
+    single remaining equation can absorb any value, so that equation says
+    nothing about the other cells and is set aside (sensitive cells are never
+    peeled: only their own determinacy matters). The null space is computed on
+    the remaining core only, per connected component.
     """
     from scipy.linalg import null_space
 
@@ -278,21 +280,18 @@ def _first_disclosure_linear(
     active = {e for j in unk for e in eqs_of[j]}
     count = {j: len(eqs_of[j]) for j in unk}
     unk_of_eq = {e: [j for j, _ in cells.equations[e] if unknown[j]] for e in active}
-    peeled: list[tuple[int, int | None, list[int]]] = []
     is_peeled: set[int] = set()
-    stack = [j for j in unk if count[j] <= 1]
+    stack = [j for j in unk if count[j] <= 1 and not sensitive[j]]
     while stack:
         j = stack.pop()
-        if j in is_peeled or count[j] > 1:
+        if j in is_peeled or count[j] > 1 or sensitive[j]:
             continue
         is_peeled.add(j)
         live = [e for e in eqs_of[j] if e in active]
         if not live:
-            peeled.append((j, None, []))
             continue
         e = live[0]
         others = [k for k in unk_of_eq[e] if k != j]
-        peeled.append((j, e, others))
         active.discard(e)
         for k in others:
             count[k] -= 1
@@ -330,16 +329,9 @@ def _first_disclosure_linear(
         free = np.abs(ns).max(axis=1) > 1e-9 if ns.size else np.zeros(len(members), bool)
         for j in members:
             determined[j] = not bool(free[col[j]])
-    peel_eq: dict[int, int | None] = {}
-    for j, e, others in reversed(peeled):
-        determined[j] = e is not None and all(determined[k] for k in others)
-        peel_eq[j] = e
-    for j in unk:
+    for j in core:
         if sensitive[j] and determined[j]:
-            e = peel_eq.get(j)
-            if e is None:
-                e = min(eqs_of[j], key=lambda q: len(cells.equations[q]))
-            return j, e
+            return j, min(eqs_of[j], key=lambda q: len(cells.equations[q]))
     return None
 
 
@@ -404,6 +396,8 @@ def apply_disclosure_control(
         count column (or for ``columns`` only). The remainder (usually 0) is an
         implicit cell protected like a published count; a part may be missing
         (e.g. the previous semester in ``rolling = semester + previous``).
+        A remainder of 0 is taken as known to the reader (a breakdown that
+        covers everything), any other remainder as unknown.
 
     Returns
     -------
@@ -458,10 +452,10 @@ def apply_disclosure_control(
     remainder = np.asarray(cells.remainder)
     sensitive = (values >= 1) & (values <= threshold - 1)
     # Published counts are known unless suppressed; complements are unknown
-    # (derivable only through the row); remainders are assumed known to the
-    # reader (a breakdown is usually exhaustive, a previous semester was
-    # published in the previous report) unless they are themselves small.
-    unknown = (~published & ~remainder) | sensitive
+    # (derivable only through the row); a remainder is assumed known to the
+    # reader when it is 0 (an exhaustive breakdown; an empty previous
+    # semester), unknown otherwise.
+    unknown = (~published & ~(remainder & (values == 0))) | sensitive
     n_primary = int((published & sensitive).sum())
     eqs_of: list[list[int]] = [[] for _ in cells.values]
     for e, eq in enumerate(cells.equations):
@@ -477,7 +471,11 @@ def apply_disclosure_control(
                 break
         pick = _pick_secondary(cells, unknown, hit[1], eqs_of)
         if pick is None:  # pragma: no cover - a positive total always exists
-            raise RuntimeError("disclosure control: no cell left to suppress")
+            from allocation_analysis.errors import AnalysisError
+
+            raise AnalysisError(
+                "Secret statistique : impossible de protéger un effectif par secret secondaire."
+            )
         unknown[pick] = True
         n_secondary += 1
 
