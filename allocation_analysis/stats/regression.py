@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats as sps
+from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
 from allocation_analysis.stats._result import ResultSet, TestResult
 from allocation_analysis.stats._validation import (
@@ -328,7 +329,8 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
             fit = model.fit(
                 disp=0, maxiter=100, method="newton", cov_type=cov_type, cov_kwds=cov_kwds
             )
-        except (np.linalg.LinAlgError, ValueError) as exc:  # singular Hessian, perfect prediction
+        # singular Hessian or perfect prediction (older statsmodels raise on separation)
+        except (np.linalg.LinAlgError, ValueError, PerfectSeparationError) as exc:
             sep_msgs.append(str(exc))
     for w in caught:
         cls = type(w.message).__name__
