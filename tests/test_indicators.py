@@ -445,3 +445,24 @@ def test_sentences_for_empty_and_suppressed_rows(ind):
     assert "non diffusé (secret statistique)" in sentence_fr(row)
     row = get(ind, "q1_hors_qpv", "semester", "commune", "59001")
     assert ", dans la commune de Lille (59001)," in sentence_fr(row, names={"59001": "Lille"})
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def test_french_number_formatting():
+    from allocation_analysis.text import fmt_float, fmt_int, fmt_p, fmt_pct
+
+    assert fmt_int(1641) == f"1{NB}641"
+    assert fmt_int(1234567) == f"1{NB}234{NB}567"
+    assert fmt_int(12) == "12"
+    assert fmt_int(pd.NA) == "\u2014" and fmt_int(None, missing="") == ""
+    assert fmt_pct(331 / 1641) == f"20,2{NB}%"
+    assert fmt_pct(0.25, digits=0) == f"25{NB}%"
+    assert fmt_pct(np.nan) == "\u2014"
+    assert fmt_float(0.7234) == "0,72"
+    assert fmt_float(-1234.5, digits=1) == f"\u22121{NB}234,5"
+    assert fmt_float(-0.001) == "0,00"
+    assert fmt_p(0.0321) == "p = 0,032"
+    assert fmt_p(0.00004) == "p < 0,001"
+    assert fmt_p(1.0) == "p = 1,000"
