@@ -99,6 +99,7 @@ __all__ = [
     "load_profiles",
     "log_income_from_monthly",
     "profile_probabilities",
+    "stratified_bootstrap_indices",
 ]
 
 logger = logging.getLogger(__name__)
@@ -239,6 +240,8 @@ class ProfileResult:
         Bootstrap replicates.
     alpha : float
         Intervals are at level ``1 - alpha``.
+    params : dict
+        Settings of the gradient-boosted trees actually used.
     """
 
     table: pd.DataFrame
@@ -1022,8 +1025,13 @@ def ipw_disparity(
     treated as fixed. With ``"gbm"`` there is no such closed form: the
     interval is the bootstrap percentile interval (resampling stratified by
     group, propensity refitted each time), the standard error the bootstrap
-    standard deviation. A warning is issued when any |SMD| after weighting
-    exceeds 0.1 (residual imbalance) or rows were trimmed. Rows with a missing
+    standard deviation. Regularised trees tend to under-fit the propensity in
+    small samples, which leaves part of the confounding in the estimate (bias
+    towards the crude difference): check the balance table, and prefer the
+    logistic model unless it is visibly misspecified. A warning is issued when
+    any |SMD| after weighting exceeds 0.1 (residual imbalance), when rows were
+    trimmed, or when the weights shrink the reference group's effective sample
+    size below a fifth of its rows. Rows with a missing
     numeric control are dropped (counted in ``details["n_missing"]``); a
     missing category is a level of its own.
 
