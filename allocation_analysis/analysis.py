@@ -530,67 +530,6 @@ def test_entries(frame: pd.DataFrame) -> list[dict]:
     return out
 
 
-_ESTIMATE_FR = {
-    "odds_ratio": "rapport de cotes",
-    "hazard_ratio": "rapport de risques instantanés",
-    "rate_difference": "écart de taux",
-    "dissimilarity": "indice de dissimilarité",
-}
-
-_GROUP_FR = {
-    "francaise": "ménages de nationalité française",
-    "ue": "ménages ressortissants de l'UE",
-    "hors_ue": "ménages de nationalité hors UE",
-    "qpv": "ménages résidant en QPV",
-    "hors_qpv": "ménages résidant hors QPV",
-}
-
-
-def sentences_fr(frame: pd.DataFrame, *, alpha: float = 0.05) -> list[str]:
-    """Plain French sentences, one per adjusted test of the report (Aequitas style)."""
-    from allocation_analysis.text import fmt_float, fmt_p
-
-    out = []
-    for rec in frame.to_dict(orient="records"):
-        grp = _GROUP_FR.get(rec["group"], rec["group"])
-        ref = _GROUP_FR.get(rec["reference"], rec["reference"])
-        if rec.get("suppressed"):
-            out.append(
-                f"{rec['id']} : résultat non diffusé (effectif inférieur au seuil de secret)."
-            )
-            continue
-        est = rec.get("estimate")
-        if est is None or (isinstance(est, float) and math.isnan(est)):
-            why = "; ".join(rec.get("warnings") or []) or "estimation impossible"
-            out.append(f"{rec['id']} : pas d'estimation ({why}).")
-            continue
-        name = _ESTIMATE_FR.get(rec.get("estimate_name", ""), rec.get("estimate_name", ""))
-        padj = rec.get("p_adjusted")
-        signif = (
-            padj is not None and not (isinstance(padj, float) and math.isnan(padj)) and padj < alpha
-        )
-        verdict = (
-            "l'écart est significatif après correction pour tests multiples"
-            if signif
-            else "l'écart n'est pas significatif après correction pour tests multiples"
-        )
-        ci = ""
-        if rec.get("ci_low") is not None and not (
-            isinstance(rec["ci_low"], float) and math.isnan(rec["ci_low"])
-        ):
-            ci = f" (IC 95 % : {fmt_float(rec['ci_low'], digits=2)} à {fmt_float(rec['ci_high'], digits=2)})"
-        p_txt = (
-            fmt_p(padj)
-            if padj is not None and not (isinstance(padj, float) and math.isnan(padj))
-            else "n.d."
-        )
-        out.append(
-            f"{rec['id']} — {grp} comparés aux {ref} : {name} {fmt_float(est, digits=2)}{ci} ; "
-            f"p ajustée {p_txt} ; {verdict}."
-        )
-    return out
-
-
 # ---------------------------------------------------------------------------
 # data notebook: validation and overview
 # ---------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="écrit un jeu de données synthétique avec effets connus")
     p.add_argument("--output", required=True)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--scale", choices=["small", "mel", "national"], default="small")
+    p.add_argument("--scale", choices=["tiny", "small", "mel", "national"], default="small")
     p.add_argument("--effects", help="fichier YAML des effets plantés")
     p.add_argument("--format", dest="fmt", choices=["csv", "fr-csv", "parquet"], default="csv")
     p.add_argument("--communes", help="communes réelles où placer la population (optionnel)")

@@ -90,6 +90,24 @@ class Session:
         save_figure(fig, path)
         return path
 
+    def show_figure(self, fig: Any, name: str) -> Any:
+        """Save a figure (``figures/<name>.png``) and return it for display in the notebook."""
+        from IPython.display import Image
+
+        path = self.save_figure(fig, name)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        return Image(filename=str(path), width=900)
+
+    @staticmethod
+    def show_table(frame: pd.DataFrame) -> Any:
+        """An HTML view of a table without its index (for the report)."""
+        from IPython.display import HTML
+
+        html = frame.to_html(index=False, na_rep="—", escape=True, border=0)
+        return HTML(html.replace("<td>", '<td style="text-align:left">'))
+
     def save_map(self, m: Any, name: str) -> Path:
         """Save a folium map as ``maps/<name>.html`` (self-contained, offline)."""
         from allocation_analysis.maps import save_map
