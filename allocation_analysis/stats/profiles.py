@@ -853,7 +853,7 @@ def _logistic_design(
 def _fit_logistic(Z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Unpenalised logistic regression; returns (beta incl. intercept, fitted p, warnings)."""
     warns = []
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
         warnings.simplefilter("always", ConvergenceWarning)
         lr = LogisticRegression(C=np.inf, max_iter=2000)
         lr.fit(Z, t)
@@ -996,7 +996,7 @@ def ipw_disparity(
         Which controls are categorical (default: string, object, category).
     cv_folds : int, default 5
         Folds of the cross-validated Brier score and AUC of the propensity
-        model (``details["propensity_quality"]``).
+        model (``details["propensity_quality"]``); 0 skips it (NaN values).
     n_boot : int, default 200
         Bootstrap replicates, used only with ``propensity="gbm"``.
     random_state : int or Generator, optional

@@ -487,7 +487,7 @@ def test_ipw_interval_covers_zero_at_the_nominal_rate_under_the_null():
             compared="hors_ue",
             controls=FEATURES,
             random_state=r,
-            cv_folds=2,
+            cv_folds=0,
         )
         rejected += not (res.ci_low <= 0.0 <= res.ci_high)
     rate = rejected / reps
