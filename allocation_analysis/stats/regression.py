@@ -266,6 +266,35 @@ def logit_disparity(
     return _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha)
 
 
+def _drop_perfect_predictors(
+    X: pd.DataFrame, y: np.ndarray, candidates: list[str]
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[str, int]]]:
+    """Drop 0/1 control columns whose ones all share the same outcome, with those rows.
+
+    Returns the reduced design, the boolean mask of kept rows and the dropped
+    ``(column, n_rows)`` pairs. Repeated until no such column is left.
+    """
+    keep = np.ones(len(X), dtype=bool)
+    dropped: list[tuple[str, int]] = []
+    changed = True
+    while changed:
+        changed = False
+        for c in candidates:
+            if c not in X.columns:
+                continue
+            col = X[c].to_numpy()
+            if not np.isin(col, (0.0, 1.0)).all():
+                continue
+            ones = keep & (col == 1.0)
+            k = int(ones.sum())
+            if k and np.unique(y[ones]).size == 1 and k < keep.sum():
+                keep &= ~ones
+                X = X.drop(columns=[c])
+                dropped.append((c, k))
+                changed = True
+    return X.loc[keep], keep, dropped
+
+
 def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) -> TestResult:
     name = "logit_disparity"
     method = "régression logistique (maximum de vraisemblance), OR de Wald"
@@ -302,6 +331,26 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
     if const_cols:
         X = X.drop(columns=const_cols)
         warns.append(f"Colonnes de contrôle constantes retirées du modèle : {const_cols}.")
+    # A control indicator that predicts the outcome perfectly (e.g. a typology in
+    # which nobody was placed in a QPV) carries no information on the group's
+    # odds ratio: like Stata's logit, drop the indicator and its observations,
+    # and say so, instead of failing on quasi-separation.
+    X, keep, dropped = _drop_perfect_predictors(X, y, [c for c in Xc.columns if c in X.columns])
+    if dropped:
+        sub, g, y = sub.loc[keep], g[keep], y[keep]
+        n = len(sub)
+        warns.append(
+            "Indicatrices de contrôle prédisant parfaitement le résultat retirées avec leurs "
+            "observations (comme le fait Stata) : "
+            + ", ".join(f"{c} ({k} obs.)" for c, k in dropped)
+            + "."
+        )
+        const_after = [c for c in X.columns if c != "const" and X[c].nunique() <= 1]
+        X = X.drop(columns=const_after)
+        n_cmp, n_ref = int(g.sum()), int(n - g.sum())
+        if n_cmp == 0 or n_ref == 0 or y.min() == y.max():
+            warns.append("Après ce retrait, l'odds ratio n'est plus défini.")
+            return _empty(name, method, "odds_ratio", groups, n, warns, alpha)
     vifs = vif(X.drop(columns=["const"]))
     high = {k: v for k, v in vifs.items() if v > VIF_THRESHOLD}
     if high:

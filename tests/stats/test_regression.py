@@ -258,3 +258,30 @@ def test_wald_ci_covers_a_planted_odds_ratio_at_its_nominal_rate(capsys):
             f"{covered / reps:.3f}, power = {rejected / reps:.3f} ({reps} replicates)"
         )
     assert 0.92 <= covered / reps <= 0.98
+
+
+def test_control_level_that_predicts_the_outcome_is_dropped_with_its_rows_like_stata():
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(3)
+    n = 600
+    df = pd.DataFrame(
+        {
+            "g": rng.choice(["ref", "cmp"], n),
+            "typ": rng.choice(["T1", "T2", "T3", "T5+"], n, p=[0.3, 0.3, 0.3, 0.1]),
+            "x": rng.normal(size=n),
+        }
+    )
+    lp = -0.5 + 0.6 * (df["g"] == "cmp") + 0.4 * df["x"]
+    df["y"] = (rng.random(n) < 1 / (1 + np.exp(-lp))).astype(int)
+    df.loc[df["typ"] == "T5+", "y"] = 0  # nobody of this level has the outcome
+    res = logit_disparity(
+        df, outcome="y", group="g", reference="ref", compared="cmp", controls=["typ", "x"]
+    )
+    assert np.isfinite(res.estimate)
+    assert any("Stata" in w and "typ=T5+" in w for w in res.warnings)
+    # independent fit on the rows that carry information, without the level
+    red = df[df["typ"] != "T5+"].assign(cmp=lambda d: (d["g"] == "cmp").astype(int))
+    ref_fit = smf.logit("y ~ cmp + C(typ) + x", data=red).fit(disp=0)
+    assert res.estimate == pytest.approx(np.exp(ref_fit.params["cmp"]), rel=1e-6)
+    assert res.n == len(red)

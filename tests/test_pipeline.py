@@ -1,0 +1,171 @@
+"""End to end: a French spreadsheet export in the contract, through ``allocation-analysis run``.
+
+One pipeline run per module (slow: three notebooks). Expected values come from the
+generator's own ``truth.json`` (computed independently of the indicators module)
+and from the planted effects, never from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from allocation_analysis import synth
+from allocation_analysis.cli import main
+from allocation_analysis.outputs import sha256_file
+from allocation_analysis.pipeline import NOTEBOOKS, notebooks_dir
+
+pytestmark = pytest.mark.slow
+
+STRONG = {
+    "access": {"nationalite": {"ue": 1.0, "hors_ue": 0.35}, "residence_qpv": 1.0},
+    "placement_qpv": {
+        "nationalite": {"ue": 1.0, "hors_ue": 4.0},
+        "residence_qpv": 1.0,
+        "premier_quartile": 1.0,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ALLOCATION_ANALYSIS_KEY", "ab" * 32)
+    base = tmp_path_factory.mktemp("e2e")
+    ds = synth.generate(scale="small", seed=7, effects=STRONG)
+    data = synth.write_dataset(ds, base / "data", fmt="fr-csv")
+    cfg = data / "config.yaml"
+    out = base / "out"
+    code = main(["run", "--config", str(cfg), "--output", str(out), "--territory", "essai"])
+    final = out / "essai" / ds.config["period"]
+    yield {
+        "code": code,
+        "final": final,
+        "truth": ds.truth,
+        "data": data,
+        "period": ds.config["period"],
+    }
+    mp.undo()
+
+
+def test_run_exits_zero_and_writes_the_output_contract(run):
+    assert run["code"] == 0
+    final: Path = run["final"]
+    for name in ("report.html", "results.json", "manifest.json", "tables.xlsx", "run.log"):
+        assert (final / name).is_file(), name
+    assert sorted(p.name for p in (final / "notebooks").glob("*.ipynb")) == sorted(NOTEBOOKS)
+    assert list((final / "maps").glob("*.html")) and list((final / "figures").glob("*.png"))
+    assert list((final / "tables").glob("*.csv"))
+    # nothing private or temporary is left behind
+    assert not (final / "_work").exists() and not (final / "_parts").exists()
+    assert not list(final.parent.glob(".tmp-*"))
+
+
+def test_french_export_is_read_without_rejects(run):
+    manifest = json.loads((run["final"] / "manifest.json").read_text())
+    for row in manifest["row_counts"]:
+        assert row["read"] == row["accepted"] + row["rejected"]
+        assert row["rejected"] == 0
+
+
+def test_indicators_match_the_generators_independent_counts(run):
+    results = json.loads((run["final"] / "results.json").read_text())
+    window = {"semester": "semestre", "rolling_12m": "12_mois"}
+    truth = {
+        (t["indicateur"], window_key, t["numerateur"], t["denominateur"])
+        for t in run["truth"]["indicateurs"]
+        for window_key, fr in window.items()
+        if t["perimetre"] == "territoire" and t["periode"] == run["period"] and t["fenetre"] == fr
+    }
+    published = [i for i in results["indicators"] if i["scope"] == "territory"]
+    assert len(published) == 10  # 5 indicators × 2 windows
+    checked = 0
+    for ind in published:
+        match = [t for t in truth if t[0] == ind["id"] and t[1] == ind["window"]]
+        assert len(match) == 1
+        _, _, num, den = match[0]
+        if ind["numerator"] is not None:
+            assert ind["numerator"] == num
+            checked += 1
+        if ind["denominator"] is not None:
+            assert ind["denominator"] == den
+            checked += 1
+        if not ind["suppressed"]:
+            assert ind["share"] == pytest.approx(num / den)
+    assert checked >= 10
+
+
+def test_planted_effect_is_found_and_null_effect_is_not(run):
+    tests = json.loads((run["final"] / "results.json").read_text())["tests"]
+    by = {(t["id"], t["group"]): t for t in tests}
+    planted = by[("access_origin_logit", "hors_ue")]
+    assert planted["p_adjusted"] < 0.05
+    assert planted["ci_low"] <= 0.35 <= planted["ci_high"]
+    assert planted["estimate"] < 1
+    null = by[("access_origin_logit", "ue")]
+    assert null["p_adjusted"] >= 0.05
+    steering = by[("placement_origin_logit", "hors_ue")]
+    assert steering["p_adjusted"] < 0.05 and steering["estimate"] > 1
+
+
+def test_results_json_has_every_required_test(run):
+    tests = json.loads((run["final"] / "results.json").read_text())["tests"]
+    ids = {(t["id"], t["group_var"], t["group"], t["reference"]) for t in tests}
+    for method in ("rates", "cmh", "logit", "fairlie"):
+        for g in ("ue", "hors_ue"):
+            assert (f"access_origin_{method}", "nationalite", g, "francaise") in ids
+        assert (f"access_residence_{method}", "residence_qpv", "qpv", "hors_qpv") in ids
+    for method in ("logrank", "cox"):
+        assert (f"waiting_time_origin_{method}", "nationalite", "hors_ue", "francaise") in ids
+        assert (f"waiting_time_residence_{method}", "residence_qpv", "qpv", "hors_qpv") in ids
+    assert ("placement_origin_logit", "nationalite", "hors_ue", "francaise") in ids
+    assert ("placement_residence_logit", "residence_qpv", "qpv", "hors_qpv") in ids
+    assert ("placement_origin_dissimilarity", "nationalite", "hors_ue", "francaise") in ids
+    for extra in ("access_origin_profiles", "access_origin_ipw", "access_residence_ipw"):
+        assert any(t["id"] == extra for t in tests)
+    p = [t["p_value"] for t in tests if t["p_value"] is not None]
+    assert all(0 <= x <= 1 for x in p)
+    assert all(t["p_adjusted"] is None or t["p_adjusted"] >= t["p_value"] for t in tests)
+
+
+def test_report_is_french_has_no_code_and_loads_nothing_from_the_network(run):
+    html = (run["final"] / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="fr">' in html
+    assert "Indicateurs légaux" in html and "Écarts d'accès" in html
+    assert "jp-InputArea" not in html and "open_session(" not in html
+    assert not re.search(r"<script[^>]+src=[\"']https?://", html)
+    assert not re.search(r"<link[^>]+href=[\"']https?://", html)
+    assert "data:image/png;base64" in html  # figures embedded
+
+
+def test_manifest_records_input_hashes_parameters_and_versions(run):
+    manifest = json.loads((run["final"] / "manifest.json").read_text())
+    assert manifest["inputs"]["demandes"]["sha256"] == sha256_file(run["data"] / "demandes.csv")
+    assert manifest["parameters"]["secret_threshold"] == 11
+    assert "pandas" in manifest["packages"] and "statsmodels" in manifest["packages"]
+    assert set(manifest["timings_seconds"]) >= {"validation", "derive", "report", *NOTEBOOKS}
+
+
+def test_xlsx_has_one_sheet_per_published_table(run):
+    final = run["final"]
+    sheets = set(load_workbook(final / "tables.xlsx", read_only=True).sheetnames)
+    csvs = {p.stem[:31] for p in (final / "tables").glob("*.csv")}
+    assert sheets == csvs
+    ind = pd.read_csv(final / "tables" / "indicateurs.csv")
+    assert {"id", "scope", "numerator", "denominator", "share", "suppressed"} <= set(ind.columns)
+
+
+def test_notebooks_are_stored_without_outputs_with_one_parameters_cell():
+    for name in NOTEBOOKS:
+        nb = nbformat.read(notebooks_dir() / name, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, name
+        for c in nb.cells:
+            if c.cell_type == "code":
+                assert not c.outputs and c.execution_count is None, name
