@@ -88,7 +88,6 @@ __all__ = [
     "WINDOWS",
     "compute_indicators",
     "exact_funnel_limit",
-    "previous_period",
     "funnel_data",
     "sentence_fr",
     "sentences_fr",
@@ -246,17 +245,10 @@ def _as_bool(series: pd.Series, name: str, *, na_value: bool | None) -> pd.Serie
     return s.astype(bool)
 
 
-def previous_period(period: Period) -> Period:
-    """The semester just before ``period`` (2025-S2 → 2025-S1, 2025-S1 → 2024-S2)."""
-    return Period(period.year, 1) if period.half == 2 else Period(period.year - 1, 2)
-
-
 def _window_bounds(period: Period, window: str) -> tuple[dt.date, dt.date]:
     if window == "semester":
         return period.start, period.end
-    # First day of the previous semester (computed here rather than read from
-    # ``Period.rolling_start`` so that the window never depends on another helper).
-    return previous_period(period).start, period.end
+    return period.rolling_start, period.end
 
 
 def _targets(config: AnalysisConfig, targets: Mapping[str, float] | None) -> dict[str, float]:
@@ -520,7 +512,7 @@ def trend_table(
     frames = []
     for p in chosen:
         wins: tuple[str, ...] = (
-            WINDOWS if explicit or previous_period(p) in present else ("semester",)
+            WINDOWS if explicit or p.previous() in present else ("semester",)
         )
         cfg = config.with_(period=p) if config is not None else AnalysisConfig(period=p)
         frames.append(

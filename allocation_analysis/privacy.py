@@ -532,7 +532,6 @@ def indicator_relations(indicators: pd.DataFrame) -> list[tuple[Any, list[Any], 
     The numerator vs denominator relation (complement = denominator −
     numerator) is protected by :func:`apply_disclosure_control` itself.
     """
-    from allocation_analysis.indicators import previous_period
 
     df = indicators.reset_index(drop=True)
     sv = df["scope_value"].astype("string").fillna("")
@@ -558,7 +557,7 @@ def indicator_relations(indicators: pd.DataFrame) -> list[tuple[Any, list[Any], 
             continue
         parts = [s]
         try:
-            prev = previous_period(Period.parse(per)).label
+            prev = Period.parse(per).previous().label
         except Exception:  # noqa: BLE001 - a label that is not a semester: no previous row
             prev = None
         if (
