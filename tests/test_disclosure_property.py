@@ -1,0 +1,132 @@
+"""Statistical secret, property-based: on any small territory, no published count in
+[1, threshold - 1], no share on such a denominator, and no secret cell recoverable by
+differencing (territory vs communes, first access + mutation, semester vs rolling
+year). Then the same rules on every table and map of a real pipeline output."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pipeline_fixtures
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_privacy_disclosure import attack  # independent SVD differencing attacker
+
+from allocation_analysis.indicators import RESERVATAIRES, compute_indicators
+from allocation_analysis.privacy import protect_indicators
+
+# Shared session fixtures (see tests/pipeline_fixtures.py).
+planted_dataset = pipeline_fixtures.planted_dataset
+planted_run = pipeline_fixtures.planted_run
+test_environment = pipeline_fixtures.test_environment
+
+T = 11
+_SHARES = ("share", "ci_low", "ci_high", "p_value_vs_target")
+
+lease = st.fixed_dictionaries(
+    {
+        "day": st.integers(0, 548),  # 2024-07-01 .. 2025-12-31: two semesters and before
+        "commune": st.sampled_from(["59001", "59002", "59003"]),
+        "bailleur": st.sampled_from(["111111111", "222222222"]),
+        "reservataire": st.sampled_from(list(RESERVATAIRES)),
+        "qpv": st.booleans(),
+        "q1": st.booleans(),
+        "anru": st.booleans(),
+        "prio": st.booleans(),
+        "mutation": st.booleans(),
+    }
+)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "date_bail": pd.Timestamp("2024-07-01")
+            + pd.to_timedelta([r["day"] for r in rows], unit="D"),
+            "commune_logement": pd.array([r["commune"] for r in rows], dtype="string"),
+            "bailleur_siren": pd.array([r["bailleur"] for r in rows], dtype="string"),
+            "reservataire": pd.array([r["reservataire"] for r in rows], dtype="string"),
+            "logement_en_qpv": np.array([r["qpv"] for r in rows], dtype=bool),
+            "q1": np.array([r["q1"] for r in rows], dtype=bool),
+            "relogement_anru": np.array([r["anru"] for r in rows], dtype=bool),
+            "prioritaire_ou_dalo": np.array([r["prio"] for r in rows], dtype=bool),
+            "mutation": np.array([r["mutation"] for r in rows], dtype=bool),
+        }
+    )
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lease, min_size=1, max_size=70))
+def test_small_territories_never_publish_or_leak_a_small_count(rows):
+    ind = compute_indicators(_frame(rows), period="2025-S2")
+    pub = protect_indicators(ind, threshold=T)
+    for col in ("numerator", "denominator"):
+        v = pd.to_numeric(pub[col], errors="coerce")
+        assert not v.between(1, T - 1).any(), f"small {col} published"
+        shown = v.notna()
+        # Published counts are true counts.
+        assert (v[shown] == ind.loc[shown, col].astype(float)).all()
+    small_den = ind["denominator"].astype(float).between(1, T - 1)
+    hidden_counts = pub["numerator"].isna() | pub["denominator"].isna()
+    for col in _SHARES:
+        assert pub.loc[small_den | hidden_counts, col].isna().all(), f"{col} on a secret row"
+    # Complement (denominator - numerator) small while both are published: also a leak.
+    both = pub["numerator"].notna() & pub["denominator"].notna()
+    comp = (pub["denominator"] - pub["numerator"])[both].astype(float)
+    assert not comp.between(1, T - 1).any()
+    assert attack(ind, pub, threshold=T) == []
+
+
+# --------------------------------------------------------------------------- real output
+
+_COUNT_COLUMNS = {
+    "numerator",
+    "denominator",
+    "n",
+    "demandes_actives",
+    "demandes_satisfaites",
+    "attributions_semestre",
+    "lues",
+    "acceptees",
+    "rejetees",
+    "lignes",
+}
+_MAP_COUNT = re.compile(r'"t_(?:n|ratio|count|numerator|denominator)": "([^"]*)"')
+
+
+@pytest.mark.slow
+def test_published_tables_hold_no_small_count(planted_run):
+    tables = sorted((planted_run.final / "tables").glob("*.csv"))
+    assert tables
+    seen = 0
+    bad = []
+    for f in tables:
+        df = pd.read_csv(f, dtype=str, keep_default_na=False)
+        for col in _COUNT_COLUMNS & set(df.columns):
+            v = pd.to_numeric(df[col].replace("", None), errors="coerce")
+            seen += int(v.notna().sum())
+            if v.between(1, T - 1).any():
+                bad.append((f.name, col, sorted(v[v.between(1, T - 1)].unique())))
+    assert seen > 0
+    assert bad == []
+
+
+@pytest.mark.slow
+def test_published_maps_hold_no_small_count(planted_run):
+    maps = sorted((planted_run.final / "maps").glob("*.html"))
+    assert maps
+    values = []
+    for f in maps:
+        text = f.read_text("utf-8")
+        for field in _MAP_COUNT.findall(text):
+            field = json.loads(f'"{field}"')
+            values += [
+                int(x.replace("\u202f", "").replace(" ", ""))
+                for x in re.findall(r"\d[\d  ]*", field)
+            ]
+    assert values, "no count found in the maps: the pattern no longer matches"
+    assert [v for v in values if 1 <= v <= T - 1] == []
