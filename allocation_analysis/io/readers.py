@@ -194,6 +194,8 @@ def _decode(p: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
         return text.removeprefix("\ufeff"), encoding
     if raw.startswith(b"\xef\xbb\xbf"):
         encoding = "utf-8-sig"
+    elif raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding = "utf-32"
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"
     if encoding is not None:
@@ -243,7 +245,7 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
         ) from None
     if not raw.strip():
         raise InputError("Le fichier est vide.", file=str(p), rule="fichier_vide")
-    if not raw.startswith((b"\xff\xfe", b"\xfe\xff")) and _looks_binary(raw):
+    if not raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) and _looks_binary(raw):
         raise InputError(
             "Le fichier ne ressemble pas à un fichier texte CSV (contenu binaire). "
             "Formats acceptés : CSV, XLSX, Parquet.",
@@ -254,7 +256,12 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
     text = text.lstrip("\r\n")  # leading blank lines are not a header
     first_line = text.split("\n", 1)[0]
     sep = sep or _detect_sep(first_line)
-    header = next(csv.reader([first_line.rstrip("\r")], delimiter=sep))
+    try:
+        header = next(csv.reader([first_line.rstrip("\r")], delimiter=sep))
+    except csv.Error as exc:
+        raise InputError(
+            f"En-tête illisible ({exc}).", file=str(p), rule="fichier_illisible"
+        ) from None
     names = [h.strip() for h in header]
     if len(names) == 1:
         others = [s for s in _SEPARATORS if s != sep and s in first_line]
