@@ -177,133 +177,160 @@ def disparity_tests(
     -------
     list of TestRecord
         In a fixed order (deterministic output).
+
+    Notes
+    -----
+    Cost. The models are small (a few dozen columns) and refitted many times
+    (bootstrap of the Fairlie decomposition and of the profiles), so the BLAS
+    is limited to one thread while the tests run: a multi-threaded BLAS only
+    adds synchronisation on such problems, up to a hundredfold slowdown on a
+    busy 2-core machine. ``n_boot = 100`` is kept: for a normal bootstrap
+    distribution the Monte Carlo standard error of a 2.5 % or 97.5 % percentile
+    bound is sqrt(0.025 * 0.975 / 100) / phi(1.96), about 0.27
+    bootstrap SE, about 7 % of the interval width: usable for a semi-annual
+    report, not for fine tail statements; ``n_permutations = 999``
+    gives p-values down to 0.001 and costs milliseconds (multivariate
+    hypergeometric draws).
     """
-    from allocation_analysis import stats
+    from threadpoolctl import threadpool_limits
 
-    acc = access.copy()
-    acc["strate"] = _access_strata(acc)
-    acc["_allocation"] = (acc["evenement"] == 1).astype(int)
-    alloc = allocations.copy()
-    alloc["logement_en_qpv"] = alloc["logement_en_qpv"].astype(bool)
-    seed = config.seed
-    records: list[TestRecord] = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        from allocation_analysis import stats
 
-    for g in GROUPINGS:
-        col, ref, k = g.column, g.reference, g.key
-        for cmp in g.compared:
-            sub = acc[acc[col].isin([ref, cmp])]
-            asub = alloc[alloc[col].isin([ref, cmp])]
-            common = {"group": col, "reference": ref, "compared": cmp}
-            surv = {"duration": "duree_jours", "event": "_allocation", "group": col}
-            specs: list[tuple[str, str, Callable[..., TestResult | ResultSet], dict]] = [
-                (
-                    f"access_{k}_rates",
-                    "access",
-                    stats.compare_rates,
-                    dict(df=sub, outcome="access", alpha=config.alpha, **common),
-                ),
-                (
-                    f"access_{k}_cmh",
-                    "access",
-                    stats.cmh,
-                    dict(df=sub, outcome="access", strata="strate", **common),
-                ),
-                (
-                    f"access_{k}_logit",
-                    "access",
-                    stats.logit_disparity,
-                    dict(
-                        df=sub,
-                        outcome="access",
-                        controls=ACCESS_CONTROLS,
-                        cluster=CLUSTER,
-                        **common,
-                    ),
-                ),
-                (
-                    f"access_{k}_fairlie",
-                    "access",
-                    stats.fairlie,
-                    dict(
-                        df=sub,
-                        outcome="access",
-                        controls=ACCESS_CONTROLS,
-                        n_boot=n_boot,
-                        random_state=seed,
-                        **common,
-                    ),
-                ),
-                (f"waiting_time_{k}_logrank", "waiting_time", stats.logrank, dict(df=sub, **surv)),
-                (
-                    f"waiting_time_{k}_cox",
-                    "waiting_time",
-                    stats.cox,
-                    dict(
-                        df=sub,
-                        reference=ref,
-                        compared=cmp,
-                        controls=ACCESS_CONTROLS,
-                        cluster=CLUSTER,
-                        entry="entree_jours",
-                        **surv,
-                    ),
-                ),
-                (
-                    f"placement_{k}_logit",
-                    "placement",
-                    stats.logit_disparity,
-                    dict(df=asub, outcome="logement_en_qpv", controls=PLACEMENT_CONTROLS, **common),
-                ),
-            ]
-            if k == "origin":
-                specs.append(
+        acc = access.copy()
+        acc["strate"] = _access_strata(acc)
+        acc["_allocation"] = (acc["evenement"] == 1).astype(int)
+        alloc = allocations.copy()
+        alloc["logement_en_qpv"] = alloc["logement_en_qpv"].astype(bool)
+        seed = config.seed
+        records: list[TestRecord] = []
+
+        for g in GROUPINGS:
+            col, ref, k = g.column, g.reference, g.key
+            for cmp in g.compared:
+                sub = acc[acc[col].isin([ref, cmp])]
+                asub = alloc[alloc[col].isin([ref, cmp])]
+                common = {"group": col, "reference": ref, "compared": cmp}
+                surv = {"duration": "duree_jours", "event": "_allocation", "group": col}
+                specs: list[tuple[str, str, Callable[..., TestResult | ResultSet], dict]] = [
                     (
-                        "placement_origin_dissimilarity",
-                        "placement",
-                        stats.dissimilarity,
+                        f"access_{k}_rates",
+                        "access",
+                        stats.compare_rates,
+                        dict(df=sub, outcome="access", alpha=config.alpha, **common),
+                    ),
+                    (
+                        f"access_{k}_cmh",
+                        "access",
+                        stats.cmh,
+                        dict(df=sub, outcome="access", strata="strate", **common),
+                    ),
+                    (
+                        f"access_{k}_logit",
+                        "access",
+                        stats.logit_disparity,
                         dict(
-                            df=asub,
-                            group=col,
-                            unit="commune_logement",
+                            df=sub,
+                            outcome="access",
+                            controls=ACCESS_CONTROLS,
+                            cluster=CLUSTER,
+                            **common,
+                        ),
+                    ),
+                    (
+                        f"access_{k}_fairlie",
+                        "access",
+                        stats.fairlie,
+                        dict(
+                            df=sub,
+                            outcome="access",
+                            controls=ACCESS_CONTROLS,
+                            n_boot=n_boot,
+                            random_state=seed,
+                            **common,
+                        ),
+                    ),
+                    (
+                        f"waiting_time_{k}_logrank",
+                        "waiting_time",
+                        stats.logrank,
+                        dict(df=sub, **surv),
+                    ),
+                    (
+                        f"waiting_time_{k}_cox",
+                        "waiting_time",
+                        stats.cox,
+                        dict(
+                            df=sub,
                             reference=ref,
                             compared=cmp,
-                            n_permutations=n_permutations,
-                            random_state=seed,
+                            controls=ACCESS_CONTROLS,
+                            cluster=CLUSTER,
+                            entry="entree_jours",
+                            **surv,
                         ),
-                    )
-                )
-            if include_profiles:
-                specs.append(
+                    ),
                     (
-                        f"access_{k}_ipw",
-                        "access",
-                        stats.ipw_disparity,
-                        dict(df=sub, outcome="access", controls=ACCESS_CONTROLS, **common),
+                        f"placement_{k}_logit",
+                        "placement",
+                        stats.logit_disparity,
+                        dict(
+                            df=asub,
+                            outcome="logement_en_qpv",
+                            controls=PLACEMENT_CONTROLS,
+                            **common,
+                        ),
+                    ),
+                ]
+                if k == "origin":
+                    specs.append(
+                        (
+                            "placement_origin_dissimilarity",
+                            "placement",
+                            stats.dissimilarity,
+                            dict(
+                                df=asub,
+                                group=col,
+                                unit="commune_logement",
+                                reference=ref,
+                                compared=cmp,
+                                n_permutations=n_permutations,
+                                random_state=seed,
+                            ),
+                        )
                     )
-                )
-            for test_id, outcome, fn, kwargs in specs:
-                records.append(
-                    TestRecord(test_id, outcome, g, cmp, _safe(test_id, g, cmp, fn, kwargs))
-                )
-        if include_profiles and k == "origin":
-            sub = acc[acc[col].isin([ref, *g.compared])]
-            try:
-                prof = _profiles_results(sub, grouping=g, n_boot=n_boot, seed=seed)
-                failure = None
-            except Exception as exc:  # noqa: BLE001 - reported in each result below
-                log.exception("profiles failed")
-                prof, failure = None, exc
-            for cmp in g.compared:
+                if include_profiles:
+                    specs.append(
+                        (
+                            f"access_{k}_ipw",
+                            "access",
+                            stats.ipw_disparity,
+                            dict(df=sub, outcome="access", controls=ACCESS_CONTROLS, **common),
+                        )
+                    )
+                for test_id, outcome, fn, kwargs in specs:
+                    records.append(
+                        TestRecord(test_id, outcome, g, cmp, _safe(test_id, g, cmp, fn, kwargs))
+                    )
+            if include_profiles and k == "origin":
+                sub = acc[acc[col].isin([ref, *g.compared])]
                 try:
-                    res = (
-                        _one(prof, cmp)
-                        if prof is not None
-                        else _failed("access_origin_profiles", g, cmp, failure)
-                    )
-                except KeyError as exc:
-                    res = _failed("access_origin_profiles", g, cmp, exc)
-                records.append(TestRecord("access_origin_profiles", "access", g, cmp, res))
-    return records
+                    prof = _profiles_results(sub, grouping=g, n_boot=n_boot, seed=seed)
+                    failure = None
+                except Exception as exc:  # noqa: BLE001 - reported in each result below
+                    log.exception("profiles failed")
+                    prof, failure = None, exc
+                for cmp in g.compared:
+                    try:
+                        res = (
+                            _one(prof, cmp)
+                            if prof is not None
+                            else _failed("access_origin_profiles", g, cmp, failure)
+                        )
+                    except KeyError as exc:
+                        res = _failed("access_origin_profiles", g, cmp, exc)
+                    records.append(TestRecord("access_origin_profiles", "access", g, cmp, res))
+        return records
 
 
 def _num(x: float | int | None) -> float | None:
