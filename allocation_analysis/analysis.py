@@ -305,7 +305,13 @@ def disparity_tests(
                             f"access_{k}_ipw",
                             "access",
                             stats.ipw_disparity,
-                            dict(df=sub, outcome="access", controls=ACCESS_CONTROLS, **common),
+                            dict(
+                                df=sub,
+                                outcome="access",
+                                controls=ACCESS_CONTROLS,
+                                random_state=seed,
+                                **common,
+                            ),
                         )
                     )
                 for test_id, outcome, fn, kwargs in specs:

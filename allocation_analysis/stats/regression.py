@@ -267,31 +267,44 @@ def logit_disparity(
 
 
 def _drop_perfect_predictors(
-    X: pd.DataFrame, y: np.ndarray, candidates: list[str]
+    X: pd.DataFrame, y: np.ndarray, terms: dict[str, list[str]]
 ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[str, int]]]:
-    """Drop 0/1 control columns whose ones all share the same outcome, with those rows.
+    """Drop categorical control levels whose rows all share the same outcome, with those rows.
+
+    A level is either one of the ``"<column>=<level>"`` indicators or the
+    reference level of a categorical control (rows where all its indicators are
+    0). When the reference level goes, the first remaining indicator of that
+    control becomes the reference. Repeated until no such level is left.
 
     Returns the reduced design, the boolean mask of kept rows and the dropped
-    ``(column, n_rows)`` pairs. Repeated until no such column is left.
+    ``(level, n_rows)`` pairs.
     """
     keep = np.ones(len(X), dtype=bool)
     dropped: list[tuple[str, int]] = []
     changed = True
     while changed:
         changed = False
-        for c in candidates:
-            if c not in X.columns:
-                continue
-            col = X[c].to_numpy()
-            if not np.isin(col, (0.0, 1.0)).all():
-                continue
-            ones = keep & (col == 1.0)
-            k = int(ones.sum())
-            if k and np.unique(y[ones]).size == 1 and k < keep.sum():
-                keep &= ~ones
-                X = X.drop(columns=[c])
-                dropped.append((c, k))
-                changed = True
+        for col, names in terms.items():
+            dummies = [c for c in names if c in X.columns and "=" in c]
+            if not dummies and not any("=" in c for c in names):
+                continue  # numeric control
+            block = X[dummies].to_numpy() if dummies else np.zeros((len(X), 0))
+            levels = [(c, block[:, j] == 1.0) for j, c in enumerate(dummies)]
+            levels.append((f"{col}=<référence>", block.sum(axis=1) == 0.0))
+            for label, rows in levels:
+                ones = keep & rows
+                k = int(ones.sum())
+                if k and np.unique(y[ones]).size == 1 and k < keep.sum():
+                    keep &= ~ones
+                    if label in X.columns:
+                        X = X.drop(columns=[label])
+                    elif dummies:
+                        X = X.drop(columns=[dummies[0]])  # new reference level
+                    dropped.append((label, k))
+                    changed = True
+                    break
+            if changed:
+                break
     return X.loc[keep], keep, dropped
 
 
@@ -335,7 +348,7 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
     # which nobody was placed in a QPV) carries no information on the group's
     # odds ratio: like Stata's logit, drop the indicator and its observations,
     # and say so, instead of failing on quasi-separation.
-    X, keep, dropped = _drop_perfect_predictors(X, y, [c for c in Xc.columns if c in X.columns])
+    X, keep, dropped = _drop_perfect_predictors(X, y, _terms)
     if dropped:
         sub, g, y = sub.loc[keep], g[keep], y[keep]
         n = len(sub)

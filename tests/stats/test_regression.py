@@ -285,3 +285,27 @@ def test_control_level_that_predicts_the_outcome_is_dropped_with_its_rows_like_s
     ref_fit = smf.logit("y ~ cmp + C(typ) + x", data=red).fit(disp=0)
     assert res.estimate == pytest.approx(np.exp(ref_fit.params["cmp"]), rel=1e-6)
     assert res.n == len(red)
+
+
+def test_reference_level_that_predicts_the_outcome_is_dropped_and_the_next_level_becomes_reference():
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(4)
+    n = 600
+    df = pd.DataFrame(
+        {
+            "g": rng.choice(["ref", "cmp"], n),
+            "typ": rng.choice(["T1", "T2", "T3"], n, p=[0.2, 0.4, 0.4]),
+            "x": rng.normal(size=n),
+        }
+    )
+    lp = -0.3 + 0.7 * (df["g"] == "cmp") + 0.4 * df["x"]
+    df["y"] = (rng.random(n) < 1 / (1 + np.exp(-lp))).astype(int)
+    df.loc[df["typ"] == "T1", "y"] = 0  # the reference level (first sorted) never has the outcome
+    res = logit_disparity(
+        df, outcome="y", group="g", reference="ref", compared="cmp", controls=["typ", "x"]
+    )
+    assert any("typ=<référence>" in w for w in res.warnings)
+    red = df[df["typ"] != "T1"].assign(cmp=lambda d: (d["g"] == "cmp").astype(int))
+    ref_fit = smf.logit("y ~ cmp + C(typ) + x", data=red).fit(disp=0)
+    assert res.estimate == pytest.approx(np.exp(ref_fit.params["cmp"]), rel=1e-6)
