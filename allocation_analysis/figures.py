@@ -129,7 +129,15 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, format="png", metadata={"Software": None})
+    # tight bounding box: long French titles and outside legends are never clipped
+    fig.savefig(
+        path,
+        dpi=dpi,
+        format="png",
+        metadata={"Software": None},
+        bbox_inches="tight",
+        pad_inches=0.15,
+    )
     logger.info("figure écrite : %s", path)
     return path
 
