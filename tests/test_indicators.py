@@ -1,7 +1,7 @@
 """Legal CIA indicators on hand-built lease tables (every count written out below).
 
 Reference values for the Wilson interval and the exact binomial test come from
-R (``tests/r/gen_indicators_reference.R``, output pasted in ``R_REFERENCE``).
+R (``tests/reference/make_reference_indicators.R``, output pasted in ``R_REFERENCE``).
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ def test_missing_relogement_anru_column_means_no_rehousing():
 
 # --------------------------------------------------------------------------- statistics vs R
 
-# Output of tests/r/gen_indicators_reference.R (R 4.x):
+# Output of tests/reference/make_reference_indicators.R (R 4.x):
 # (x, n, p, prop.test(x, n, correct=FALSE)$conf.int, binom.test(x, n, p)$p.value)
 R_REFERENCE = [
     (331, 1641, 0.25, 0.182998217596996, 0.22180764089473, 4.32880530448995e-06),

@@ -1,5 +1,5 @@
 # Reference values for tests/test_indicators.py (Wilson interval, exact binomial test).
-# Run: Rscript tests/r/gen_indicators_reference.R
+# Run: Rscript tests/reference/make_reference_indicators.R
 cases <- list(c(331, 1641, 0.25), c(3, 12, 0.25), c(0, 15, 0.25), c(7, 10, 0.5),
               c(15, 20, 0.5), c(2, 4, 0.25), c(40, 200, 0.25), c(120, 400, 0.25))
 options(digits = 15)
