@@ -256,7 +256,7 @@ def render_report(notebooks: list[Path], dest: Path, *, title: str) -> Path:
     exporter.embed_images = True
     body, _ = exporter.from_notebook_node(merged)
     body = _strip_external_scripts(body)
-    body = body.replace("<html>", '<html lang="fr">', 1)
+    body = re.sub(r"<html(\s+lang=\"[^\"]*\")?>", '<html lang="fr">', body, count=1)
     dest.write_text(body, encoding="utf-8")
     return dest
 
@@ -411,7 +411,9 @@ def run_analysis(
                 executed.append(current_nb)
             current_nb = None
             with timer.step("report", "rapport, tableaux et résultats", 6, total):
-                _assemble(tmp, config, validation, inputs, paths, executed, timer, started)
+                manifest = _assemble(tmp, config, validation, paths, executed, started)
+            manifest["timings_seconds"] = timer.steps
+            write_json(manifest, tmp / "manifest.json")
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(tmp / "_parts", ignore_errors=True)
             logging.getLogger().removeHandler(handler)
@@ -480,12 +482,11 @@ def _assemble(
     tmp: Path,
     config: AnalysisConfig,
     validation: dict,
-    inputs: Any,
     paths: InputPaths,
     executed: list[Path],
-    timer: _Timer,
     started: dt.datetime,
-) -> None:
+) -> dict[str, Any]:
+    """Write results.json, tables.xlsx and report.html; return the manifest (without timings)."""
     import pandas as pd
 
     parts = tmp / "_parts"
@@ -544,7 +545,6 @@ def _assemble(
             "uc_scale": vars(config.uc_scale),
         },
         "row_counts": validation.get("counts", []),
-        "timings_seconds": timer.steps,
         "packages": _package_versions(),
         "platform": {"system": platform.system(), "machine": platform.machine()},
         "outputs": sorted(
@@ -553,7 +553,7 @@ def _assemble(
             if f.is_file() and not str(f.relative_to(tmp)).startswith(("_work", "_parts"))
         ),
     }
-    write_json(manifest, tmp / "manifest.json")
+    return manifest
 
 
 def _numeric(frame):

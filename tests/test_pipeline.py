@@ -139,7 +139,9 @@ def test_report_is_french_has_no_code_and_loads_nothing_from_the_network(run):
     html = (run["final"] / "report.html").read_text(encoding="utf-8")
     assert '<html lang="fr">' in html
     assert "Indicateurs légaux" in html and "Écarts d'accès" in html
-    assert "jp-InputArea" not in html and "open_session(" not in html
+    # markdown cells render inside jp-InputArea; code cells would bring highlighted source
+    assert "hl-ipython3" not in html and "jp-InputPrompt" not in html
+    assert "open_session(" not in html and "from allocation_analysis" not in html
     assert not re.search(r"<script[^>]+src=[\"']https?://", html)
     assert not re.search(r"<link[^>]+href=[\"']https?://", html)
     assert "data:image/png;base64" in html  # figures embedded
