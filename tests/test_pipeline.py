@@ -140,7 +140,7 @@ def test_report_is_french_has_no_code_and_loads_nothing_from_the_network(run):
     assert '<html lang="fr">' in html
     assert "Indicateurs légaux" in html and "Écarts d'accès" in html
     # markdown cells render inside jp-InputArea; code cells would bring highlighted source
-    assert "hl-ipython3" not in html and "jp-InputPrompt" not in html
+    assert "highlight hl-ipython3" not in html and 'class="jp-InputPrompt' not in html
     assert "open_session(" not in html and "from allocation_analysis" not in html
     assert not re.search(r"<script[^>]+src=[\"']https?://", html)
     assert not re.search(r"<link[^>]+href=[\"']https?://", html)
