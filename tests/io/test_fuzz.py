@@ -200,7 +200,8 @@ _HARNESS = textwrap.dedent(
     """
     import os, sys, tempfile
     import atheris
-    with atheris.instrument_imports():
+    import numpy, pandas, pyarrow  # noqa: F401 - imported first, not instrumented
+    with atheris.instrument_imports(include=["allocation_analysis"]):
         from allocation_analysis.errors import InputError, UsageError
         from allocation_analysis.io import load_table
     KEY = bytes(32)
@@ -235,7 +236,7 @@ def test_atheris_finds_no_crash_in_load_table(tmp_path):
     harness = tmp_path / "harness.py"
     harness.write_text(_HARNESS)
     proc = subprocess.run(
-        [sys.executable, str(harness), "-runs=3000", "-max_len=2048", "-seed=1", str(corpus)],
+        [sys.executable, str(harness), "-runs=1500", "-max_len=2048", "-seed=1", str(corpus)],
         capture_output=True,
         text=True,
         timeout=600,
