@@ -492,8 +492,13 @@ def _profile_boot_chunk(
     seeds: np.ndarray,
     params: Mapping[str, Any],
     model_seed: int,
+    categorical: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Bootstrap probabilities of the profile grid, one row per seed."""
+    """Bootstrap probabilities of the profile grid, one row per seed.
+
+    ``X`` and ``grid`` are data frames with categorical dtypes, or matrices
+    from :func:`_encoded` with the boolean mask ``categorical``.
+    """
     out = np.full((len(seeds), len(grid)), np.nan)
     with threadpool_limits(limits=1):
         for i, seed in enumerate(seeds):
@@ -501,18 +506,38 @@ def _profile_boot_chunk(
             yb = y[idx]
             if yb.min() == yb.max():
                 continue
-            mb = _gbm(params, model_seed).fit(X.iloc[idx], yb)
+            Xb = X.iloc[idx] if hasattr(X, "iloc") else X[idx]
+            mb = _gbm(params, model_seed, categorical).fit(Xb, yb)
             out[i] = mb.predict_proba(grid)[:, 1]
     return out
 
 
-def _gbm(params: Mapping[str, Any] | None, seed: int) -> HistGradientBoostingClassifier:
+def _gbm(
+    params: Mapping[str, Any] | None, seed: int, categorical: np.ndarray | None = None
+) -> HistGradientBoostingClassifier:
     kw = dict(DEFAULT_GBM_PARAMS)
     if params:
         kw.update(params)
-    kw["categorical_features"] = "from_dtype"
+    kw["categorical_features"] = "from_dtype" if categorical is None else categorical
     kw["random_state"] = seed
     return HistGradientBoostingClassifier(**kw)
+
+
+def _encoded(frame: pd.DataFrame, cats: Mapping[str, list[str]]) -> np.ndarray:
+    """Float matrix of a model frame: categories as their codes, missing as NaN.
+
+    The trees see exactly what ``categorical_features="from_dtype"`` gives
+    them (codes in the order of the fixed categories), without the pandas
+    validation and ordinal encoding repeated at every bootstrap refit.
+    """
+    out = np.empty((len(frame), frame.shape[1]), dtype="float64")
+    for j, c in enumerate(frame.columns):
+        if c in cats:
+            codes = frame[c].cat.codes.to_numpy()
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = frame[c].to_numpy(dtype="float64", na_value=np.nan)
+    return out
 
 
 def _cv_quality(
@@ -755,15 +780,18 @@ def profile_probabilities(
     warns.extend(pwarns)
     grid = _grid(resolved, group, levels, columns, cats)
 
+    # the trees are refitted 1 + n_boot + cv_folds times: encode once
+    mask = np.array([c in cats for c in columns])
+    Xn, gridn = _encoded(X, cats), _encoded(grid, cats)
     with threadpool_limits(limits=1):
-        model = _gbm(params, model_seed).fit(X, y)
-    point = model.predict_proba(grid)[:, 1]
+        model = _gbm(params, model_seed, mask).fit(Xn, y)
+    point = model.predict_proba(gridn)[:, 1]
 
     strata = X[group].to_numpy()
     seeds = rng.integers(_MAX_SEED, size=n_boot)
     chunks = [c for c in np.array_split(np.arange(n_boot), max(1, int(n_jobs))) if c.size]
     parts = Parallel(n_jobs=max(1, len(chunks)))(
-        delayed(_profile_boot_chunk)(X, y, strata, grid, seeds[c], params, model_seed)
+        delayed(_profile_boot_chunk)(Xn, y, strata, gridn, seeds[c], params, model_seed, mask)
         for c in chunks
     )
     boot = np.vstack(parts) if parts else np.empty((0, len(grid)))
@@ -795,7 +823,9 @@ def profile_probabilities(
         }
     )
     gaps = _gaps_from(table, draws, reference, alpha)
-    quality = _cv_quality(lambda: _gbm(params, model_seed), X, y, n_folds=cv_folds, seed=cv_seed)
+    quality = _cv_quality(
+        lambda: _gbm(params, model_seed, mask), Xn, y, n_folds=cv_folds, seed=cv_seed
+    )
     if math.isfinite(quality["roc_auc"]) and quality["roc_auc"] < 0.6:
         warns.append(
             f"Pouvoir discriminant faible du modèle (AUC validée croisée = {quality['roc_auc']:.2f})."
