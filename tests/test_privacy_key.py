@@ -102,10 +102,13 @@ def test_pseudonym_is_the_keyed_hmac_sha256(monkeypatch):
     assert pseudonymise(pd.Series([" 059000000000123 "]), key).iloc[0] == expected
 
 
-def test_key_never_appears_in_logs(no_env_key, caplog, tmp_path):
+@pytest.mark.parametrize("source", ["file", "environment"])
+def test_key_never_appears_in_logs(no_env_key, caplog, tmp_path, monkeypatch, source):
     from allocation_analysis import synth
     from allocation_analysis.io import load_table
 
+    if source == "environment":
+        monkeypatch.setenv("ALLOCATION_ANALYSIS_KEY", "c4" * 32)
     caplog.set_level(logging.DEBUG)
     key = load_or_create_key()
     ds = synth.generate(scale="tiny", seed=3)
