@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from allocation_analysis.stats._result import TestResult
@@ -68,7 +69,7 @@ def _prepare(df, outcome, group, reference, compared, controls, binary):
 
 
 def _logistic(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    return expit(z)  # 1 / (1 + exp(-z)) in one pass
 
 
 def _fit_logit(y: np.ndarray, X: np.ndarray, *, max_iter: int = 50) -> np.ndarray | None:
