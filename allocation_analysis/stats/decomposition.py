@@ -127,12 +127,13 @@ def _fairlie_once(y, Xc, g, term_cols, pooled, n_orderings, rng):
     m = min(n_c, n_r)
     K = len(term_cols)
     contrib = np.zeros(K)
-    # per-term contributions to the linear predictor, rows pre-sorted by
-    # predicted probability so that a subsample taken in index order is ranked
-    Ccmp = np.column_stack([Xcmp[:, c] @ beta[c] for c in term_cols])
-    Cref = np.column_stack([Xref[:, c] @ beta[c] for c in term_cols])
-    Ccmp = Ccmp[np.argsort(xb[g], kind="stable")]
-    Cref = Cref[np.argsort(xb[~g], kind="stable")]
+    # per-term contributions to the linear predictor, term-major (K, n), columns
+    # pre-sorted by predicted probability so that a subsample taken in index
+    # order is ranked
+    Ccmp = np.vstack([Xcmp[:, c] @ beta[c] for c in term_cols])
+    Cref = np.vstack([Xref[:, c] @ beta[c] for c in term_cols])
+    Ccmp = Ccmp[:, np.argsort(xb[g], kind="stable")]
+    Cref = Cref[:, np.argsort(xb[~g], kind="stable")]
 
     R = n_orderings
 
@@ -143,15 +144,14 @@ def _fairlie_once(y, Xc, g, term_cols, pooled, n_orderings, rng):
         keys = rng.random((R, size))
         return np.sort(np.argpartition(keys, m - 1, axis=1)[:, :m], axis=1)
 
-    A = Ccmp[ranked_subsamples(n_c)]  # (R, m, K)
-    B = Cref[ranked_subsamples(n_r)]
+    sub_c = ranked_subsamples(n_c)  # (R, m) positions; the (K, R, m) gathers are
+    sub_r = ranked_subsamples(n_r)  # taken one term at a time, never materialised
     orders = rng.permuted(np.tile(np.arange(K), (R, 1)), axis=1)  # (R, K)
-    rows = np.arange(R)
-    lin = a + A.sum(axis=2)  # (R, m)
+    lin = a + Ccmp.sum(axis=0)[sub_c]  # (R, m)
     cur = _logistic(lin).mean(axis=1)
     for step in range(K):
         k = orders[:, step]
-        lin += B[rows, :, k] - A[rows, :, k]
+        lin += Cref[k[:, None], sub_r] - Ccmp[k[:, None], sub_c]
         nxt = _logistic(lin).mean(axis=1)
         np.add.at(contrib, k, cur - nxt)
         cur = nxt
