@@ -443,7 +443,15 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="small", help="small, mel, national, or all (small+mel)")
     parser.add_argument("--no-run", action="store_true", help="skip the end-to-end run")
+    parser.add_argument(
+        "--max-memory-gib",
+        type=float,
+        default=None,
+        help="address-space limit of the benchmark process (default: 16 for national)",
+    )
     args = parser.parse_args(argv)
+    if args.max_memory_gib is None and args.scale == "national":
+        args.max_memory_gib = 16.0
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("TQDM_DISABLE", "1")  # the competitor's progress bar
     scales = ["small", "mel"] if args.scale == "all" else [args.scale]
@@ -462,6 +470,14 @@ def main(argv=None) -> None:
         f"Python {machine['python']}, load average {machine['load_average_1_5_15']}"
     )
     print(f"{'scale':<9} {'rows':>9} {'step':<40} {'wall s':>9} {'peak MiB':>10}")
+    if args.max_memory_gib:
+        # a step that would exhaust the machine fails with MemoryError (recorded as ÉCHEC)
+        # instead of waking the OOM killer on a shared machine
+        import resource
+
+        limit = int(args.max_memory_gib * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        machine["address_space_limit_gib"] = args.max_memory_gib
     t0 = time.perf_counter()
     for scale in scales:
         bench_scale(scale, end_to_end=(scale != "national") and not args.no_run)
