@@ -35,7 +35,7 @@ import pandas as pd
 from allocation_analysis.config import RUN_KEYS
 from allocation_analysis.errors import AllocationAnalysisError, UsageError
 
-__all__ = ["batch_command", "plan_tasks", "run_batch", "run_task"]
+__all__ = ["SINGLE_THREAD_ENV", "batch_command", "plan_tasks", "run_batch", "run_task"]
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,28 @@ def plan_tasks(config_path: str | Path) -> tuple[list[dict[str, Any]], Path]:
     return tasks, output
 
 
+#: Environment of the notebook kernels started by a batch task: one thread per
+#: numerical library, the parallelism being across tasks (two tasks on two cores
+#: with two BLAS/OpenMP threads each only adds synchronisation).
+SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
 def run_task(options: dict[str, Any]) -> dict[str, Any]:
-    """Run one (territory, period); never raises: the outcome is in the returned row."""
+    """Run one (territory, period); never raises: the outcome is in the returned row.
+
+    The kernels it starts inherit :data:`SINGLE_THREAD_ENV` (values already
+    set in the environment are kept).
+    """
+    import os
+
     from allocation_analysis.pipeline import config_from_options, run_analysis
+
+    for name, value in SINGLE_THREAD_ENV.items():
+        os.environ.setdefault(name, value)
 
     t0 = time.perf_counter()
     row = {
