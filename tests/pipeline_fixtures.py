@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -47,6 +48,11 @@ TERRITORY = "demo"
 ID_PREFIX = "SECRETID"
 LON_SUFFIX = "3917"
 LAT_SUFFIX = "8263"
+
+# The fixtures below are imported into several test modules, and pytest makes one
+# fixture definition per module: the expensive results are cached here so that the
+# pipeline runs once per test session, whichever modules are collected.
+_CACHE: dict[str, object] = {}
 
 KILLER_CELL = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
 
@@ -140,6 +146,12 @@ def _plant(folder: Path) -> tuple[list[str], list[str]]:
 
 @pytest.fixture(scope="session")
 def planted_dataset(tmp_path_factory, test_environment) -> PlantedDataset:
+    if "dataset" not in _CACHE:
+        _CACHE["dataset"] = _make_dataset(tmp_path_factory)
+    return _CACHE["dataset"]
+
+
+def _make_dataset(tmp_path_factory) -> PlantedDataset:
     folder = tmp_path_factory.mktemp("planted_inputs")
     ds = synth.generate(scale="small", seed=SEED)
     synth.write_dataset(ds, folder)
@@ -153,10 +165,23 @@ def planted_dataset(tmp_path_factory, test_environment) -> PlantedDataset:
 
 @pytest.fixture(scope="session")
 def planted_run(tmp_path_factory, planted_dataset) -> PlantedRun:
+    if "run" not in _CACHE:
+        _CACHE["run"] = _make_run(tmp_path_factory, planted_dataset)
+    return _CACHE["run"]
+
+
+def _make_run(tmp_path_factory, planted_dataset: PlantedDataset) -> PlantedRun:
     root = tmp_path_factory.mktemp("planted_output")
     paths, config, output = planted_dataset.paths_and_config(root)
     t0 = time.perf_counter()
-    final = pipeline.run_analysis(paths, config, output)
+    # Everything the library logs, down to DEBUG, goes to run.log and is scanned.
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    root_logger.setLevel(logging.DEBUG)
+    try:
+        final = pipeline.run_analysis(paths, config, output)
+    finally:
+        root_logger.setLevel(level)
     return PlantedRun(planted_dataset, root, final, time.perf_counter() - t0)
 
 
@@ -212,6 +237,12 @@ def wait_for(predicate, timeout: float, step: float = 0.2) -> bool:
 
 @pytest.fixture(scope="session")
 def killed_then_rerun(tmp_path_factory, planted_run) -> KilledThenRerun:
+    if "killed" not in _CACHE:
+        _CACHE["killed"] = _make_killed_then_rerun(tmp_path_factory, planted_run)
+    return _CACHE["killed"]
+
+
+def _make_killed_then_rerun(tmp_path_factory, planted_run: PlantedRun) -> KilledThenRerun:
     ds = planted_run.dataset
     root = tmp_path_factory.mktemp("faults_output")
     terr = root / TERRITORY
@@ -222,10 +253,15 @@ def killed_then_rerun(tmp_path_factory, planted_run) -> KilledThenRerun:
     paths, config, output = ds.paths_and_config(root)
     nbs = killer_notebooks(tmp_path_factory.mktemp("killer_notebooks"))
     kill_error = None
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    root_logger.setLevel(logging.DEBUG)  # the failed run.log is scanned too
     try:
         pipeline.run_analysis(paths, config, output, notebooks=nbs, timeout=300)
     except BaseException as exc:  # noqa: BLE001 - the test inspects it
         kill_error = exc
+    finally:
+        root_logger.setLevel(level)
     after_kill = tree_digest(final)
     tmp_after_kill = tmp_leftovers(terr)
     failed = sorted(p for p in terr.iterdir() if p.name.startswith("failed-"))
