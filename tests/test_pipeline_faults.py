@@ -105,6 +105,7 @@ def _failing_writer(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "results.json")
 
 
+@pytest.mark.slow
 def test_disk_full_in_the_writer_keeps_previous_output(planted_run, tmp_path, monkeypatch):
     final = _good_copy(planted_run, tmp_path)
     before = tree_digest(final)

@@ -24,7 +24,7 @@ from allocation_analysis.outputs import write_csv, write_xlsx
 
 KEY = bytes.fromhex("11" * 32)
 FUZZ = settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
