@@ -1,43 +1,56 @@
-"""Size, power and coverage of the report's statistical tests on synthetic replicates.
+"""Size, power and coverage of the report's statistical tests.
 
-Each replicate is a data set of :func:`allocation_analysis.synth.generate`
-(seed ``seed * 1_000_003 + r``, the rule of
-:func:`~allocation_analysis.synth.draw_replicates`), turned into the analysis
-frames in memory (:func:`loaded_inputs`, then
-:func:`allocation_analysis.session.prepare`) and analysed by
-:func:`allocation_analysis.analysis.disparity_tests` — the very code path of the
-report, with the same outcomes, controls, clusters and strata. For each test
-id of ``results.json`` and each compared group, :func:`rejection_rates` counts
-the replicates with ``p < alpha`` and, when the generator plants the quantity
-the test estimates, the replicates whose confidence interval covers it.
+Design
+------
+One realistic synthetic population is generated once
+(:func:`allocation_analysis.synth.generate`, ``mel`` scale: about 60 000
+demands active in the semester, 6 000 leases), turned into the report's
+analysis frames in memory (:func:`analysis_frames`) and wrapped in a
+:class:`Population`. A replicate is a random subsample of it — ``m_access``
+rows of the access frame (access and waiting-time tests) and ``m_placement``
+leases of the semester (placement tests) drawn without replacement with a
+:class:`numpy.random.Generator` seeded by ``SeedSequence([seed, r])`` — on
+which the calls of :func:`allocation_analysis.analysis.disparity_tests` are
+run (:func:`report_specs`: same outcomes, controls ``ACCESS_CONTROLS`` and
+``PLACEMENT_CONTROLS``, cluster ``commune_choix1``, strata of
+``analysis._access_strata``). Subsamples keep the generator's realistic
+covariate structure: nationality and QPV residence correlated with income,
+household size, requested typology, housing situation.
 
-Two null hypotheses
--------------------
-The generator's null effects (``effects_null.yaml``) make every *adjusted*
-odds ratio equal to 1, but not the *raw* gaps: nationality and QPV residence
-are correlated with income, household size and requested typology, which the
-access model uses. Under ``effects_null`` the raw-rate tests (score test,
-Cochran–Mantel–Haenszel stratified by typology × priority only, log-rank) and
-the dissimilarity of allocations across communes therefore test hypotheses
-that are false, and their rejection rate measures power against composition
-effects, not size. ``shuffle_groups=True`` gives the null every test is
-calibrated under: within each replicate the pair (``nationalite``,
-``residence_qpv``) is permuted across demands (one permutation, applied to the
-demand frame before deriving the access and allocation frames), so that group
-membership is independent of everything else while the group sizes and every
-other variable keep their synthetic distribution.
+Two exact nulls, chosen per test
+--------------------------------
+*Exchangeable null* (``null="exchangeable"``), for the raw tests (score test
+of ``compare_rates``, ``cmh`` over typology × priority strata, ``logrank``,
+``dissimilarity`` of allocations across communes) and for ``cox``: within
+each replicate the pair (``nationalite``, ``residence_qpv``) is permuted
+jointly across the rows of the access subsample, and independently across the
+rows of the placement subsample. Group membership is then independent of the
+outcome and of every covariate, group sizes are unchanged, and every one of
+these tests' null hypotheses holds exactly.
 
-Helpers
--------
-:func:`loaded_inputs` builds the :class:`~allocation_analysis.io.Inputs` that
-:func:`~allocation_analysis.io.load_inputs` would return for the written data
-set, without files: the generator's tables are already typed, so each
-contract column is only cast to the dtype of its :class:`ColumnSpec`
-(``docs/data-model.md`` §1) and ``num_unique`` is pseudonymised with
-:func:`~allocation_analysis.privacy.pseudonymise`. The equivalence with the
-file round trip is tested (``tests/calibration/test_inputs.py``). It takes
-about 0.05 s per ``tiny`` replicate against about 1.5 s for writing and
-reading files.
+*Parametric (model-based) null* (``null="parametric"``), for the adjusted
+logits of access (controls ``ACCESS_CONTROLS``, cluster-robust SE by
+``commune_choix1``) and placement (``PLACEMENT_CONTROLS``), for ``fairlie``
+and for ``ipw_disparity``: the logistic model of the outcome on the controls
+*without* any group term is fitted once on the whole population
+(:func:`null_probabilities`, statsmodels); in each replicate the outcome of
+the subsampled rows is redrawn as Bernoulli(p̂). The conditional odds ratio
+of every group given the controls is then exactly 1 and the IPW estimand (ATT
+difference of rates) exactly 0, while groups keep their realistic, correlated
+composition: precisely the null under which the adjusted tests must have
+their nominal size. This checks calibration under a *correctly specified*
+model; it says nothing about the tests' behaviour under misspecification.
+
+Without a null (``null="none"``), replicates are plain subsamples: with the
+planted effects of ``effects_default.yaml`` the rejection rates are powers, and
+the coverage of the planted odds ratios (exact parameters of the generator's
+access and placement models, ``truth["exact"]``) by the logit intervals is
+measured. Coverage is then of the finite population's parameter as seen from
+one population; it is close to the planted value when the sampling fraction is
+small.
+
+Results do not depend on the number of worker processes: every replicate has
+its own seed and the records are sorted before aggregation.
 """
 
 from __future__ import annotations
@@ -45,9 +58,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,9 +72,15 @@ from allocation_analysis.config import AnalysisConfig, Period
 
 __all__ = [
     "COVERAGE_TRUTH",
+    "NULLS",
+    "PARAMETRIC_TESTS",
     "TEST_IDS",
+    "Population",
     "analysis_frames",
+    "build_population",
+    "draw_replicate",
     "loaded_inputs",
+    "null_probabilities",
     "rejection_rates",
     "replicate_records",
     "report_specs",
@@ -69,9 +89,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_SEED_STRIDE = 1_000_003
-"""Seed of replicate ``r``: ``seed * _SEED_STRIDE + r`` (as :func:`synth.draw_replicates`)."""
 
 _CALIBRATION_KEY = b"calibration-synthetic-data-only"
 """Pseudonymisation key of the in-memory path (synthetic identifiers, nothing secret)."""
@@ -83,6 +100,25 @@ COVERAGE_TRUTH: dict[str, str] = {
     "placement_residence_logit": "placement_qpv.residence_qpv",
 }
 """Tests whose estimate is an exact parameter of the generator (``truth["exact"]``)."""
+
+NULLS: tuple[str, ...] = ("exchangeable", "parametric", "none")
+"""Ways of drawing a replicate (see the module docstring)."""
+
+PARAMETRIC_TESTS: frozenset[str] = frozenset(
+    {
+        "access_origin_logit",
+        "access_residence_logit",
+        "placement_origin_logit",
+        "placement_residence_logit",
+        "access_origin_fairlie",
+        "access_residence_fairlie",
+        "access_origin_ipw",
+        "access_residence_ipw",
+    }
+)
+"""Tests calibrated under the parametric null; the others under the exchangeable null."""
+
+_GROUP_COLUMNS = ("nationalite", "residence_qpv")
 
 
 # --------------------------------------------------------------------------- in-memory inputs
@@ -157,15 +193,6 @@ def loaded_inputs(ds: Any, *, key: bytes = _CALIBRATION_KEY) -> Any:
         seuils=seuils,
         siren_epci=str(epcis[0]) if len(epcis) == 1 else None,
     )
-
-
-def _shuffle_groups(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Permute the pair (``nationalite``, ``residence_qpv``) across the rows of a frame."""
-    out = frame.copy()
-    perm = rng.permutation(len(out))
-    for col in ("nationalite", "residence_qpv"):
-        out[col] = pd.array(out[col].to_numpy()[perm], dtype="string")
-    return out
 
 
 def analysis_frames(
@@ -349,19 +376,173 @@ def report_specs(
     return out
 
 
+# --------------------------------------------------------------------------- population
+def _design(frame: pd.DataFrame, controls: Iterable[str]) -> pd.DataFrame:
+    """Numeric design matrix of the controls (text columns as treatment dummies)."""
+    parts = []
+    for c in controls:
+        s = frame[c]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            parts.append(pd.to_numeric(s.astype("float64")).rename(c).to_frame())
+        else:
+            parts.append(pd.get_dummies(s.astype(str), prefix=c, drop_first=True, dtype=float))
+    x = pd.concat(parts, axis=1)
+    x.insert(0, "const", 1.0)
+    return x
+
+
+def null_probabilities(frame: pd.DataFrame, *, outcome: str, controls: Iterable[str]) -> np.ndarray:
+    """Fitted probabilities of the logistic model of ``outcome`` on ``controls`` only.
+
+    The model has no group term: redrawing the outcome as Bernoulli of these
+    probabilities makes the conditional odds ratio of every group exactly 1.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The whole population.
+    outcome : str, keyword-only
+        Binary outcome column.
+    controls : iterable of str, keyword-only
+        Control columns (bool and numeric as is, text as treatment dummies).
+
+    Returns
+    -------
+    numpy.ndarray
+        One probability per row of ``frame``.
+
+    References
+    ----------
+    .. [1] McCullagh, P. & Nelder, J. A. (1989). *Generalized Linear Models*,
+       2nd ed., ch. 4. Chapman & Hall.
+    """
+    import statsmodels.api as sm
+
+    x = _design(frame, controls)
+    y = frame[outcome].astype(float).to_numpy()
+    fit = sm.Logit(y, x.to_numpy()).fit(disp=0, maxiter=200)
+    return np.asarray(fit.predict(x.to_numpy()), dtype=float)
+
+
+@dataclass(frozen=True)
+class Population:
+    """A synthetic population from which calibration replicates are subsampled.
+
+    Attributes
+    ----------
+    access : DataFrame
+        Access frame of the semester (:func:`analysis_frames`).
+    allocations : DataFrame
+        The semester's leases.
+    p_access, p_placement : numpy.ndarray
+        Null-model probabilities of ``access`` (controls ``ACCESS_CONTROLS``)
+        and ``logement_en_qpv`` (``PLACEMENT_CONTROLS``), one per row.
+    truth : dict
+        The generator's truth (planted effects).
+    """
+
+    access: pd.DataFrame
+    allocations: pd.DataFrame
+    p_access: np.ndarray = field(repr=False)
+    p_placement: np.ndarray = field(repr=False)
+    truth: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def build_population(ds: Any, *, period: str | Period | None = None) -> Population:
+    """Analysis frames and null-model probabilities of a synthetic data set.
+
+    Parameters
+    ----------
+    ds : SynthDataset
+        From :func:`allocation_analysis.synth.generate` (``mel`` scale for the
+        calibration study).
+    period : str or Period, optional
+        Semester analysed; default the generator's demonstration semester.
+
+    Returns
+    -------
+    Population
+    """
+    from allocation_analysis import analysis
+
+    access, alloc, _ = analysis_frames(ds, period=period)
+    p_acc = null_probabilities(access, outcome="access", controls=analysis.ACCESS_CONTROLS)
+    p_pl = null_probabilities(
+        alloc, outcome="logement_en_qpv", controls=analysis.PLACEMENT_CONTROLS
+    )
+    return Population(access, alloc, p_acc, p_pl, dict(ds.truth))
+
+
+def _permute_groups(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Permute the pair (``nationalite``, ``residence_qpv``) jointly across the rows."""
+    perm = rng.permutation(len(frame))
+    out = frame.copy()
+    for col in _GROUP_COLUMNS:
+        out[col] = pd.array(frame[col].to_numpy()[perm], dtype="string")
+    return out
+
+
+def draw_replicate(
+    population: Population,
+    replicate: int,
+    *,
+    null: str,
+    m_access: int,
+    m_placement: int,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Subsamples of the population forming replicate ``replicate``.
+
+    Parameters
+    ----------
+    population : Population
+    replicate : int
+        Replicate number ``r``; its generator is seeded by
+        ``SeedSequence([seed, r])``.
+    null : {"exchangeable", "parametric", "none"}, keyword-only
+        ``"exchangeable"`` permutes (``nationalite``, ``residence_qpv``) jointly
+        across the rows of each subsample; ``"parametric"`` redraws ``access``
+        and ``logement_en_qpv`` as Bernoulli of the null-model probabilities;
+        ``"none"`` leaves the subsamples as drawn.
+    m_access, m_placement : int, keyword-only
+        Rows drawn without replacement from the access frame and from the
+        semester's leases.
+    seed : int, keyword-only
+        Master seed.
+
+    Returns
+    -------
+    access, allocations : DataFrame
+    """
+    from allocation_analysis.errors import UsageError
+
+    if null not in NULLS:
+        raise UsageError(f"Hypothèse nulle inconnue : « {null} » ({', '.join(NULLS)}).")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(replicate)]))
+    n_acc, n_pl = len(population.access), len(population.allocations)
+    if not (0 < m_access <= n_acc and 0 < m_placement <= n_pl):
+        raise UsageError(
+            f"Taille de sous-échantillon invalide : {m_access} sur {n_acc} demandes, "
+            f"{m_placement} sur {n_pl} attributions."
+        )
+    ia = np.sort(rng.choice(n_acc, size=m_access, replace=False))
+    ip = np.sort(rng.choice(n_pl, size=m_placement, replace=False))
+    acc = population.access.iloc[ia].reset_index(drop=True)
+    alloc = population.allocations.iloc[ip].reset_index(drop=True)
+    if null == "exchangeable":
+        acc = _permute_groups(acc, rng)
+        alloc = _permute_groups(alloc, rng)
+    elif null == "parametric":
+        acc["access"] = rng.random(m_access) < population.p_access[ia]
+        alloc["logement_en_qpv"] = rng.random(m_placement) < population.p_placement[ip]
+    return acc, alloc
+
+
 # --------------------------------------------------------------------------- one replicate
 def _truth_value(truth: Mapping[str, Any], path: str, compared: str) -> float:
     block, name = path.split(".")
     node = truth["effects"][block][name]
     return float(node[compared] if isinstance(node, Mapping) else node)
-
-
-def _is_null(truth: Mapping[str, Any], test_id: str) -> bool:
-    """Whether the planted access effects of the test's grouping are all 1."""
-    acc = truth["effects"]["access"]
-    if "_origin_" in test_id:
-        return all(float(v) == 1.0 for v in acc["nationalite"].values())
-    return float(acc["residence_qpv"]) == 1.0
 
 
 def _f(x: Any) -> float:
@@ -372,29 +553,27 @@ def _f(x: Any) -> float:
 
 
 def replicate_records(
+    population: Population,
     replicate: int,
     *,
-    effects: str | Path | Mapping[str, Any] | None,
+    null: str,
     test_ids: Iterable[str] | None = None,
-    scale: str = "tiny",
+    m_access: int = 2_000,
+    m_placement: int = 1_500,
     seed: int = 0,
-    shuffle_groups: bool = False,
     n_boot: int = 50,
     n_permutations: int = 199,
 ) -> list[dict[str, Any]]:
-    """Run the report's tests on one synthetic replicate.
+    """Run the report's tests on one replicate (:func:`draw_replicate`).
 
     Parameters
     ----------
+    population : Population
     replicate : int
-        Replicate number ``r``; the data set's seed is ``seed * 1_000_003 + r``.
-    effects, scale, seed
-        As :func:`allocation_analysis.synth.draw_replicates`.
+    null, m_access, m_placement, seed
+        As :func:`draw_replicate`.
     test_ids : iterable of str, optional
         Tests to run (default :data:`TEST_IDS`).
-    shuffle_groups : bool, keyword-only
-        Permute (``nationalite``, ``residence_qpv``) across the rows of the
-        access frame, and independently across the semester's allocations.
     n_boot, n_permutations : int, keyword-only
         Bootstrap replicates (Fairlie) and permutations (dissimilarity).
 
@@ -403,30 +582,24 @@ def replicate_records(
     list of dict
         One per test and compared group: ``replicate``, ``test_id``,
         ``group``, ``estimate``, ``ci_low``, ``ci_high``, ``p_value``,
-        ``truth`` (planted value when the estimate is an exact parameter of the
-        generator, 0 for the IPW difference under null access effects, else
-        NaN), ``n``, ``failed`` (an exception was raised), ``seconds``.
+        ``truth`` (the planted odds ratio for the logits when ``null="none"``,
+        0 for the IPW difference under the parametric null, else NaN), ``n``,
+        ``failed`` (an exception was raised), ``seconds``.
     """
-    import time
-
-    from allocation_analysis import synth
-
-    rseed = int(seed) * _SEED_STRIDE + int(replicate)
-    ds = synth.generate(scale=scale, seed=rseed, effects=effects)
-    access, alloc, _ = analysis_frames(ds)
-    if shuffle_groups:
-        rng = np.random.default_rng(np.random.SeedSequence([rseed, 7]))
-        access = _shuffle_groups(access, rng)
-        alloc = _shuffle_groups(alloc, rng)
+    acc, alloc = draw_replicate(
+        population, replicate, null=null, m_access=m_access, m_placement=m_placement, seed=seed
+    )
+    test_seed = int(np.random.SeedSequence([int(seed), int(replicate), 1]).generate_state(1)[0])
     rows = []
-    for tid, cmp, fn, kwargs in report_specs(
-        access,
+    specs = report_specs(
+        acc,
         alloc,
-        seed=rseed % (2**31),
+        seed=test_seed % (2**31),
         n_boot=n_boot,
         n_permutations=n_permutations,
         test_ids=test_ids,
-    ):
+    )
+    for tid, cmp, fn, kwargs in specs:
         t0 = time.perf_counter()
         failed = False
         try:
@@ -436,9 +609,9 @@ def replicate_records(
             log.exception("test %s (%s) failed in replicate %d", tid, cmp, replicate)
             res, failed = None, True
         truth = math.nan
-        if tid in COVERAGE_TRUTH and not shuffle_groups:
-            truth = _truth_value(ds.truth, COVERAGE_TRUTH[tid], cmp)
-        elif tid.endswith("_ipw") and (shuffle_groups or _is_null(ds.truth, tid)):
+        if null == "none" and tid in COVERAGE_TRUTH and population.truth:
+            truth = _truth_value(population.truth, COVERAGE_TRUTH[tid], cmp)
+        elif null == "parametric" and tid.endswith("_ipw"):
             truth = 0.0
         rows.append(
             {
@@ -475,14 +648,6 @@ def wilson_interval(k: int, n: int, *, alpha: float = 0.05) -> tuple[float, floa
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _chunk(args: tuple[list[int], dict[str, Any]]) -> list[dict[str, Any]]:
-    reps, kwargs = args
-    out: list[dict[str, Any]] = []
-    for r in reps:
-        out.extend(replicate_records(r, **kwargs))
-    return out
 
 
 def summarise(records: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
@@ -533,45 +698,65 @@ def summarise(records: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_WORKER_POPULATION: Population | None = None
+
+
+def _init_worker(population: Population) -> None:
+    global _WORKER_POPULATION
+    from threadpoolctl import threadpool_limits
+
+    _WORKER_POPULATION = population
+    # parallelism is across replicates: one BLAS thread per worker
+    threadpool_limits(limits=1)
+
+
+def _chunk(args: tuple[list[int], dict[str, Any]]) -> list[dict[str, Any]]:
+    reps, kwargs = args
+    assert _WORKER_POPULATION is not None
+    out: list[dict[str, Any]] = []
+    for r in reps:
+        out.extend(replicate_records(_WORKER_POPULATION, r, **kwargs))
+    return out
+
+
 def rejection_rates(
+    population: Population,
     test_ids: Iterable[str] | None = None,
     *,
+    null: str,
     n_replicates: int,
-    effects: str | Path | Mapping[str, Any] | None,
-    scale: str = "tiny",
+    m_access: int = 2_000,
+    m_placement: int = 1_500,
     seed: int = 0,
     alpha: float = 0.05,
-    shuffle_groups: bool = False,
     n_boot: int = 50,
     n_permutations: int = 199,
     n_jobs: int | None = None,
     return_records: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-    """Rejection rate (and coverage of the planted truth) of the report's tests.
+    """Rejection rate (and coverage) of the report's tests over subsampled replicates.
 
     Parameters
     ----------
+    population : Population
+        From :func:`build_population`.
     test_ids : iterable of str, optional
         Test ids of ``results.json`` to run (:data:`TEST_IDS`); default all.
+    null : {"exchangeable", "parametric", "none"}, keyword-only
+        How replicates are drawn (:func:`draw_replicate`).
     n_replicates : int, keyword-only
-        Synthetic replicates.
-    effects : path, mapping, "null", "default" or None, keyword-only
-        Planted effects (:func:`allocation_analysis.synth.load_effects`).
-    scale : str, keyword-only
-        Generator scale (``"tiny"``: about 600 demands active in the semester
-        and 60 leases; ``"small"``: three times more).
+    m_access, m_placement : int, keyword-only
+        Subsample sizes.
     seed : int, keyword-only
-        Master seed; replicate ``r`` uses ``seed * 1_000_003 + r``. Same seed ⇒
-        same table, whatever ``n_jobs``.
+        Master seed. Same seed ⇒ same table, whatever ``n_jobs``.
     alpha : float, keyword-only
         Level of the tests; a replicate rejects when ``p < alpha``.
-    shuffle_groups : bool, keyword-only
-        Permute group membership across rows in each replicate (the null of
-        the raw tests; see the module docstring).
     n_boot, n_permutations : int, keyword-only
         Fairlie bootstrap replicates and dissimilarity permutations.
     n_jobs : int, optional
-        Worker processes (default ``min(2, os.cpu_count())``; 1 runs in process).
+        Worker processes (default ``min(2, os.cpu_count())``; 1 runs in
+        process). Replicates are sent in chunks of about
+        ``n_replicates / (8 n_jobs)``.
     return_records : bool, keyword-only
         Also return the per-replicate rows of :func:`replicate_records`.
 
@@ -579,13 +764,11 @@ def rejection_rates(
     -------
     DataFrame
         One row per (``test_id``, ``group``): ``replicates``, ``valid``
-        (replicates with a p-value; the others are degenerate fits reported
-        with a warning, e.g. separation), ``rejections``, ``rate`` =
+        (replicates with a p-value), ``rejections``, ``rate`` =
         rejections / valid with its Wilson 95 % interval (``rate_ci_low``,
         ``rate_ci_high``), ``truth``, ``coverage`` of the truth by the test's
-        confidence interval with its Wilson interval (NaN when the estimate is
-        not an exact parameter of the generator), ``median_estimate``,
-        ``mean_n``, ``seconds_per_replicate``.
+        confidence interval with its Wilson interval (NaN without a truth),
+        ``median_estimate``, ``mean_n``, ``seconds_per_replicate``.
 
     References
     ----------
@@ -599,28 +782,35 @@ def rejection_rates(
         raise UsageError(f"Nombre de réplications invalide : {n_replicates}.")
     if not 0 < alpha < 1:
         raise UsageError(f"alpha doit être compris entre 0 et 1 (reçu {alpha}).")
+    if null not in NULLS:
+        raise UsageError(f"Hypothèse nulle inconnue : « {null} » ({', '.join(NULLS)}).")
     ids = tuple(TEST_IDS if test_ids is None else test_ids)
     unknown = sorted(set(ids) - set(TEST_IDS))
     if unknown:
         raise UsageError(f"Tests inconnus : {', '.join(unknown)}.")
     kwargs = dict(
-        effects=effects,
+        null=null,
         test_ids=ids,
-        scale=scale,
+        m_access=m_access,
+        m_placement=m_placement,
         seed=seed,
-        shuffle_groups=shuffle_groups,
         n_boot=n_boot,
         n_permutations=n_permutations,
     )
     jobs = n_jobs if n_jobs is not None else min(2, os.cpu_count() or 1)
     reps = list(range(int(n_replicates)))
     if jobs <= 1:
-        rows = _chunk((reps, kwargs))
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            rows = [row for r in reps for row in replicate_records(population, r, **kwargs)]
     else:
         size = max(1, math.ceil(len(reps) / (jobs * 8)))
         chunks = [(reps[i : i + size], kwargs) for i in range(0, len(reps), size)]
         rows = []
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs, initializer=_init_worker, initargs=(population,)
+        ) as pool:
             for part in pool.map(_chunk, chunks):
                 rows.extend(part)
     order = {t: i for i, t in enumerate(TEST_IDS)}

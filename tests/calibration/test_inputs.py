@@ -85,29 +85,65 @@ def test_wilson_interval_matches_hand_computation():
     assert all(math.isnan(v) for v in calibration.wilson_interval(0, 0))
 
 
-def test_rejection_rates_deterministic_and_independent_of_workers():
+@pytest.fixture(scope="module")
+def small_population(dataset):
+    return calibration.build_population(dataset)
+
+
+def test_rejection_rates_deterministic_and_independent_of_workers(small_population):
     ids = ["access_origin_rates", "placement_origin_dissimilarity"]
-    kw = dict(n_replicates=3, effects="null", scale="tiny", seed=3, shuffle_groups=True)
-    one = calibration.rejection_rates(ids, n_jobs=1, **kw)
-    two = calibration.rejection_rates(ids, n_jobs=2, **kw)
+    kw = dict(null="exchangeable", n_replicates=3, m_access=300, m_placement=40, seed=3)
+    one = calibration.rejection_rates(small_population, ids, n_jobs=1, **kw)
+    two = calibration.rejection_rates(small_population, ids, n_jobs=2, **kw)
     cols = ["test_id", "group", "valid", "rejections", "rate", "median_estimate"]
     pd.testing.assert_frame_equal(one[cols], two[cols])
     assert set(one["test_id"]) == set(ids)
     assert (one["replicates"] == 3).all()
 
 
-def test_replicate_seeds_follow_draw_replicates():
-    first = next(iter(synth.draw_replicates(2, scale="tiny", effects="null", seed=4)))
-    again = synth.generate(scale="tiny", seed=4 * 1_000_003 + 0, effects="null")
-    pd.testing.assert_frame_equal(first.demandes, again.demandes)
-
-
-def test_shuffled_groups_keep_group_sizes_and_break_the_link(dataset):
-    access, _, _ = calibration.analysis_frames(dataset)
-    shuffled = calibration._shuffle_groups(access, np.random.default_rng(0))
-    assert (
-        shuffled["nationalite"].value_counts().to_dict()
-        == access["nationalite"].value_counts().to_dict()
+def test_exchangeable_replicate_permutes_group_pairs_and_keeps_outcomes(small_population):
+    pop = small_population
+    acc, alloc = calibration.draw_replicate(
+        pop, 0, null="exchangeable", m_access=300, m_placement=40, seed=0
     )
-    pd.testing.assert_series_equal(shuffled["access"], access["access"])
-    assert not shuffled["nationalite"].equals(access["nationalite"])
+    plain, plain_alloc = calibration.draw_replicate(
+        pop, 0, null="none", m_access=300, m_placement=40, seed=0
+    )
+    # same rows, same outcomes and covariates
+    pd.testing.assert_series_equal(acc["demande_id"], plain["demande_id"])
+    pd.testing.assert_series_equal(acc["access"], plain["access"])
+    # the (nationalite, residence_qpv) pairs are a permutation of the drawn ones
+    pairs = acc["nationalite"] + "|" + acc["residence_qpv"]
+    plain_pairs = plain["nationalite"] + "|" + plain["residence_qpv"]
+    assert pairs.value_counts().to_dict() == plain_pairs.value_counts().to_dict()
+    assert not pairs.equals(plain_pairs)
+    assert len(alloc) == len(plain_alloc) == 40
+
+
+def test_parametric_replicate_redraws_outcomes_from_the_null_model(small_population):
+    pop = small_population
+    # the null model reproduces the population rate (score equation of the intercept)
+    assert pop.p_access.mean() == pytest.approx(pop.access["access"].mean(), abs=1e-6)
+    assert pop.p_placement.mean() == pytest.approx(
+        pop.allocations["logement_en_qpv"].mean(), abs=1e-6
+    )
+    n = min(len(pop.access), 500)
+    draws = [
+        calibration.draw_replicate(pop, r, null="parametric", m_access=n, m_placement=40)[0]
+        for r in range(40)
+    ]
+    plain = calibration.draw_replicate(pop, 0, null="none", m_access=n, m_placement=40)[0]
+    # outcomes change, groups and covariates do not
+    assert not draws[0]["access"].equals(plain["access"])
+    pd.testing.assert_series_equal(draws[0]["nationalite"], plain["nationalite"])
+    # mean of the redrawn outcome ≈ mean p over the drawn rows: 40 x n Bernoulli draws
+    rate = np.mean([d["access"].mean() for d in draws])
+    assert rate == pytest.approx(pop.p_access.mean(), abs=4 * math.sqrt(0.1 * 0.9 / (40 * n)))
+
+
+def test_null_probabilities_match_a_hand_fitted_two_cell_model():
+    # one binary control: the MLE of the saturated model is the cell proportion
+    # x = 0: 1 success of 4 → 0.25 ; x = 1: 3 successes of 4 → 0.75
+    frame = pd.DataFrame({"y": [1, 0, 0, 0, 1, 1, 1, 0], "x": [False] * 4 + [True] * 4})
+    p = calibration.null_probabilities(frame, outcome="y", controls=["x"])
+    np.testing.assert_allclose(p, [0.25] * 4 + [0.75] * 4, atol=1e-6)
