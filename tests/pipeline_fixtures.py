@@ -278,7 +278,8 @@ def _make_killed_then_rerun(tmp_path_factory, planted_run: PlantedRun) -> Killed
     lock_error = None
     lock_seconds = float("nan")
     try:
-        started = wait_for(lambda: any(p.name.startswith(".tmp-") for p in terr.iterdir()), 120)
+        # The run creates its temporary folder only once it holds the lock.
+        started = wait_for(lambda: bool(set(tmp_leftovers(terr)) - set(tmp_after_kill)), 120)
         if started:
             t0 = time.perf_counter()
             try:
