@@ -315,8 +315,13 @@ class _Timer:
 
 
 def _attach_log(path: Path) -> logging.Handler:
+    """Log the run to ``run.log`` at INFO at least, whatever the caller configured."""
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setLevel(logging.INFO)
+    pkg = logging.getLogger("allocation_analysis")
+    if pkg.getEffectiveLevel() > logging.INFO:
+        pkg.setLevel(logging.INFO)
     logging.getLogger().addHandler(handler)
     return handler
 
