@@ -745,7 +745,7 @@ def load_inputs(
 
 def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
     assert att.keys is not None and dem.keys is not None
-    known = set(dem.keys.dropna())
+    known = pd.Series(dem.keys.dropna().unique())  # vectorised membership, no Python set
     unknown = att.keys.notna() & ~att.keys.isin(known)
     if unknown.any():
         rows = att.keys.index[unknown.to_numpy()].to_numpy()
@@ -776,7 +776,8 @@ def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
 
 def _check_allocation_dwellings(att: LoadResult, log: LoadResult) -> None:
     assert log.keys is not None
-    known = set(log.keys.dropna())
+    # vectorised membership (a Python set of millions of Arrow strings costs minutes)
+    known = pd.Series(log.keys.dropna().unique())
     # Accepted allocation rows only: a rejected row's rpls_id may itself be garbage.
     rpls = att.data["rpls_id"]
     unknown_acc = att.data.loc[rpls.notna() & ~rpls.isin(known), "source_row"].to_numpy()
@@ -790,7 +791,7 @@ def _check_allocation_dwellings(att: LoadResult, log: LoadResult) -> None:
             rows=tuple(int(r) for r in rows[:_EXAMPLES]),
             rule="reference_logement",
         )
-    accepted = set(log.data["rpls_id"].dropna())
+    accepted = pd.Series(log.data["rpls_id"].dropna().unique())
     att.reject_rows(
         rpls.notna() & ~rpls.isin(accepted),
         column="rpls_id",
