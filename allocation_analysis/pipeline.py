@@ -366,7 +366,8 @@ def run_analysis(
 
     check_name(config.territory, "Nom de territoire")
     period = config.period.label
-    terr_dir = Path(output) / config.territory
+    # Absolute: the notebooks run with their own working directory.
+    terr_dir = Path(output).resolve() / config.territory
     final = terr_dir / period
     nb_dir = notebooks or notebooks_dir()
     timer = _Timer()

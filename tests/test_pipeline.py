@@ -172,3 +172,13 @@ def test_notebooks_are_stored_without_outputs_with_one_parameters_cell():
         for c in nb.cells:
             if c.cell_type == "code":
                 assert not c.outputs and c.execution_count is None, name
+
+
+def test_demo_with_a_relative_output_folder_as_make_demo_runs_it(tmp_path, monkeypatch):
+    """``make demo`` passes ``--output outputs``: a path relative to the caller's folder."""
+    monkeypatch.setenv("ALLOCATION_ANALYSIS_KEY", "cd" * 32)
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--output", "outputs"]) == 0
+    final = tmp_path / "outputs" / "demo" / "2025-S2"
+    assert (final / "report.html").is_file() and (final / "results.json").is_file()
+    assert not list((tmp_path / "outputs" / "demo").glob("failed-*"))
