@@ -398,33 +398,63 @@ class _Stratum:
         return rs_stop[self.pos_stop] - rs_start[self.pos_start]
 
     def pieces(self, X: np.ndarray, beta: np.ndarray):
-        """Per event (one row per tied-death rank) Efron quantities."""
+        """Per event (one row per tied-death rank) Efron quantities.
+
+        Returns the log partial likelihood, the score contribution of each
+        event rank ``U`` (``x_i - xbar``), the Efron denominators ``s0``, the
+        weighted means ``xbar`` and the relative risks ``w``. The information
+        matrix is not built here: see :meth:`information`.
+        """
         eta = X @ beta
         w = np.exp(eta)
         m = self.ev_times.size
         p = X.shape[1]
         S0 = self._riskset_sums(w)
         S1 = self._riskset_sums(w[:, None] * X)
-        S2 = self._riskset_sums(w[:, None, None] * X[:, :, None] * X[:, None, :])
         e = self.ev_rows
         D0 = np.bincount(self.ev_tidx, weights=w[e], minlength=m)
         D1 = np.zeros((m, p))
         np.add.at(D1, self.ev_tidx, w[e, None] * X[e])
-        D2 = np.zeros((m, p, p))
-        np.add.at(D2, self.ev_tidx, w[e, None, None] * X[e, :, None] * X[e, None, :])
         j, f = self.ev_tidx, self.frac
         s0 = S0[j] - f * D0[j]
         s1 = S1[j] - f[:, None] * D1[j]
-        s2 = S2[j] - f[:, None, None] * D2[j]
         xbar = s1 / s0[:, None]
         U = X[e] - xbar  # score contribution of each event rank (sums per time)
-        V = s2 / s0[:, None, None] - xbar[:, :, None] * xbar[:, None, :]
         loglik = float(eta[e].sum() - np.log(s0).sum())
-        return loglik, U, V, s0, xbar, w
+        return loglik, U, s0, xbar, w
+
+    def information(
+        self,
+        X: np.ndarray,
+        w: np.ndarray,
+        s0: np.ndarray,
+        xbar: np.ndarray,
+        c: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``sum_e c_e V_e``: weighted sum of the Efron variance of every event rank.
+
+        ``V_e = s2_e / s0_e - xbar_e xbar_e'`` with ``s2_e = S2(t_e) - f_e D2(t_e)``
+        (risk-set and tied-death sums of ``w x x'``). Exchanging the sums,
+        ``sum_e c_e s2_e / s0_e = X' diag(w_i a_i) X`` where ``a_i`` adds
+        ``c_e / s0_e`` over the event ranks whose risk set holds subject ``i``,
+        less ``c_e f_e / s0_e`` over the ranks of ``i``'s own death time when
+        ``i`` dies: O(n p^2) with scalar cumulative sums, never an
+        ``(n, p, p)`` array. ``c`` defaults to 1 (the observed information).
+        """
+        j, f = self.ev_tidx, self.frac
+        m = self.ev_times.size
+        ce = np.ones(j.size) if c is None else c
+        A = np.bincount(j, weights=ce / s0, minlength=m)
+        B = np.bincount(j, weights=ce * f / s0, minlength=m)
+        CA = np.concatenate([[0.0], np.cumsum(A)])
+        v = w * (CA[self.cum_hi] - CA[self.cum_lo])
+        e = self.ev_rows
+        v[e] -= w[e] * B[j]
+        return (X * v[:, None]).T @ X - (xbar * ce[:, None]).T @ xbar
 
     def score_residuals(self, X: np.ndarray, beta: np.ndarray) -> np.ndarray:
         """Efron score residuals (as R ``residuals(fit, "score")``)."""
-        _, _, _, s0, xbar, w = self.pieces(X, beta)
+        _, _, s0, xbar, w = self.pieces(X, beta)
         m = self.ev_times.size
         p = X.shape[1]
         j, f = self.ev_tidx, self.frac
@@ -456,10 +486,11 @@ def _cox_fit(strata: list[_Stratum], X: np.ndarray, *, max_iter: int = 50):
     def total(b):
         ll, U, V = 0.0, np.zeros(p), np.zeros((p, p))
         for s in strata:
-            lls, Us, Vs, *_ = s.pieces(X[s.rows], b)
+            Xs = X[s.rows]
+            lls, Us, s0, xbar, w = s.pieces(Xs, b)
             ll += lls
             U += Us.sum(axis=0)
-            V += Vs.sum(axis=0)
+            V += s.information(Xs, w, s0, xbar)
         return ll, U, V
 
     ll, U, info = total(beta)
@@ -504,22 +535,19 @@ def _km_left(start: np.ndarray, stop: np.ndarray, d: np.ndarray, at: np.ndarray)
 def _zph(strata, X, beta, start, stop, d, names) -> pd.DataFrame:
     """Score test of proportional hazards, R ``cox.zph(transform="km", terms=FALSE)``."""
     p = X.shape[1]
-    U_all, V_all, g_all = [], [], []
+    u_g = np.zeros(p)
+    imat = np.zeros((2 * p, 2 * p))
     gt = 1.0 - _km_left(start, stop, d, stop)
     gt = gt - gt[d == 1].mean()
     for s in strata:
-        _, U, V, *_ = s.pieces(X[s.rows], beta)
-        U_all.append(U)
-        V_all.append(V)
-        g_all.append(gt[s.rows][s.ev_rows])
-    U = np.concatenate(U_all)
-    V = np.concatenate(V_all)
-    g = np.concatenate(g_all)
-    u_g = (g[:, None] * U).sum(axis=0)
-    imat = np.zeros((2 * p, 2 * p))
-    imat[:p, :p] = V.sum(axis=0)
-    imat[:p, p:] = imat[p:, :p] = (g[:, None, None] * V).sum(axis=0)
-    imat[p:, p:] = (g[:, None, None] ** 2 * V).sum(axis=0)
+        Xs = X[s.rows]
+        _, U, s0, xbar, w = s.pieces(Xs, beta)
+        g = gt[s.rows][s.ev_rows]
+        u_g += (g[:, None] * U).sum(axis=0)
+        imat[:p, :p] += s.information(Xs, w, s0, xbar)
+        imat[:p, p:] += s.information(Xs, w, s0, xbar, g)
+        imat[p:, p:] += s.information(Xs, w, s0, xbar, g * g)
+    imat[p:, :p] = imat[:p, p:].T
     rows = []
     for jj in range(p):
         kk = list(range(p)) + [p + jj]
