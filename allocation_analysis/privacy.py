@@ -9,7 +9,6 @@ random generator on first use, stored with 0600 permissions outside
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import secrets
@@ -116,20 +115,78 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     Returns
     -------
     Series
-        Pseudonyms, same index; missing identifiers stay missing.
+        Pseudonyms (Arrow-backed ``string``), same index; missing identifiers
+        stay missing.
+
+    Notes
+    -----
+    One HMAC is computed per distinct identifier; text columns are
+    dictionary-encoded with Arrow, so no Python object is created per row.
+
+    References
+    ----------
+    .. [1] H. Krawczyk, M. Bellare, R. Canetti, "HMAC: Keyed-Hashing for Message
+       Authentication", RFC 2104, 1997.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    digest = _hmac_hex(key)
+    if isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
+        arr = pa.array(values.array) if isinstance(values.dtype, pd.StringDtype) else None
+        if arr is None:
+            try:
+                arr = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                arr = None
+        if arr is not None:
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            enc = pc.dictionary_encode(arr)
+            uniques = enc.dictionary.to_pylist()
+            hashed = pa.array([digest(u.strip()) for u in uniques], type=pa.string())
+            out = pc.take(hashed, enc.indices)
+            return pd.Series(pd.arrays.ArrowStringArray(out), index=values.index, name=values.name)
 
     def one(v: object) -> object:
         if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
             return pd.NA
-        return hmac.digest(key, str(v).strip().encode("utf-8"), "sha256").hex()[
-            :_PSEUDONYM_HEX_CHARS
-        ]
+        return digest(str(v).strip())
 
     # One HMAC per distinct identifier (duplicates are common in allocation files).
     uniques = pd.unique(values)
     mapping = {u: one(u) for u in uniques}
-    return values.map(mapping).astype("string")
+    return values.map(mapping).astype(_STRING)
+
+
+_STRING = pd.StringDtype("pyarrow")
+
+
+def _hmac_hex(key: bytes):  # type: ignore[no-untyped-def]
+    """``text -> HMAC-SHA256(key, UTF-8 text)`` as hex, truncated (RFC 2104).
+
+    The inner and outer hash states of the key are computed once and copied for
+    each message: the same bytes as :func:`hmac.digest`, about twice as fast on
+    short identifiers.
+    """
+    import hashlib
+
+    block = 64  # SHA-256 block size
+    k = hashlib.sha256(key).digest() if len(key) > block else key
+    k = k.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in k))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in k))
+    inner_copy, outer_copy = inner.copy, outer.copy
+    n = _PSEUDONYM_HEX_CHARS
+
+    def digest(text: str) -> str:
+        h = inner_copy()
+        h.update(text.encode("utf-8"))
+        o = outer_copy()
+        o.update(h.digest())
+        return o.hexdigest()[:n]
+
+    return digest
 
 
 # =========================================================================== disclosure control

@@ -13,6 +13,7 @@ number always points at the right line of the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -219,6 +220,41 @@ def _decode(p: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
         return raw.decode("latin-1"), "latin-1"
 
 
+def _utf8_body_start(raw: bytes, encoding: str | None) -> int | None:
+    """Offset of the header in ``raw`` when the file is valid UTF-8, else ``None``.
+
+    Applies when no encoding is declared (and no UTF-16/32 byte-order mark is
+    present) or when UTF-8 is declared. The check decodes the bytes in chunks,
+    so no decoded copy of the whole file is kept. ``None`` sends the caller to
+    :func:`_decode`, which detects the encoding or reports the invalid byte.
+    """
+    if encoding is not None:
+        try:
+            name = codecs.lookup(encoding).name
+        except LookupError:
+            return None
+        if name not in ("utf-8", "utf-8-sig"):
+            return None
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return None
+    start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    chunk = 1 << 24
+    try:
+        for i in range(start, len(raw), chunk):
+            decoder.decode(view[i : i + chunk], final=False)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    finally:
+        view.release()
+    n = len(raw)
+    while start < n and raw[start] in (0x0D, 0x0A):  # leading blank lines are not a header
+        start += 1
+    return start
+
+
 def _looks_binary(raw: bytes) -> bool:
     sample = raw[:65536]
     if b"\x00" in sample:
@@ -243,7 +279,7 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
         raise InputError(
             f"Fichier illisible ({exc.strerror}).", file=str(p), rule="fichier_illisible"
         ) from None
-    if not raw.strip():
+    if not raw or raw.isspace():  # no stripped copy of the whole file
         raise InputError("Le fichier est vide.", file=str(p), rule="fichier_vide")
     if not raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) and _looks_binary(raw):
         raise InputError(
@@ -252,9 +288,22 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
             file=str(p),
             rule="fichier_binaire",
         )
-    text, used_encoding = _decode(p, raw, encoding)
-    text = text.lstrip("\r\n")  # leading blank lines are not a header
-    first_line = text.split("\n", 1)[0]
+    body_start = _utf8_body_start(raw, encoding)
+    if body_start is not None:
+        # Valid UTF-8: the bytes go to the CSV reader as they are (no decoded copy
+        # of the whole file, no re-encoded one).
+        used_encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+        if encoding is not None:
+            used_encoding = encoding
+        end = raw.find(b"\n", body_start)
+        first_line = raw[body_start : len(raw) if end < 0 else end].decode("utf-8")
+        text = None
+    else:
+        text, used_encoding = _decode(p, raw, encoding)
+        raw = b""
+        text = text.lstrip("\r\n")  # leading blank lines are not a header
+        end = text.find("\n")
+        first_line = text if end < 0 else text[:end]
     sep = sep or _detect_sep(first_line)
     try:
         header = next(csv.reader([first_line.rstrip("\r")], delimiter=sep))
@@ -280,10 +329,14 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
         ragged.append(RaggedRow(int(row.number), int(row.actual_columns), len(names)))  # type: ignore[attr-defined]
         return "skip"
 
-    body = text.encode("utf-8")
+    if text is None:
+        source = pa.BufferReader(pa.py_buffer(raw).slice(body_start))
+    else:
+        source = io.BytesIO(text.encode("utf-8"))
+        del text
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body),
+            source,
             read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,
