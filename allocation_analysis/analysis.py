@@ -151,7 +151,7 @@ def disparity_tests(
     allocations: pd.DataFrame,
     *,
     config: AnalysisConfig,
-    n_boot: int = 100,
+    n_boot: int = 50,
     n_permutations: int = 999,
     include_profiles: bool = True,
 ) -> list[TestRecord]:
@@ -167,7 +167,9 @@ def disparity_tests(
     config : AnalysisConfig
         Alpha and seed are taken from it.
     n_boot : int
-        Bootstrap replicates of the Fairlie decomposition and of the profiles.
+        Bootstrap replicates of the household-profile probabilities (the only
+        bootstrap left in the report: the Fairlie decomposition uses analytic
+        standard errors).
     n_permutations : int
         Permutations of the segregation test.
     include_profiles : bool
@@ -180,17 +182,20 @@ def disparity_tests(
 
     Notes
     -----
-    Cost. The models are small (a few dozen columns) and refitted many times
-    (bootstrap of the Fairlie decomposition and of the profiles), so the BLAS
-    is limited to one thread while the tests run: a multi-threaded BLAS only
-    adds synchronisation on such problems, up to a hundredfold slowdown on a
-    busy 2-core machine. ``n_boot = 100`` is kept: for a normal bootstrap
-    distribution the Monte Carlo standard error of a 2.5 % or 97.5 % percentile
-    bound is sqrt(0.025 * 0.975 / 100) / phi(1.96), about 0.27
-    bootstrap SE, about 7 % of the interval width: usable for a semi-annual
-    report, not for fine tail statements; ``n_permutations = 999``
-    gives p-values down to 0.001 and costs milliseconds (multivariate
-    hypergeometric draws).
+    Cost. Apart from the profiles, every test is one fit (the Fairlie
+    decomposition's standard errors come from influence values, calibrated on
+    the synthetic generator, see ``docs/calibration.md``), and the BLAS is
+    limited to one thread: a multi-threaded BLAS only adds synchronisation on
+    models of a few dozen columns, up to a hundredfold slowdown on a busy
+    2-core machine. The profiles refit a gradient-boosting model for every
+    bootstrap replicate (about 0.3 s each at the scale of the MEL), hence
+    ``n_boot = 50``: for a normal bootstrap distribution the Monte Carlo
+    standard error of a 2.5 % or 97.5 % percentile bound is
+    sqrt(0.025 * 0.975 / 50) / phi(1.96), about 0.38 bootstrap SE, about 10 %
+    of the interval width — enough for the illustrative profiles table of a
+    semi-annual report, not for fine tail statements; a researcher can
+    raise it. ``n_permutations = 999`` gives p-values down to 0.001 and costs
+    milliseconds (multivariate hypergeometric draws).
     """
     from threadpoolctl import threadpool_limits
 
@@ -245,7 +250,6 @@ def disparity_tests(
                             df=sub,
                             outcome="access",
                             controls=ACCESS_CONTROLS,
-                            n_boot=n_boot,
                             random_state=seed,
                             **common,
                         ),

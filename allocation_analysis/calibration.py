@@ -254,7 +254,6 @@ def report_specs(
     allocations: pd.DataFrame,
     *,
     seed: int,
-    n_boot: int = 50,
     n_orderings: int = 1,
     n_permutations: int = 199,
     cv_folds: int = 1,
@@ -267,10 +266,10 @@ def report_specs(
     change the cost, not the p-value or the interval being studied:
     ``n_orderings`` of :func:`~allocation_analysis.stats.fairlie` (the
     orderings only split the explained part among controls; the unexplained
-    part, its bootstrap SE and its p-value do not use them), ``cv_folds`` of
+    part, its analytic SE and its p-value do not use them), ``cv_folds`` of
     :func:`~allocation_analysis.stats.ipw_disparity` (1 skips the
     cross-validated diagnostics of the propensity model) and the number of
-    bootstrap replicates and permutations.
+    permutations.
 
     Returns
     -------
@@ -318,7 +317,6 @@ def report_specs(
                         df=sub,
                         outcome="access",
                         controls=ctrl,
-                        n_boot=n_boot,
                         n_orderings=n_orderings,
                         random_state=seed,
                         **common,
@@ -561,7 +559,6 @@ def replicate_records(
     m_access: int = 2_000,
     m_placement: int = 1_500,
     seed: int = 0,
-    n_boot: int = 50,
     n_permutations: int = 199,
 ) -> list[dict[str, Any]]:
     """Run the report's tests on one replicate (:func:`draw_replicate`).
@@ -574,8 +571,8 @@ def replicate_records(
         As :func:`draw_replicate`.
     test_ids : iterable of str, optional
         Tests to run (default :data:`TEST_IDS`).
-    n_boot, n_permutations : int, keyword-only
-        Bootstrap replicates (Fairlie) and permutations (dissimilarity).
+    n_permutations : int, keyword-only
+        Permutations of the dissimilarity test.
 
     Returns
     -------
@@ -595,7 +592,6 @@ def replicate_records(
         acc,
         alloc,
         seed=test_seed % (2**31),
-        n_boot=n_boot,
         n_permutations=n_permutations,
         test_ids=test_ids,
     )
@@ -729,7 +725,6 @@ def rejection_rates(
     m_placement: int = 1_500,
     seed: int = 0,
     alpha: float = 0.05,
-    n_boot: int = 50,
     n_permutations: int = 199,
     n_jobs: int | None = None,
     return_records: bool = False,
@@ -751,8 +746,8 @@ def rejection_rates(
         Master seed. Same seed ⇒ same table, whatever ``n_jobs``.
     alpha : float, keyword-only
         Level of the tests; a replicate rejects when ``p < alpha``.
-    n_boot, n_permutations : int, keyword-only
-        Fairlie bootstrap replicates and dissimilarity permutations.
+    n_permutations : int, keyword-only
+        Permutations of the dissimilarity test.
     n_jobs : int, optional
         Worker processes (default ``min(2, os.cpu_count())``; 1 runs in
         process). Replicates are sent in chunks of about
@@ -794,7 +789,6 @@ def rejection_rates(
         m_access=m_access,
         m_placement=m_placement,
         seed=seed,
-        n_boot=n_boot,
         n_permutations=n_permutations,
     )
     jobs = n_jobs if n_jobs is not None else min(2, os.cpu_count() or 1)

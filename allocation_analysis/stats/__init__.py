@@ -25,16 +25,69 @@ profiles
     profiles and inverse-probability weighting (robustness checks).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from allocation_analysis.stats._result import ResultSet, TestResult
-from allocation_analysis.stats.decomposition import fairlie, oaxaca_blinder
-from allocation_analysis.stats.multiple import adjust_pvalues
-from allocation_analysis.stats.power import minimum_detectable_effect, power_two_proportions
-from allocation_analysis.stats.profiles import ipw_disparity, profile_probabilities
-from allocation_analysis.stats.rates import compare_rates
-from allocation_analysis.stats.regression import logit_disparity
-from allocation_analysis.stats.segregation import dissimilarity, isolation, theil_h
-from allocation_analysis.stats.stratified import cmh, cmh_from_tables
-from allocation_analysis.stats.survival import cox, cumulative_incidence, kaplan_meier, logrank
+
+if TYPE_CHECKING:
+    from allocation_analysis.stats.decomposition import fairlie, oaxaca_blinder
+    from allocation_analysis.stats.multiple import adjust_pvalues
+    from allocation_analysis.stats.power import (
+        minimum_detectable_effect,
+        power_two_proportions,
+    )
+    from allocation_analysis.stats.profiles import ipw_disparity, profile_probabilities
+    from allocation_analysis.stats.rates import compare_rates
+    from allocation_analysis.stats.regression import logit_disparity
+    from allocation_analysis.stats.segregation import dissimilarity, isolation, theil_h
+    from allocation_analysis.stats.stratified import cmh, cmh_from_tables
+    from allocation_analysis.stats.survival import (
+        cox,
+        cumulative_incidence,
+        kaplan_meier,
+        logrank,
+    )
+
+# The test functions are imported on first use (PEP 562): statsmodels and
+# scikit-learn cost seconds to import, and the notebooks that only show
+# indicators never need them.
+_LAZY = {
+    "fairlie": "decomposition",
+    "oaxaca_blinder": "decomposition",
+    "adjust_pvalues": "multiple",
+    "minimum_detectable_effect": "power",
+    "power_two_proportions": "power",
+    "ipw_disparity": "profiles",
+    "profile_probabilities": "profiles",
+    "compare_rates": "rates",
+    "logit_disparity": "regression",
+    "dissimilarity": "segregation",
+    "isolation": "segregation",
+    "theil_h": "segregation",
+    "cmh": "stratified",
+    "cmh_from_tables": "stratified",
+    "cox": "survival",
+    "cumulative_incidence": "survival",
+    "kaplan_meier": "survival",
+    "logrank": "survival",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ResultSet",

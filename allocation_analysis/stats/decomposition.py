@@ -34,7 +34,12 @@ from allocation_analysis.stats._validation import (
     check_option,
     resolve_groups,
 )
-from allocation_analysis.stats.regression import _as_controls, design_controls, drop_missing
+from allocation_analysis.stats.regression import (
+    _as_controls,
+    _drop_perfect_predictors,
+    design_controls,
+    drop_missing,
+)
 
 __all__ = ["fairlie", "oaxaca_blinder"]
 
@@ -63,6 +68,19 @@ def _prepare(df, outcome, group, reference, compared, controls, binary):
         sub["__y__"] = sub[outcome].astype("float64")
     sub, warns = drop_missing(sub, ["__y__", group, *controls])
     Xc, terms = design_controls(sub, controls)
+    if binary:
+        Xc, keep, dropped = _drop_perfect_predictors(Xc, sub["__y__"].to_numpy(), terms)
+        if dropped:
+            sub = sub.loc[keep]
+            warns.append(
+                "Indicatrices de contrôle prédisant parfaitement le résultat retirées avec "
+                "leurs observations (comme le fait Stata) : "
+                + ", ".join(f"{c} ({k} obs.)" for c, k in dropped)
+                + "."
+            )
+            Xc = Xc.drop(columns=[c for c in Xc.columns if Xc[c].nunique() <= 1])
+            terms = {t: [c for c in cols if c in Xc.columns] for t, cols in terms.items()}
+            terms = {t: cols for t, cols in terms.items() if cols}
     g = (sub[group].astype("string") == cmp).to_numpy()
     y = sub["__y__"].to_numpy(dtype="float64")
     return ref, cmp, controls, Xc, terms, g, y, warns
@@ -109,13 +127,13 @@ def _fairlie_once(y, Xc, g, term_cols, pooled, n_orderings, rng):
     n = len(y)
     ones = np.ones((n, 1))
     if pooled:
-        b = _fit_logit(y, np.hstack([ones, g[:, None].astype(float), Xc]))
-        if b is None:
+        full = _fit_logit(y, np.hstack([ones, g[:, None].astype(float), Xc]))
+        if full is None:
             return None
-        b = np.delete(b, 1)  # prediction at the reference level of the group
+        b = np.delete(full, 1)  # prediction at the reference level of the group
     else:
         r = ~g
-        b = _fit_logit(y[r], np.hstack([ones[r], Xc[r]]))
+        full = b = _fit_logit(y[r], np.hstack([ones[r], Xc[r]]))
         if b is None:
             return None
     a, beta = b[0], b[1:]
@@ -162,7 +180,60 @@ def _fairlie_once(y, Xc, g, term_cols, pooled, n_orderings, rng):
         "unexplained": gap - explained,
         "contributions": contrib,
         "coefficients": b,
+        "full_coefficients": full,
     }
+
+
+def _fairlie_influence(y, Xc, g, full, pooled):
+    """Influence values of the unexplained and explained parts (analytic inference).
+
+    The unexplained part is ``theta = mean_c(u) - mean_r(u)`` with
+    ``u = y - F(a + x b)``, a smooth function of group means and of the logit
+    estimate ``gamma`` (pooled model with the group indicator, or reference
+    group only). Its influence value for observation ``i`` is
+
+    ``phi_i = [c_i](u_i - u_c) / n_c - [r_i](u_i - u_r) / n_r + D' A^-1 psi_i``
+
+    with ``psi_i = z_i (y_i - p_i)`` the logit score, ``A`` the logit
+    information and ``D = d theta / d gamma = mean_r(f z0) - mean_c(f z0)``
+    (zero for the group indicator, at which predictions are not taken). The
+    explained part is the gap minus ``theta``, so its influence values are
+    those of the gap minus ``phi``. Returns ``(phi, phi_explained)``.
+    """
+    n = len(y)
+    ones = np.ones((n, 1))
+    Z0 = np.hstack([ones, Xc])
+    b = np.delete(full, 1) if pooled else full
+    F0 = _logistic(Z0 @ b)
+    f0 = F0 * (1.0 - F0)
+    D = (f0[~g, None] * Z0[~g]).mean(axis=0) - (f0[g, None] * Z0[g]).mean(axis=0)
+    if pooled:
+        Z = np.hstack([ones, g[:, None].astype(float), Xc])
+        D = np.insert(D, 1, 0.0)
+        in_fit = np.ones(n, dtype=bool)
+    else:
+        Z, in_fit = Z0, ~g
+    pz = _logistic(Z @ full)
+    A = (Z[in_fit] * (pz * (1.0 - pz))[in_fit, None]).T @ Z[in_fit]
+    lever = np.linalg.solve(A, D)  # A symmetric: D' A^-1 = (A^-1 D)'
+    resid = np.where(in_fit, y - pz, 0.0)
+    u = y - F0
+    n_c, n_r = g.sum(), (~g).sum()
+    own = np.where(g, (u - u[g].mean()) / n_c, -(u - u[~g].mean()) / n_r)
+    phi = own + (Z @ lever) * resid
+    gap_if = np.where(g, (y - y[g].mean()) / n_c, -(y - y[~g].mean()) / n_r)
+    return phi, gap_if - phi
+
+
+def _two_sample_se(phi: np.ndarray, g: np.ndarray) -> float:
+    """SE of a sum of influence values with both group sizes fixed (within-group variance)."""
+    var = 0.0
+    for m in (g, ~g):
+        k = int(m.sum())
+        if k > 1:
+            v = phi[m]
+            var += k / (k - 1) * float(np.sum((v - v.mean()) ** 2))
+    return math.sqrt(var)
 
 
 def fairlie(
@@ -173,7 +244,8 @@ def fairlie(
     reference: Any,
     compared: Any,
     controls: Sequence[str] | str,
-    n_boot: int = 200,
+    inference: str = "analytic",
+    n_boot: int = 0,
     n_orderings: int = 50,
     pooled: bool = True,
     alpha: float = 0.05,
@@ -199,6 +271,17 @@ def fairlie(
     (``details["explained_matched"]``), which approximates the full-sample
     explained part.
 
+    Inference on the unexplained and explained parts is analytic by default:
+    both are smooth functions of the two group means and of the logit
+    estimate, so their standard errors come from influence values (the
+    sandwich of the stacked estimating equations: sampling of the outcome and
+    controls in each group *and* of the logit coefficients, with both group
+    sizes fixed). This is the first-order equivalent of the bootstrap
+    resampling within groups, at the cost of one fit instead of hundreds;
+    ``inference="bootstrap"`` keeps the percentile bootstrap. The per-term
+    contributions, which depend on random subsampling and orderings, get
+    bootstrap intervals only (``n_boot > 0``).
+
     Parameters
     ----------
     df : DataFrame
@@ -210,8 +293,14 @@ def fairlie(
     controls : sequence of str
         Covariates; a categorical control is one term (its indicators are
         switched together).
-    n_boot : int, default 200
-        Bootstrap replicates (resampling within each group); 0 for none.
+    inference : {"analytic", "bootstrap"}, default "analytic"
+        Standard error and interval of the unexplained and explained parts:
+        influence values (Wald interval) or percentile bootstrap (``n_boot``
+        replicates, at least 2).
+    n_boot : int, default 0
+        Bootstrap replicates (resampling within each group) for the
+        intervals of the contributions, and of the headline parts with
+        ``inference="bootstrap"``; 0 for none.
     n_orderings : int, default 50
         Random subsample/ordering draws for the contributions.
     pooled : bool, default True
@@ -226,13 +315,15 @@ def fairlie(
     -------
     TestResult
         ``estimate`` = unexplained part of the gap (``estimate_name =
-        "unexplained_gap"``) with the bootstrap percentile CI; ``statistic`` =
-        ``(unexplained / bootstrap SE)^2`` (df 1) and its normal p-value.
+        "unexplained_gap"``) with its Wald (analytic) or percentile
+        (bootstrap) CI; ``statistic`` = ``(unexplained / SE)^2`` (df 1) and
+        its normal p-value.
         ``details``: ``gap``, ``explained``, ``explained_matched``,
         ``unexplained``, ``explained_share`` and ``unexplained_share`` (of the
         gap), ``explained_ci``, ``explained_se``, ``unexplained_se``,
         ``contributions`` (DataFrame per term: ``contribution, se, ci_low,
-        ci_high``), ``coefficients``, ``n_by_group``, ``n_boot_failed``.
+        ci_high``; NaN intervals without bootstrap), ``coefficients``,
+        ``n_by_group``, ``inference``, ``n_boot_failed``.
 
     References
     ----------
@@ -245,8 +336,14 @@ def fairlie(
        decomposition of binary outcome differentials.
     .. [4] Fortin, N. M. (2008). The gender wage gap among young adults in the
        United States. *J. Human Resources* 43(4), 884–918.
+    .. [5] Newey, W. K. and McFadden, D. (1994). Large sample estimation and
+       hypothesis testing. *Handbook of Econometrics* IV, ch. 36, section 6
+       (two-step estimators).
     """
+    check_option("inference", inference, ["analytic", "bootstrap"])
     n_boot = check_int("n_boot", n_boot, minimum=0)
+    if inference == "bootstrap" and n_boot < 2:
+        raise ValueError("L'argument `n_boot` doit valoir au moins 2 avec inference='bootstrap'.")
     n_orderings = check_int("n_orderings", n_orderings, minimum=1)
     check_option("pooled", pooled, [True, False])
     alpha = check_alpha(alpha)
@@ -254,6 +351,17 @@ def fairlie(
     ref, cmp, controls, Xc_df, terms, g, y, warns = _prepare(
         df, outcome, group, reference, compared, controls, binary=True
     )
+    if Xc_df.shape[1] == 0:
+        warns.append("Aucun contrôle utilisable : décomposition impossible.")
+        return TestResult(
+            name="fairlie",
+            method="décomposition non linéaire de Fairlie",
+            estimate_name="unexplained_gap",
+            n=len(y),
+            groups=(ref, cmp),
+            alpha=alpha,
+            warnings=tuple(warns),
+        )
     cols = list(Xc_df.columns)
     term_names = list(terms)
     term_cols = [[cols.index(c) for c in terms[t]] for t in term_names]
@@ -304,10 +412,15 @@ def fairlie(
         lo, hi = np.percentile(v, q)
         return float(np.std(v, ddof=1)), float(lo), float(hi)
 
-    se_u, lo_u, hi_u = summ([b["unexplained"] for b in boots])
-    se_e, lo_e, hi_e = summ([b["explained"] for b in boots])
-    if n_boot == 0:
-        warns.append("Aucune réplication bootstrap demandée : pas d'intervalle de confiance.")
+    if inference == "bootstrap":
+        se_u, lo_u, hi_u = summ([b["unexplained"] for b in boots])
+        se_e, lo_e, hi_e = summ([b["explained"] for b in boots])
+    else:
+        phi_u, phi_e = _fairlie_influence(y, Xc, g, est["full_coefficients"], pooled)
+        zc = float(sps.norm.ppf(1 - alpha / 2))
+        se_u, se_e = _two_sample_se(phi_u, g), _two_sample_se(phi_e, g)
+        lo_u, hi_u = est["unexplained"] - zc * se_u, est["unexplained"] + zc * se_u
+        lo_e, hi_e = est["explained"] - zc * se_e, est["explained"] + zc * se_e
     rows = []
     for k, t in enumerate(term_names):
         s, lo, hi = summ([b["contributions"][k] for b in boots])
@@ -338,6 +451,7 @@ def fairlie(
         "coefficients": dict(zip(coef_names, map(float, est["coefficients"]), strict=True)),
         "pooled": pooled,
         "n_by_group": {ref: n_r, cmp: n_c},
+        "inference": inference,
         "n_boot": n_boot,
         "n_boot_failed": failed,
         "n_orderings": n_orderings,

@@ -561,6 +561,51 @@ def _zph(strata, X, beta, start, stop, d, names) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("term")
 
 
+def _drop_eventless_levels(
+    X: pd.DataFrame, d: np.ndarray, terms: dict[str, list[str]]
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[str, int]]]:
+    """Drop categorical control levels without any event, with their rows.
+
+    The partial likelihood of such a level's indicator is monotone (its
+    coefficient goes to minus infinity), and in that limit the level's rows
+    have zero relative risk: they leave every risk set. Removing them and the
+    indicator gives exactly the limiting estimates of the other coefficients,
+    where R ``coxph`` would warn of an infinite coefficient. The reference level
+    of a control (all its indicators 0) may go too, the first remaining
+    indicator becoming the reference. Repeated until no such level is left.
+
+    Returns the reduced design, the boolean mask of kept rows and the dropped
+    ``(level, n_rows)`` pairs.
+    """
+    keep = np.ones(len(X), dtype=bool)
+    dropped: list[tuple[str, int]] = []
+    changed = True
+    while changed:
+        changed = False
+        for col, names in terms.items():
+            dummies = [c for c in names if c in X.columns and "=" in c]
+            if not dummies and not any("=" in c for c in names):
+                continue  # numeric control
+            block = X[dummies].to_numpy() if dummies else np.zeros((len(X), 0))
+            levels = [(c, block[:, j] == 1.0) for j, c in enumerate(dummies)]
+            levels.append((f"{col}=<référence>", block.sum(axis=1) == 0.0))
+            for label, rows in levels:
+                ones = keep & rows
+                k = int(ones.sum())
+                if k and d[ones].sum() == 0 and k < keep.sum():
+                    keep &= ~ones
+                    if label in X.columns:
+                        X = X.drop(columns=[label])
+                    elif dummies:
+                        X = X.drop(columns=[dummies[0]])  # new reference level
+                    dropped.append((label, k))
+                    changed = True
+                    break
+            if changed:
+                break
+    return X, keep, dropped
+
+
 def cox(
     df: pd.DataFrame,
     *,
@@ -619,9 +664,13 @@ def cox(
 
     Notes
     -----
-    Degenerate data (an empty group, no events, a non-converged fit or
-    monotone likelihood with |coefficient| > 15, e.g. no event in one group)
-    give NaN estimates with a warning.
+    A level of a categorical control without any event (e.g. no owner ever
+    housed) is dropped with its rows and a warning: its coefficient would be
+    minus infinity, and those rows would leave every risk set in that limit,
+    so the other estimates are the limiting ones. Degenerate data (an empty
+    group, no events, a non-converged fit or monotone likelihood with
+    |coefficient| > 15, e.g. no event in one group) give NaN estimates with a
+    warning.
 
     References
     ----------
@@ -702,7 +751,23 @@ def cox(
     if d.sum() == 0:
         warns.append("Aucun événement observé : rapport de risques non défini.")
         return TestResult(**base, warnings=tuple(warns), alpha=alpha)
-    Xc, _ = design_controls(sub, controls)
+    Xc, terms = design_controls(sub, controls)
+    Xc, keep, dropped = _drop_eventless_levels(Xc, d, terms)
+    if dropped:
+        warns.append(
+            "Modalités de contrôle sans aucun événement retirées avec leurs observations "
+            "(leur coefficient serait infini) : "
+            + ", ".join(f"{c} ({k} obs.)" for c, k in dropped)
+            + "."
+        )
+        Xc = Xc.loc[keep]
+        sub, stop, d, start, gv = sub.loc[keep], stop[keep], d[keep], start[keep], gv[keep]
+        n = len(sub)
+        base["n"] = n
+        n_cmp, n_ref = int(gv.sum()), int(n - gv.sum())
+        if n_cmp == 0 or n_ref == 0:
+            warns.append("Après ce retrait, le rapport de risques n'est plus défini.")
+            return TestResult(**base, warnings=tuple(warns), alpha=alpha)
     const_cols = [c for c in Xc.columns if Xc[c].nunique() <= 1]
     if const_cols:
         Xc = Xc.drop(columns=const_cols)

@@ -54,7 +54,7 @@ def test_report_specs_reproduce_disparity_tests(dataset):
     )
     report = {(r.id, r.compared): r.result for r in records}
     specs = calibration.report_specs(
-        access, alloc, seed=cfg.seed, n_boot=5, n_orderings=50, n_permutations=19, cv_folds=5
+        access, alloc, seed=cfg.seed, n_orderings=50, n_permutations=19, cv_folds=5
     )
     assert {(t, c) for t, c, _, _ in specs} == {
         k for k in report if k[0] != "access_origin_profiles"

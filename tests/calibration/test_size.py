@@ -78,44 +78,22 @@ def test_adjusted_logits_hold_their_size_under_the_parametric_null(null_populati
 
 
 def test_cox_holds_its_size_when_groups_are_exchangeable(null_population, show):
-    """200 replicates only (SE of the rate 0.015 at 0.05).
-
-    One replicate costs about 1.4 s of CPU (two origin fits and one residence
-    fit, Efron ties, delayed entry, SE clustered by ``commune_choix1``, about
-    1 700–2 000 demands each): 500 replicates would take 6 min of the two
-    cores on their own. The point rate must still lie in [0.03, 0.07].
-    """
     table = rejection_rates(
-        null_population, COX, null="exchangeable", n_replicates=200, seed=3, alpha=ALPHA
+        null_population, COX, null="exchangeable", n_replicates=500, seed=3, alpha=ALPHA
     )
-    show("size of Cox, exchangeable null (200 replicates)", table)
+    show("size of Cox, exchangeable null (500 replicates)", table)
+    assert (table["replicates"] == 500).all()
     bad = _outside(table)
     assert bad.empty, f"size outside [{LOW}, {HIGH}]:\n{bad.to_string()}"
 
 
 def test_fairlie_holds_its_size_under_the_parametric_null(null_population, show):
-    """200 replicates at the report's ``n_boot=100``.
-
-    Fairlie's p-value is a Wald test with a bootstrap standard error, so each
-    replicate refits the decomposition ``n_boot`` times (about 1.5 s of CPU per
-    replicate on an idle core at ``n_boot=100``). A cheaper bootstrap does not
-    calibrate what the report runs: with a standard error estimated from
-    ``n_boot`` draws the Wald test behaves like a t test with ``n_boot - 1``
-    degrees of freedom, and on these very replicates ``n_boot=30`` gave a size
-    of 0.093 for ``ue`` and ``n_boot=50`` 0.074 for ``hors_ue``. 500 replicates
-    at ``n_boot=100`` would take about 6 min of the two cores on their own.
-    SE of the rate: 0.015.
-    """
+    """Wald test of the unexplained part with its analytic (influence-value) SE."""
     table = rejection_rates(
-        null_population,
-        FAIRLIE,
-        null="parametric",
-        n_replicates=200,
-        seed=4,
-        alpha=ALPHA,
-        n_boot=100,
+        null_population, FAIRLIE, null="parametric", n_replicates=500, seed=4, alpha=ALPHA
     )
-    show("size of Fairlie (unexplained part), parametric null (200 replicates)", table)
+    show("size of Fairlie (unexplained part), parametric null (500 replicates)", table)
+    assert (table["replicates"] == 500).all()
     bad = _outside(table)
     assert bad.empty, f"size outside [{LOW}, {HIGH}]:\n{bad.to_string()}"
 

@@ -99,6 +99,46 @@ def test_fairlie_closed_form_with_one_binary_covariate():
     assert res.details["contributions"].loc["x", "contribution"] == pytest.approx(0.15, rel=1e-6)
 
 
+def test_fairlie_analytic_se_of_a_saturated_reference_model_equals_the_hand_formula():
+    # Same data as above, reference-group coefficients. With a saturated logit,
+    # F(x) is the reference cell mean r(x) and the unexplained part is
+    # mean_c(y - r(x)). Delta method, both group sizes fixed:
+    #   Var = sum_c (u - u_bar)^2 / n_c^2 * n_c/(n_c-1)
+    #       + sum_x p_c(x)^2 r(x)(1-r(x)) / n_r(x) * n_r/(n_r-1)
+    # u - u_bar in the compared group: 0.35 (35 rows), -0.65 (35), 0.85 (15), -0.15 (15)
+    #   -> sum of squares 4.2875 + 14.7875 + 10.8375 + 0.3375 = 30.25
+    # reference part: 0.7^2 * 0.1875 / 40 + 0.3^2 * 0.1875 / 60 = 0.002578125
+    # Var = 30.25 / 9900 + 0.2578125 / 99 = 56.03125 / 9900
+    ref = pd.DataFrame({"x": [1] * 40 + [0] * 60, "y": [1] * 30 + [0] * 10 + [1] * 15 + [0] * 45})
+    cmp = pd.DataFrame({"x": [1] * 70 + [0] * 30, "y": [1] * 35 + [0] * 35 + [1] * 15 + [0] * 15})
+    d = pd.concat([ref.assign(g="a"), cmp.assign(g="b")], ignore_index=True)
+    res = fairlie(
+        d, outcome="y", group="g", reference="a", compared="b", controls=["x"], pooled=False
+    )
+    se = math.sqrt(56.03125 / 9900)
+    assert res.details["unexplained_se"] == pytest.approx(se, rel=1e-6)
+    assert res.ci_low == pytest.approx(-0.10 - 1.959963984540054 * se, rel=1e-6)
+    assert res.p_value == pytest.approx(math.erfc(0.10 / se / math.sqrt(2)), rel=1e-6)
+    assert res.details["inference"] == "analytic"
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_fairlie_analytic_se_agrees_with_a_long_bootstrap(pooled):
+    # The influence-value SE is the first-order limit of the bootstrap within
+    # groups: with 400 replicates the bootstrap SE has a Monte Carlo relative
+    # error of about 1/sqrt(800) = 3.5 %; 12 % is more than 3 of those.
+    d = _sim(np.random.default_rng(21), 3000, p_x_b=0.7, group_effect=0.4)
+    a = fairlie(d, **FK, pooled=pooled, n_orderings=1, random_state=1)
+    b = fairlie(
+        d, **FK, pooled=pooled, inference="bootstrap", n_boot=400, n_orderings=1, random_state=1
+    )
+    assert a.estimate == pytest.approx(b.estimate)
+    for key in ("unexplained_se", "explained_se"):
+        assert a.details[key] == pytest.approx(b.details[key], rel=0.12), key
+    assert a.details["contributions"]["se"].isna().all()
+    assert b.details["contributions"]["se"].notna().all()
+
+
 def test_fairlie_identical_covariate_distributions_give_no_explained_part():
     rng = np.random.default_rng(11)
     d = _sim(rng, 20_000, p_x_b=0.3, group_effect=0.6)
@@ -120,7 +160,7 @@ def test_fairlie_outcome_independent_of_group_gives_no_unexplained_part():
 def test_fairlie_contributions_sum_to_the_matched_explained_part_and_ci_covers():
     rng = np.random.default_rng(13)
     d = _sim(rng, 1500, p_x_b=0.7, group_effect=0.4)
-    res = fairlie(d, **FK, n_boot=60, n_orderings=10, random_state=3)
+    res = fairlie(d, **FK, inference="bootstrap", n_boot=60, n_orderings=10, random_state=3)
     contrib = res.details["contributions"]
     assert contrib["contribution"].sum() == pytest.approx(res.details["explained_matched"])
     assert res.details["explained_matched"] == pytest.approx(res.details["explained"], abs=0.02)
@@ -133,8 +173,8 @@ def test_fairlie_contributions_sum_to_the_matched_explained_part_and_ci_covers()
 
 def test_fairlie_is_reproducible_with_a_seed():
     d = _sim(np.random.default_rng(14), 800, p_x_b=0.6)
-    a = fairlie(d, **FK, n_boot=20, n_orderings=5, random_state=7)
-    b = fairlie(d, **FK, n_boot=20, n_orderings=5, random_state=7)
+    a = fairlie(d, **FK, inference="bootstrap", n_boot=20, n_orderings=5, random_state=7)
+    b = fairlie(d, **FK, inference="bootstrap", n_boot=20, n_orderings=5, random_state=7)
     assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
     pd.testing.assert_frame_equal(a.details["contributions"], b.details["contributions"])
 
@@ -151,10 +191,30 @@ def test_fairlie_separation_and_empty_group_warn_instead_of_raising():
     assert any("aucune observation" in w for w in res.warnings)
 
 
+def test_fairlie_drops_a_control_level_that_predicts_the_outcome_perfectly():
+    # A situation level whose demands are never housed makes the logit
+    # separated; as logit_disparity (and Stata), the level goes with its rows
+    # and the decomposition is that of the remaining rows.
+    d = _sim(np.random.default_rng(30), 2000, p_x_b=0.6)
+    d["sit"] = np.where(np.arange(2000) % 10 == 0, "z", np.where(np.arange(2000) % 2, "x", "y"))
+    d.loc[d["sit"] == "z", "y"] = 0
+    kw = {**FK, "controls": ["x", "z", "sit"]}
+    res = fairlie(d, **kw, n_orderings=2, random_state=1)
+    assert res.n == 1800
+    assert any("sit=z" in w for w in res.warnings)
+    ref = fairlie(d[d["sit"] != "z"], **kw, n_orderings=2, random_state=1)
+    assert res.estimate == pytest.approx(ref.estimate, rel=1e-10)
+    assert res.details["unexplained_se"] == pytest.approx(ref.details["unexplained_se"], rel=1e-10)
+
+
 def test_fairlie_argument_mistakes_raise_value_errors():
     d = _sim(np.random.default_rng(0), 100, 0.5)
     with pytest.raises(ValueError, match="n_boot"):
         fairlie(d, **FK, n_boot=-1)
+    with pytest.raises(ValueError, match="n_boot"):
+        fairlie(d, **FK, inference="bootstrap", n_boot=1)
+    with pytest.raises(ValueError, match="inference"):
+        fairlie(d, **FK, inference="jackknife")
     with pytest.raises(ValueError, match="controls"):
         fairlie(d, outcome="y", group="g", reference="a", compared="b", controls=[])
 

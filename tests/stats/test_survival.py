@@ -1,10 +1,11 @@
+import json
 import math
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
-from _ref_b import RTOL, ref_b, ref_data
+from _ref_b import REFERENCE_DIR, RTOL, ref_b, ref_data
 
 from allocation_analysis.stats import ResultSet
 from allocation_analysis.stats.survival import cox, cumulative_incidence, kaplan_meier, logrank
@@ -300,3 +301,28 @@ def test_cox_ci_covers_a_planted_hazard_ratio_at_its_nominal_rate(capsys):
             f"({reps} replicates)"
         )
     assert 0.92 <= covered / reps <= 0.98
+
+
+def test_cox_drops_a_control_level_without_events_and_matches_r_limit_fit():
+    # tests/reference/make_reference_cox_eventless.R: no "z" demand is ever
+    # housed; R's coxph on all rows drives the z coefficient to about -20 and
+    # the fit without the z rows gives the limiting estimates.
+    ref = json.loads((REFERENCE_DIR / "r_reference_cox_eventless.json").read_text("utf-8"))
+    d = pd.DataFrame(ref["data"])
+    res = cox(
+        d,
+        duration="time",
+        event="event",
+        group="grp",
+        reference="a",
+        compared="b",
+        controls=["sit", "age"],
+    )
+    lim = ref["limit_fit"]
+    assert res.n == lim["n"]
+    assert res.details["coef"] == pytest.approx(lim["coef_grp"], rel=1e-6)
+    assert res.details["se"] == pytest.approx(lim["se_grp"], rel=1e-6)
+    assert res.details["coefficients"]["age"] == pytest.approx(lim["coef_age"], rel=1e-6)
+    # R's fit on all rows stops at a finite but huge z coefficient: same group estimate
+    assert res.details["coef"] == pytest.approx(ref["full_fit"]["coef_grp"], rel=1e-4)
+    assert any("sans aucun événement" in w and "sit=z" in w for w in res.warnings)
