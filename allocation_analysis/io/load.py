@@ -58,7 +58,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from allocation_analysis.errors import InputError, UsageError
-from allocation_analysis.io import parsing
+from allocation_analysis.io import _arrow, parsing
 from allocation_analysis.io.colmap import ColumnMap, apply_table_map, load_column_map
 from allocation_analysis.io.readers import read_table
 from allocation_analysis.io.schemas import (
@@ -745,10 +745,10 @@ def load_inputs(
 
 def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
     assert att.keys is not None and dem.keys is not None
-    known = pd.Series(dem.keys.dropna().unique())  # vectorised membership, no Python set
-    unknown = att.keys.notna() & ~att.keys.isin(known)
+    # Arrow hash kernels: pandas' isin/map on Arrow strings make Python objects of the set
+    unknown = att.keys.notna().to_numpy() & ~_arrow.isin(att.keys, dem.keys)
     if unknown.any():
-        rows = att.keys.index[unknown.to_numpy()].to_numpy()
+        rows = att.keys.index[unknown].to_numpy()
         raise InputError(
             f"{len(rows)} attribution(s) renvoient à une demande absente du fichier des "
             f"demandes ({dem.file}).",
@@ -757,17 +757,17 @@ def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
             rows=tuple(int(r) for r in rows[:_EXAMPLES]),
             rule="reference_demande",
         )
-    accepted_dem = dem.data.set_index("demande_id")["date_depot"]
+    dem_ids = dem.data["demande_id"]
     ids = att.data["demande_id"]
     att.reject_rows(
-        ~ids.isin(accepted_dem.index),
+        pd.Series(~_arrow.isin(ids, dem_ids), index=att.data.index),
         column="demande_id",
         rule="demande_rejetee",
         message="la demande correspondante a été rejetée dans le fichier des demandes",
     )
-    depot = att.data["demande_id"].map(accepted_dem)
+    depot = _arrow.lookup(att.data["demande_id"], dem_ids, dem.data["date_depot"])
     att.reject_rows(
-        att.data["date_bail"] < depot,
+        pd.Series(att.data["date_bail"].to_numpy() < np.asarray(depot), index=att.data.index),
         column="date_bail",
         rule="bail_avant_depot",
         message="date de bail antérieure à la date de dépôt de la demande",
@@ -776,11 +776,10 @@ def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
 
 def _check_allocation_dwellings(att: LoadResult, log: LoadResult) -> None:
     assert log.keys is not None
-    # vectorised membership (a Python set of millions of Arrow strings costs minutes)
-    known = pd.Series(log.keys.dropna().unique())
     # Accepted allocation rows only: a rejected row's rpls_id may itself be garbage.
     rpls = att.data["rpls_id"]
-    unknown_acc = att.data.loc[rpls.notna() & ~rpls.isin(known), "source_row"].to_numpy()
+    present = rpls.notna().to_numpy()
+    unknown_acc = att.data.loc[present & ~_arrow.isin(rpls, log.keys), "source_row"].to_numpy()
     rows = np.sort(unknown_acc)
     if len(rows):
         raise InputError(
@@ -791,9 +790,8 @@ def _check_allocation_dwellings(att: LoadResult, log: LoadResult) -> None:
             rows=tuple(int(r) for r in rows[:_EXAMPLES]),
             rule="reference_logement",
         )
-    accepted = pd.Series(log.data["rpls_id"].dropna().unique())
     att.reject_rows(
-        rpls.notna() & ~rpls.isin(accepted),
+        pd.Series(present & ~_arrow.isin(rpls, log.data["rpls_id"]), index=att.data.index),
         column="rpls_id",
         rule="logement_rejete",
         message="le logement correspondant a été rejeté dans le fichier des logements",

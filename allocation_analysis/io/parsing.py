@@ -70,7 +70,7 @@ def normalise_token(s: pd.Series) -> pd.Series:
     # Accents are removed on the distinct values only (cheap).
     uniq = pd.unique(t.to_numpy(dtype=object))
     mapping = {u: _normalise_one(u) for u in uniq}
-    return t.map(mapping).astype("string")
+    return t.map(mapping).astype(TEXT_DTYPE)
 
 
 def _normalise_one(text: str) -> str:
@@ -82,7 +82,7 @@ def _normalise_one(text: str) -> str:
 def parse_text(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Free text: stripped, empty → ``<NA>``; never bad."""
     t = _strip(s)
-    out = t.mask(t == "").astype("string")
+    out = t.mask(t == "").astype(TEXT_DTYPE)
     return out, pd.Series(False, index=s.index)
 
 
@@ -124,7 +124,7 @@ def parse_code(
     empty = t == ""
     ok = t.str.match(full)
     bad = ~empty & ~ok
-    out = t.mask(empty | bad).astype("string")
+    out = t.mask(empty | bad).astype(TEXT_DTYPE)
     return out, bad.astype(bool)
 
 
@@ -204,7 +204,7 @@ def parse_enum(
     lookup = {_normalise_one(a): a for a in allowed}
     lookup.update(aliases or {})
     t = normalise_token(s)
-    out = t.map(lookup).astype("string")
+    out = t.map(lookup).astype(TEXT_DTYPE)
     empty = t == ""
     bad = ~empty & out.isna()
     return out, bad.astype(bool)

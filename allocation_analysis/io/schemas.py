@@ -369,4 +369,6 @@ def empty_column(spec: ColumnSpec, index: pd.Index) -> pd.Series:
         return pd.Series(pd.NaT, index=index, dtype=dtype)
     if dtype == "float64":
         return pd.Series(float("nan"), index=index, dtype=dtype)
+    if dtype == "string":
+        return pd.Series(pd.NA, index=index, dtype=pd.StringDtype("pyarrow"))
     return pd.Series(pd.NA, index=index, dtype=dtype)
