@@ -90,15 +90,22 @@ class Session:
         save_figure(fig, path)
         return path
 
-    def show_figure(self, fig: Any, name: str) -> Any:
-        """Save a figure (``figures/<name>.png``) and return it for display in the notebook."""
-        from IPython.display import Image
+    def show_figure(self, fig: Any, name: str, *, alt: str | None = None) -> Any:
+        """Save a figure (``figures/<name>.png``) and return it for display in the notebook.
 
-        path = self.save_figure(fig, name)
+        The returned object renders as an ``<img>`` with a French alternative
+        text (``alt``, by default the figure's title), for readers of the
+        report who use a screen reader.
+        """
         import matplotlib.pyplot as plt
 
+        if alt is None:
+            titles = [fig._suptitle.get_text()] if getattr(fig, "_suptitle", None) else []
+            titles += [ax.get_title() for ax in fig.axes]
+            alt = next((t for t in titles if t), f"Figure : {name}")
+        path = self.save_figure(fig, name)
         plt.close(fig)
-        return Image(filename=str(path), width=900)
+        return _FigureDisplay(path.read_bytes(), alt)
 
     @staticmethod
     def show_table(frame: pd.DataFrame) -> Any:
@@ -252,3 +259,23 @@ def validation_summary(inputs: Any) -> dict:
                 .to_dict()
             )
     return {"counts": json.loads(counts.to_json(orient="records")), "reasons": reasons}
+
+
+class _FigureDisplay:
+    """A saved PNG shown with an alternative text (HTML) or as a plain image."""
+
+    def __init__(self, png: bytes, alt: str, width: int = 900) -> None:
+        self.png, self.alt, self.width = png, alt, width
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def _repr_html_(self) -> str:
+        import base64
+        import html
+
+        data = base64.b64encode(self.png).decode("ascii")
+        return (
+            f'<img src="data:image/png;base64,{data}" width="{self.width}" '
+            f'alt="{html.escape(self.alt, quote=True)}">'
+        )

@@ -147,6 +147,16 @@ def test_report_is_french_has_no_code_and_loads_nothing_from_the_network(run):
     assert "data:image/png;base64" in html  # figures embedded
 
 
+def test_every_figure_of_the_report_has_a_french_alternative_text(run):
+    html = (run["final"] / "report.html").read_text(encoding="utf-8")
+    imgs = re.findall(r"<img\b[^>]*>", html)
+    assert imgs
+    for tag in imgs:
+        alt = re.search(r'\balt="([^"]*)"', tag)
+        assert alt and alt.group(1).strip(), tag[:120]
+        assert "No description" not in alt.group(1)
+
+
 def test_manifest_records_input_hashes_parameters_and_versions(run):
     manifest = json.loads((run["final"] / "manifest.json").read_text())
     assert manifest["inputs"]["demandes"]["sha256"] == sha256_file(run["data"] / "demandes.csv")
