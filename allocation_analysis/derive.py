@@ -40,6 +40,8 @@ import pandas as pd
 
 from allocation_analysis.config import AnalysisConfig, Period, UCScale
 from allocation_analysis.errors import InputError
+from allocation_analysis.io import _arrow
+from allocation_analysis.io._arrow import TEXT_DTYPE
 
 __all__ = [
     "LIST_2024_START",
@@ -291,7 +293,7 @@ def qpv_in_force(codes: pd.Series, dates: pd.Series) -> pd.Series:
         before 2023-12-31, or a ``QN…`` code (2024 list) is given and the date
         is on or after 2024-01-01. ``False`` for a missing date.
     """
-    c = pd.Series(codes).astype("string").str.upper().fillna("")
+    c = _arrow.to_text(pd.Series(codes)).str.upper().fillna("")
     d = pd.to_datetime(pd.Series(dates, index=c.index))
     has_qp = c.str.contains(r"(?:^|\|)\s*QP", regex=True).astype(bool)
     has_qn = c.str.contains(r"(?:^|\|)\s*QN", regex=True).astype(bool)
@@ -306,10 +308,17 @@ def semester_of(dates: pd.Series) -> pd.Series:
     Returns a pandas ``string`` Series, ``<NA>`` for ``NaT``.
     """
     d = pd.to_datetime(pd.Series(dates))
-    year = d.dt.year.astype("Int64").astype("string")
-    half = pd.Series(np.where(d.dt.month <= 6, "1", "2"), index=d.index, dtype="string")
-    out = year + "-S" + half
-    return out.where(d.notna(), pd.NA).astype("string").rename("semestre")
+    known = d.notna().to_numpy()
+    # one label per distinct semester, broadcast (no string built per row)
+    code = np.zeros(len(d), dtype=np.int64)
+    code[known] = d.dt.year.to_numpy()[known].astype(np.int64) * 2 + (
+        d.dt.month.to_numpy()[known] > 6
+    )
+    uniq, inverse = np.unique(code, return_inverse=True)
+    labels = np.array([f"{u // 2}-S{u % 2 + 1}" for u in uniq], dtype=object)
+    values = labels[inverse.reshape(-1)] if len(d) else np.array([], dtype=object)
+    values[~known] = None
+    return pd.Series(values, index=d.index, dtype=TEXT_DTYPE, name="semestre")
 
 
 def _ts(value: dt.date | pd.Timestamp | str) -> pd.Timestamp:
@@ -346,6 +355,8 @@ def _col(
     df: pd.DataFrame | None, name: str, dtype: str, index: pd.Index | None = None
 ) -> pd.Series:
     """A column of ``df`` with the given dtype, or an all-missing one when absent."""
+    if dtype == "string":
+        dtype = TEXT_DTYPE  # Arrow-backed: vectorised string kernels, no Python objects
     if df is not None and name in df.columns:
         return df[name].astype(dtype)
     idx = index if index is not None else (df.index if df is not None else None)
@@ -353,7 +364,17 @@ def _col(
 
 
 def _empty_codes(s: pd.Series) -> pd.Series:
-    return s.astype("string").str.strip().replace("", pd.NA)
+    t = _arrow.to_text(s).str.strip()
+    return t.mask((t == "").fillna(False))
+
+
+def _labels(flag: Any, yes: str, no: str, index: pd.Index) -> pd.Series:
+    """``yes`` where ``flag`` else ``no``, as an Arrow-backed ``string`` Series."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = pc.if_else(pa.array(np.asarray(flag, dtype=bool)), yes, no)
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=index)
 
 
 def _all_empty(df: pd.DataFrame | None, name: str) -> bool:
@@ -371,9 +392,11 @@ def _assign(df: pd.DataFrame, layer: Any, code_column: str) -> pd.Series:
 
 
 def _first_choice(communes_souhaitees: pd.Series, commune_residence: pd.Series) -> pd.Series:
-    first = communes_souhaitees.astype("string").str.split("|").str[0].str.strip()
-    first = first.replace("", pd.NA)
-    return first.fillna(commune_residence.astype("string")).astype("string")
+    # the text before the first "|" (Arrow regex kernel, no per-row Python split)
+    first = _arrow.to_text(communes_souhaitees).str.replace(r"(?s)\|.*", "", regex=True)
+    first = first.str.strip()
+    first = first.mask((first == "").fillna(False))
+    return first.fillna(_arrow.to_text(commune_residence)).astype(TEXT_DTYPE)
 
 
 def _reference_dates(demandes: pd.DataFrame, period_end: pd.Timestamp) -> pd.Series:
@@ -410,15 +433,56 @@ def prepare_demandes(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
         ``date_bail`` (lease of the allocation that closed the demand, ``NaT``
         otherwise; the earliest when several).
     """
-    d = inputs.demandes.copy()
-    if _all_empty(d, "qpv_residence") and _has_coordinates(d) and inputs.qpv is not None:
-        d["qpv_residence"] = _assign(d, inputs.qpv, "code_qpv")
+    d = _demandes_core(inputs, config=config)
+    d["commune_choix1"] = _first_choice(
+        _col(d, "communes_souhaitees", "string"), d["commune_residence"]
+    )
+
+    d["date_bail"] = pd.Series(pd.NaT, index=d.index, dtype="datetime64[ns]")
+    a = inputs.attributions
+    if a is not None and len(a):
+        first_lease = a.groupby("demande_id", sort=False)["date_bail"].min()
+        n_multi = int((a["demande_id"].value_counts() > 1).sum())
+        if n_multi:
+            logger.warning(
+                "%d demande(s) avec plusieurs attributions : le premier bail est retenu.",
+                n_multi,
+            )
+        d["date_bail"] = pd.Series(
+            _arrow.lookup(d["demande_id"], first_lease.index, first_lease), index=d.index
+        ).astype("datetime64[ns]")
+
+    period = Period.parse(config.period)
+    ref = _reference_dates(d, pd.Timestamp(period.end))
+    in_force = qpv_in_force(d["qpv_residence"], ref)
+    d["residence_qpv"] = _labels(in_force, "qpv", "hors_qpv", d.index)
+    stale = d["qpv_residence"].notna() & ~in_force
+    if stale.any():
+        logger.warning(
+            "%d demande(s) ont un code QPV de résidence qui n'est pas de la liste en vigueur "
+            "à la date de référence (liste 2015 jusqu'au 31/12/2023, liste 2024 ensuite) : "
+            "classées hors QPV.",
+            int(stale.sum()),
+        )
+    return d
+
+
+def _demandes_core(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
+    """Demands with ``qpv_residence`` completed, without coordinates, with ``uc``,
+    ``uc_estimee``, ``revenu_annuel_uc`` and ``mutation`` (shared by
+    :func:`prepare_demandes` and :func:`prepare_allocations`)."""
+    d = inputs.demandes.drop(columns=[c for c in _COORDINATES if c in inputs.demandes.columns])
+    if (
+        _all_empty(d, "qpv_residence")
+        and _has_coordinates(inputs.demandes)
+        and inputs.qpv is not None
+    ):
+        d["qpv_residence"] = _assign(inputs.demandes, inputs.qpv, "code_qpv")
         logger.info(
             "QPV de résidence déduit des coordonnées pour %d demande(s) sur %d.",
             int(d["qpv_residence"].notna().sum()),
             len(d),
         )
-    d = d.drop(columns=[c for c in _COORDINATES if c in d.columns])
     d["qpv_residence"] = _empty_codes(_col(d, "qpv_residence", "string"))
 
     uc, est = consumption_units(
@@ -430,38 +494,9 @@ def prepare_demandes(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
     d["uc"] = uc.to_numpy()
     d["uc_estimee"] = est.to_numpy()
     d["revenu_annuel_uc"] = annual_income_per_uc(d["revenus_mensuels"], d["uc"]).to_numpy()
-    d["mutation"] = (d["situation_logement"].astype("string") == "locataire_social").fillna(False)
-    d["mutation"] = d["mutation"].astype(bool)
-    d["commune_choix1"] = _first_choice(
-        _col(d, "communes_souhaitees", "string"), d["commune_residence"]
+    d["mutation"] = (
+        (_arrow.to_text(d["situation_logement"]) == "locataire_social").fillna(False).astype(bool)
     )
-
-    d["date_bail"] = pd.Series(pd.NaT, index=d.index, dtype="datetime64[ns]")
-    a = inputs.attributions
-    if a is not None and len(a):
-        first_lease = a.groupby("demande_id")["date_bail"].min()
-        n_multi = int((a["demande_id"].value_counts() > 1).sum())
-        if n_multi:
-            logger.warning(
-                "%d demande(s) avec plusieurs attributions : le premier bail est retenu.",
-                n_multi,
-            )
-        d["date_bail"] = d["demande_id"].map(first_lease).astype("datetime64[ns]")
-
-    period = Period.parse(config.period)
-    ref = _reference_dates(d, pd.Timestamp(period.end))
-    in_force = qpv_in_force(d["qpv_residence"], ref)
-    d["residence_qpv"] = pd.Series(
-        np.where(in_force, "qpv", "hors_qpv"), index=d.index, dtype="string"
-    )
-    stale = d["qpv_residence"].notna() & ~in_force
-    if stale.any():
-        logger.warning(
-            "%d demande(s) ont un code QPV de résidence qui n'est pas de la liste en vigueur "
-            "à la date de référence (liste 2015 jusqu'au 31/12/2023, liste 2024 ensuite) : "
-            "classées hors QPV.",
-            int(stale.sum()),
-        )
     return d
 
 
@@ -503,9 +538,9 @@ def prepare_allocations(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
     fallback rule is applied to the allocation's size (flagged in
     ``uc_estimee``).
     """
-    dem = prepare_demandes(inputs, config=config)
-    a = inputs.attributions.copy().reset_index(drop=True)
-    unknown = ~a["demande_id"].isin(dem["demande_id"])
+    dem = _demandes_core(inputs, config=config)
+    a = inputs.attributions.reset_index(drop=True)
+    unknown = pd.Series(~_arrow.isin(a["demande_id"], dem["demande_id"]), index=a.index)
     if unknown.any():
         rows = a.loc[unknown, "source_row"].tolist() if "source_row" in a.columns else []
         raise InputError(
@@ -516,13 +551,19 @@ def prepare_allocations(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
             rows=rows,
             rule="demande_inconnue",
         )
-    dd = dem.drop_duplicates("demande_id").set_index("demande_id")
+    # position of each allocation's demand (the first row of a duplicated id); every
+    # id is known (checked above), so every position is valid
+    import pyarrow.compute as pc
+
+    keys = _arrow.as_arrow(a["demande_id"])
+    pos = pc.index_in(keys, value_set=_arrow.as_arrow(dem["demande_id"]).cast(keys.type))
+    pos = pos.to_numpy(zero_copy_only=False).astype(np.intp)
 
     def from_demand(col: str) -> pd.Series:
-        return a["demande_id"].map(dd[col])
+        return pd.Series(dem[col].array.take(pos), index=a.index)
 
     out = pd.DataFrame(index=a.index)
-    out["demande_id"] = a["demande_id"].astype("string")
+    out["demande_id"] = _arrow.to_text(a["demande_id"])
     out["date_bail"] = pd.to_datetime(a["date_bail"]).astype("datetime64[ns]")
     out["semestre"] = semester_of(out["date_bail"])
 
@@ -534,22 +575,35 @@ def prepare_allocations(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
     lg = inputs.logements
     rpls = _empty_codes(_col(a, "rpls_id", "string"))
     if lg is not None and len(lg) and rpls.notna().any():
-        lg = lg.copy()
-        if _all_empty(lg, "qpv") and _has_coordinates(lg) and inputs.qpv is not None:
-            lg["qpv"] = _assign(lg, inputs.qpv, "code_qpv")
-        if _all_empty(lg, "commune") and _has_coordinates(lg) and inputs.communes is not None:
-            lg["commune"] = _assign(lg, inputs.communes, "insee_com")
-        lg = lg.assign(rpls_id=_empty_codes(lg["rpls_id"])).dropna(subset=["rpls_id"])
-        lg = lg.drop_duplicates("rpls_id").set_index("rpls_id")
-        found = rpls.isin(lg.index).fillna(False).astype(bool)
-        if found.any():
-            r = rpls[found]
-            commune = commune.mask(found, r.map(_col(lg, "commune", "string")))
-            qpv = qpv.mask(found, r.map(_empty_codes(_col(lg, "qpv", "string"))))
-            typo = typo.mask(found, r.map(_col(lg, "typologie", "string")).fillna(typo[found]))
-            bailleur = bailleur.fillna(rpls.map(_col(lg, "bailleur_siren", "string")))
-    out["commune_logement"] = commune.astype("string")
-    out["qpv_logement"] = qpv.astype("string")
+        import pyarrow.compute as pc
+
+        # Row of each allocation's dwelling in logements (first row of a duplicated
+        # rpls_id, -1 when absent); only the referenced rows are then read.
+        lg_keys = _arrow.as_arrow(_empty_codes(lg["rpls_id"]))
+        r_keys = _arrow.as_arrow(rpls)
+        lg_pos = pc.index_in(r_keys, value_set=lg_keys.cast(r_keys.type), skip_nulls=True)
+        lg_pos = lg_pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+        found_np = lg_pos >= 0
+        if found_np.any():
+            used, local = np.unique(lg_pos[found_np], return_inverse=True)
+            sub = lg.iloc[used].reset_index(drop=True)
+            if _all_empty(lg, "qpv") and _has_coordinates(lg) and inputs.qpv is not None:
+                sub["qpv"] = _assign(sub, inputs.qpv, "code_qpv")
+            if _all_empty(lg, "commune") and _has_coordinates(lg) and inputs.communes is not None:
+                sub["commune"] = _assign(sub, inputs.communes, "insee_com")
+            at = np.full(len(a), -1, dtype=np.intp)
+            at[found_np] = local.reshape(-1)
+
+            def from_dwelling(col: pd.Series) -> pd.Series:
+                return pd.Series(col.array.take(at, allow_fill=True), index=a.index)
+
+            found = pd.Series(found_np, index=a.index)
+            commune = commune.mask(found, from_dwelling(_col(sub, "commune", "string")))
+            qpv = qpv.mask(found, from_dwelling(_empty_codes(_col(sub, "qpv", "string"))))
+            typo = typo.mask(found, from_dwelling(_col(sub, "typologie", "string")).fillna(typo))
+            bailleur = bailleur.fillna(from_dwelling(_col(sub, "bailleur_siren", "string")))
+    out["commune_logement"] = commune.astype(TEXT_DTYPE)
+    out["qpv_logement"] = qpv.astype(TEXT_DTYPE)
     out["logement_en_qpv"] = qpv_in_force(out["qpv_logement"], out["date_bail"]).to_numpy()
 
     # income and consumption units at allocation
@@ -583,17 +637,15 @@ def prepare_allocations(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
         )
     out["prioritaire_ou_dalo"] = out["prioritaire"] | out["dalo"]
     out["reservataire"] = _col(a, "reservataire", "string")
-    out["bailleur_siren"] = bailleur.astype("string")
+    out["bailleur_siren"] = bailleur.astype(TEXT_DTYPE)
     out["mutation"] = from_demand("mutation").astype(bool)
-    out["typologie"] = typo.astype("string")
-    out["nationalite"] = from_demand("nationalite").astype("string")
-    res_codes = from_demand("qpv_residence").astype("string")
-    out["residence_qpv"] = pd.Series(
-        np.where(qpv_in_force(res_codes, out["date_bail"]), "qpv", "hors_qpv"),
-        index=out.index,
-        dtype="string",
+    out["typologie"] = typo.astype(TEXT_DTYPE)
+    out["nationalite"] = from_demand("nationalite").astype(TEXT_DTYPE)
+    res_codes = from_demand("qpv_residence").astype(TEXT_DTYPE)
+    out["residence_qpv"] = _labels(
+        qpv_in_force(res_codes, out["date_bail"]), "qpv", "hors_qpv", out.index
     )
-    for extra, dtype in (("rpls_id", "string"), ("loyer", "float64"), ("source_row", "Int64")):
+    for extra, dtype in (("rpls_id", TEXT_DTYPE), ("loyer", "float64"), ("source_row", "Int64")):
         if extra in a.columns:
             out[extra] = a[extra].astype(dtype)
     return out
