@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -131,7 +132,9 @@ def _access_strata(access: pd.DataFrame) -> pd.Series:
     return access["typologie_demandee"].astype(str) + "|" + prio
 
 
-def _profiles_results(df: pd.DataFrame, *, grouping: Grouping, n_boot: int, seed: int) -> ResultSet:
+def _profiles_results(
+    df: pd.DataFrame, *, grouping: Grouping, n_boot: int, seed: int, n_jobs: int = 1
+) -> ResultSet:
     from allocation_analysis.stats import profiles
 
     pr = profiles.profile_probabilities(
@@ -142,6 +145,7 @@ def _profiles_results(df: pd.DataFrame, *, grouping: Grouping, n_boot: int, seed
         group=grouping.column,
         n_boot=n_boot,
         random_state=seed,
+        n_jobs=n_jobs,
     )
     return pr.to_test_results(reference=grouping.reference)
 
@@ -154,6 +158,7 @@ def disparity_tests(
     n_boot: int = 50,
     n_permutations: int = 999,
     include_profiles: bool = True,
+    n_jobs: int | None = None,
 ) -> list[TestRecord]:
     """Run every disparity test of the report.
 
@@ -174,6 +179,10 @@ def disparity_tests(
         Permutations of the segregation test.
     include_profiles : bool
         Also run the gradient-boosting profiles and the IPW robustness checks.
+    n_jobs : int, optional
+        Worker processes for the bootstrap of the profiles (default: two, or
+        one on a single-core machine). Results do not depend on it: every
+        replicate has its own seed.
 
     Returns
     -------
@@ -208,6 +217,7 @@ def disparity_tests(
         alloc = allocations.copy()
         alloc["logement_en_qpv"] = alloc["logement_en_qpv"].astype(bool)
         seed = config.seed
+        jobs = n_jobs if n_jobs is not None else min(2, os.cpu_count() or 1)
         records: list[TestRecord] = []
 
         for g in GROUPINGS:
@@ -325,7 +335,7 @@ def disparity_tests(
             if include_profiles and k == "origin":
                 sub = acc[acc[col].isin([ref, *g.compared])]
                 try:
-                    prof = _profiles_results(sub, grouping=g, n_boot=n_boot, seed=seed)
+                    prof = _profiles_results(sub, grouping=g, n_boot=n_boot, seed=seed, n_jobs=jobs)
                     failure = None
                 except Exception as exc:  # noqa: BLE001 - reported in each result below
                     log.exception("profiles failed")
