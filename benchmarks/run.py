@@ -289,8 +289,10 @@ def _tests(scale: str, acc: pd.DataFrame, sem: pd.DataFrame, *, heavy: bool) -> 
                 )
 
 
-def bench_scale(scale: str, *, end_to_end: bool, seed: int = 1) -> None:
-    from allocation_analysis import analysis, indicators, synth
+def bench_scale(
+    scale: str, *, end_to_end: bool, seed: int = 1, data_dir: Path | None = None
+) -> None:
+    from allocation_analysis import analysis, indicators
     from allocation_analysis.config import InputPaths
     from allocation_analysis.io import load_inputs
     from allocation_analysis.pipeline import config_from_options, run_analysis
@@ -300,16 +302,13 @@ def bench_scale(scale: str, *, end_to_end: bool, seed: int = 1) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{scale}-"))
     data = tmp / "data"
     national = scale == "national"
-    with step(scale, "synth (generate + write)") as box:
-        if national:
-            synth.synth_command(output=data, seed=seed, scale=scale, fmt="csv")
-            truth = json.loads((data / "truth.json").read_text())
-            box["rows"] = truth["counts"]["demandes"] + truth["counts"]["attributions"]
-        else:
-            ds = synth.generate(scale=scale, seed=seed)
-            synth.write_dataset(ds, data)
-            box["rows"] = len(ds.demandes) + len(ds.attributions)
-            del ds
+    if data_dir is not None and (data_dir / "config.yaml").exists():
+        data = data_dir  # reuse a data set generated earlier (never deleted here)
+        print(f"{scale:<9} {'':>9} synth: data set reused from {data}", flush=True)
+    else:
+        if data_dir is not None:
+            data = data_dir
+        _synth(scale, data, seed)
     import yaml
 
     cfg = yaml.safe_load((data / "config.yaml").read_text())
@@ -346,6 +345,21 @@ def bench_scale(scale: str, *, end_to_end: bool, seed: int = 1) -> None:
     if end_to_end:
         _end_to_end(scale, paths, config, output, n_input, run_analysis)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _synth(scale: str, data: Path, seed: int) -> None:
+    from allocation_analysis import synth
+
+    with step(scale, "synth (generate + write)") as box:
+        if scale == "national":
+            synth.synth_command(output=data, seed=seed, scale=scale, fmt="csv")
+            truth = json.loads((data / "truth.json").read_text())
+            box["rows"] = truth["counts"]["demandes"] + truth["counts"]["attributions"]
+        else:
+            ds = synth.generate(scale=scale, seed=seed)
+            synth.write_dataset(ds, data)
+            box["rows"] = len(ds.demandes) + len(ds.attributions)
+            del ds
 
 
 def _maps(scale, frames, inputs, config) -> None:
@@ -444,6 +458,13 @@ def main(argv=None) -> None:
     parser.add_argument("--scale", default="small", help="small, mel, national, or all (small+mel)")
     parser.add_argument("--no-run", action="store_true", help="skip the end-to-end run")
     parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="data set folder: reused when it holds a config.yaml, else generated there "
+        "(and kept); one scale only",
+    )
+    parser.add_argument(
         "--max-memory-gib",
         type=float,
         default=None,
@@ -455,6 +476,8 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("TQDM_DISABLE", "1")  # the competitor's progress bar
     scales = ["small", "mel"] if args.scale == "all" else [args.scale]
+    if args.data is not None and len(scales) > 1:
+        parser.error("--data applies to one scale (small, mel or national)")
     machine = {
         "machine": platform.machine(),
         "processor": platform.processor() or None,
@@ -480,7 +503,11 @@ def main(argv=None) -> None:
         machine["address_space_limit_gib"] = args.max_memory_gib
     t0 = time.perf_counter()
     for scale in scales:
-        bench_scale(scale, end_to_end=(scale != "national") and not args.no_run)
+        bench_scale(
+            scale,
+            end_to_end=(scale != "national") and not args.no_run,
+            data_dir=args.data,
+        )
     slopes = _slopes()
     if slopes:
         print("\ncost vs rows, mel -> national (s per million rows; elasticity 1 = linear)")
