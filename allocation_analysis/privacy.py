@@ -128,6 +128,20 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     .. [1] H. Krawczyk, M. Bellare, R. Canetti, "HMAC: Keyed-Hashing for Message
        Authentication", RFC 2104, 1997.
     """
+    return _pseudonymise(values, key)[0]
+
+
+def _pseudonymise(
+    values: pd.Series, key: bytes, known: tuple[Any, Any] | None = None
+) -> tuple[pd.Series, tuple[Any, Any] | None]:
+    """:func:`pseudonymise`, reusing the pseudonyms of identifiers already hashed.
+
+    ``known`` is the second element returned by an earlier call with the same
+    key: (distinct raw identifiers, their pseudonyms) as Arrow arrays. Used by
+    the loader so that allocations do not hash again the identifiers of the
+    demand file. The second element returned is ``None`` on the generic path
+    (non-text values).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -143,10 +157,22 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
             if isinstance(arr, pa.ChunkedArray):
                 arr = arr.combine_chunks()
             enc = pc.dictionary_encode(arr)
-            uniques = enc.dictionary.to_pylist()
-            hashed = pa.array([digest(u.strip()) for u in uniques], type=pa.string())
+            uniques = enc.dictionary
+            if known is not None and len(uniques):
+                raw_known, hashed_known = known
+                pos = pc.index_in(uniques, value_set=raw_known.cast(uniques.type))
+                miss = pc.is_null(pos)
+                hashed = pc.take(hashed_known, pos)
+                if pc.any(miss).as_py():
+                    fresh = _digest_all(digest, pc.filter(uniques, miss))
+                    hashed = pc.replace_with_mask(hashed, miss, fresh)
+            else:
+                hashed = _digest_all(digest, uniques)
             out = pc.take(hashed, enc.indices)
-            return pd.Series(pd.arrays.ArrowStringArray(out), index=values.index, name=values.name)
+            series = pd.Series(
+                pd.arrays.ArrowStringArray(out), index=values.index, name=values.name
+            )
+            return series, (uniques, hashed)
 
     def one(v: object) -> object:
         if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
@@ -156,7 +182,20 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     # One HMAC per distinct identifier (duplicates are common in allocation files).
     uniques = pd.unique(values)
     mapping = {u: one(u) for u in uniques}
-    return values.map(mapping).astype(_STRING)
+    return values.map(mapping).astype(_STRING), None
+
+
+def _digest_all(digest: Any, texts: Any) -> Any:
+    """Pseudonyms of an Arrow string array (no nulls), by slices of 2**20 values
+    so that only one slice at a time exists as Python strings."""
+    import pyarrow as pa
+
+    step = 1 << 20
+    parts = [
+        pa.array([digest(u.strip()) for u in texts.slice(i, step).to_pylist()], type=pa.string())
+        for i in range(0, len(texts), step)
+    ]
+    return pa.concat_arrays(parts) if parts else pa.array([], type=pa.string())
 
 
 _STRING = pd.StringDtype("pyarrow")

@@ -391,6 +391,7 @@ def load_table(
     sheet: str | int | None = None,
     encoding: str | None = None,
     sep: str | None = None,
+    _pseudonyms: dict[str, Any] | None = None,
 ) -> LoadResult:
     """Read, validate and pseudonymise one input table.
 
@@ -413,6 +414,9 @@ def load_table(
         refused.
     sheet, encoding, sep
         Passed to :func:`~allocation_analysis.io.readers.read_table`.
+    _pseudonyms : dict, optional
+        Internal (:func:`load_inputs`): identifiers already hashed with the
+        same key, reused, and updated with this table's.
 
     Returns
     -------
@@ -528,10 +532,11 @@ def load_table(
 
     keys: pd.Series | None = None
     if "num_unique" in spec.names:
-        from allocation_analysis.privacy import load_or_create_key, pseudonymise
+        from allocation_analysis.privacy import _pseudonymise, load_or_create_key
 
         k = key if key is not None else load_or_create_key()
-        ids = pseudonymise(frame["num_unique"], k)
+        memo = _pseudonyms if _pseudonyms is not None else {}
+        ids, memo["known"] = _pseudonymise(frame["num_unique"], k, memo.get("known"))
         keys = ids
         data.insert(0, "demande_id", ids.loc[data.index])
         data = data.drop(columns=["num_unique"])
@@ -696,8 +701,15 @@ def load_inputs(
     opts = {"column_map": cmap, "unknown_share": unknown_share}
 
     results: dict[str, LoadResult] = {}
-    results["demandes"] = dem = load_table(paths.demandes, "demandes", key=k, **opts)
-    results["attributions"] = att = load_table(paths.attributions, "attributions", key=k, **opts)
+    # the allocations reuse the pseudonyms of the demand file's identifiers
+    memo: dict[str, Any] = {}
+    results["demandes"] = dem = load_table(
+        paths.demandes, "demandes", key=k, _pseudonyms=memo, **opts
+    )
+    results["attributions"] = att = load_table(
+        paths.attributions, "attributions", key=k, _pseudonyms=memo, **opts
+    )
+    memo.clear()
     log = None
     if paths.logements is not None:
         results["logements"] = log = load_table(paths.logements, "logements", **opts)
