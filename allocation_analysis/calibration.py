@@ -124,7 +124,9 @@ _GROUP_COLUMNS = ("nationalite", "residence_qpv")
 # --------------------------------------------------------------------------- in-memory inputs
 def _cast(values: pd.Series, dtype: str) -> pd.Series:
     if dtype == "string":
-        out = values.astype("string").str.strip()
+        from allocation_analysis.io.parsing import TEXT_DTYPE  # the loader's text dtype
+
+        out = values.astype(TEXT_DTYPE).str.strip()
         return out.mask(out == "")
     if dtype == "datetime64[ns]":
         return pd.to_datetime(values).astype("datetime64[ns]")
