@@ -524,11 +524,11 @@ def load_table(
     reasons.extend(_duplicate_reasons(spec, frame, raw))
 
     rejects = _concat_rejects(reasons)
+    del raw, parsed, reasons  # the text frame is not needed any more
     rejected = np.unique(rejects["source_row"].to_numpy(dtype=np.int64))
-    data = frame.loc[~frame.index.isin(rejected)].copy()
     for c in spec.columns:
-        if c.kind == "bool" and c.required:
-            data[c.name] = data[c.name].astype(bool)
+        if c.kind == "bool" and c.required:  # missing only in rejected rows
+            frame[c.name] = frame[c.name].fillna(False).astype(bool)
 
     keys: pd.Series | None = None
     if "num_unique" in spec.names:
@@ -538,12 +538,16 @@ def load_table(
         memo = _pseudonyms if _pseudonyms is not None else {}
         ids, memo["known"] = _pseudonymise(frame["num_unique"], k, memo.get("known"))
         keys = ids
-        data.insert(0, "demande_id", ids.loc[data.index])
-        data = data.drop(columns=["num_unique"])
+        del frame["num_unique"]
+        frame.insert(0, "demande_id", ids)
     elif spec.unique_key and len(spec.unique_key) == 1:
         keys = frame[spec.unique_key[0]]
-    data.insert(0, "source_row", data.index.to_numpy(dtype=np.int64))
-    data = data.reset_index(drop=True)
+    frame.insert(0, "source_row", frame.index.to_numpy(dtype=np.int64))
+    keep = ~frame.index.isin(rejected)
+    # one copy of the accepted rows at most (none when every row is accepted)
+    data = frame.loc[keep] if not keep.all() else frame
+    del frame
+    data.index = pd.RangeIndex(len(data))
     result = LoadResult(
         table=spec.name, data=data, rejects=rejects, n_read=n_read, file=fname, keys=keys
     )
@@ -557,6 +561,7 @@ def load_table(
         result.n_accepted,
         result.n_rejected,
     )
+    _arrow.release_memory()
     return result
 
 
