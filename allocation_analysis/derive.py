@@ -464,6 +464,7 @@ def prepare_demandes(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
             "classées hors QPV.",
             int(stale.sum()),
         )
+    _arrow.release_memory()
     return d
 
 
@@ -648,6 +649,7 @@ def prepare_allocations(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
     for extra, dtype in (("rpls_id", TEXT_DTYPE), ("loyer", "float64"), ("source_row", "Int64")):
         if extra in a.columns:
             out[extra] = a[extra].astype(dtype)
+    _arrow.release_memory()
     return out
 
 
@@ -716,4 +718,5 @@ def access_frame(demandes: pd.DataFrame, period: Period | str) -> pd.DataFrame:
     out["entree_jours"] = np.maximum((pd.Timestamp(start) - depot).dt.days, 0).astype("int64")
     out["log_revenu_uc"] = np.log1p(out["revenu_annuel_uc"].astype("float64"))
     out["anciennete_annees"] = out["entree_jours"] / 365.25
+    _arrow.release_memory()
     return out

@@ -747,6 +747,7 @@ def load_inputs(
 
     report = ValidationReport.from_results(results)
     report.notes.extend(notes)
+    _arrow.release_memory()
     return Inputs(
         demandes=dem.data,
         attributions=att.data,
