@@ -541,7 +541,15 @@ def prepare_allocations(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
     """
     dem = _demandes_core(inputs, config=config)
     a = inputs.attributions.reset_index(drop=True)
-    unknown = pd.Series(~_arrow.isin(a["demande_id"], dem["demande_id"]), index=a.index)
+    # position of each allocation's demand (the first row of a duplicated id), one
+    # Arrow hash lookup; a missing or unknown id has no position
+    import pyarrow.compute as pc
+
+    keys = _arrow.as_arrow(a["demande_id"])
+    pos_arrow = pc.index_in(
+        keys, value_set=_arrow.as_arrow(dem["demande_id"]).cast(keys.type), skip_nulls=True
+    )
+    unknown = pd.Series(pos_arrow.is_null().to_numpy(zero_copy_only=False), index=a.index)
     if unknown.any():
         rows = a.loc[unknown, "source_row"].tolist() if "source_row" in a.columns else []
         raise InputError(
@@ -552,13 +560,7 @@ def prepare_allocations(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
             rows=rows,
             rule="demande_inconnue",
         )
-    # position of each allocation's demand (the first row of a duplicated id); every
-    # id is known (checked above), so every position is valid
-    import pyarrow.compute as pc
-
-    keys = _arrow.as_arrow(a["demande_id"])
-    pos = pc.index_in(keys, value_set=_arrow.as_arrow(dem["demande_id"]).cast(keys.type))
-    pos = pos.to_numpy(zero_copy_only=False).astype(np.intp)
+    pos = pos_arrow.to_numpy(zero_copy_only=False).astype(np.intp)  # all known here
 
     def from_demand(col: str) -> pd.Series:
         return pd.Series(dem[col].array.take(pos), index=a.index)
