@@ -320,6 +320,10 @@ def _parse_column(spec: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, pd.Serie
     kind = spec.kind
     if kind in ("text",):
         return parsing.parse_text(raw)
+    if kind == "float":  # coordinates, rents: millions of distinct values, one Arrow cast
+        plain = parsing.parse_float_plain(raw)
+        if plain is not None:
+            return plain
     return parsing.by_unique(_parse_kind, raw, spec)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "parse_date",
     "parse_enum",
     "parse_float",
+    "parse_float_plain",
     "parse_int",
     "parse_text",
 ]
@@ -160,6 +161,38 @@ def parse_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     bad = ~empty & (num.isna() | ~np.isfinite(num.fillna(0.0)))
     num = num.mask(bad)
     return num, bad.astype(bool)
+
+
+_PLAIN_DECIMAL = r"^(?:-?[0-9]+(?:[.,][0-9]+)?)?$"
+
+
+def parse_float_plain(s: pd.Series) -> tuple[pd.Series, pd.Series] | None:
+    """:func:`parse_float` of a column whose cells are all plain decimals, else ``None``.
+
+    When every cell is empty or matches ``-?digits[(.|,)digits]`` (no spaces,
+    no sign ``+``, no exponent, no thousands separator), the whole column is
+    converted by one Arrow cast, without a Python object per cell: the same
+    values as :func:`parse_float` (a correctly rounded decimal conversion) in a
+    fraction of the time on columns of millions of distinct values
+    (coordinates, rents). Any other cell returns ``None`` and the caller uses
+    :func:`parse_float`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(s.astype(TEXT_DTYPE).array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.fill_null("")
+    if not pc.all(pc.match_substring_regex(arr, _PLAIN_DECIMAL)).as_py():
+        return None
+    empty = pc.equal(arr, "")
+    text = pc.replace_substring(pc.if_else(empty, pa.scalar(None, arr.type), arr), ",", ".")
+    values = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    num = pd.Series(values, index=s.index, dtype="float64")
+    empty_np = empty.to_numpy(zero_copy_only=False)
+    bad = pd.Series(~empty_np & ~np.isfinite(values), index=s.index)  # e.g. 400 digits
+    return num.mask(bad), bad.astype(bool)
 
 
 def parse_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:

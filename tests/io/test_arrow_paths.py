@@ -190,3 +190,25 @@ def test_dwelling_qpv_from_coordinates_only_where_referenced():
     assert out["commune_logement"].tolist() == ["59350", "59512", "59009"]
     assert out["bailleur_siren"].iloc[:2].tolist() == ["333333333", "222222222"]
     assert pd.isna(out["bailleur_siren"].iloc[2])
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def test_plain_decimal_column_converted_by_one_cast_like_the_parser():
+    from allocation_analysis.io.parsing import parse_float_plain
+
+    huge = "1" + "0" * 400  # overflows a double: invalid, as in parse_float
+    raw = pd.Series(["2.925775", "-0,5", "", None, "007", huge, "50.570048"], dtype=TEXT)
+    values, bad = parse_float_plain(raw)
+    # Python's float() is a correctly rounded decimal conversion: the reference
+    expected = [float("2.925775"), -0.5, np.nan, np.nan, 7.0, np.nan, float("50.570048")]
+    np.testing.assert_array_equal(values.to_numpy(), np.array(expected))
+    assert bad.tolist() == [False, False, False, False, False, True, False]
+
+
+@pytest.mark.parametrize("cell", ["1 234,5", "+3", "1e5", "1.234,5", "abc", " 3.5"])
+def test_other_number_spellings_go_to_the_general_parser(cell):
+    from allocation_analysis.io.parsing import parse_float_plain
+
+    assert parse_float_plain(pd.Series(["1.5", cell], dtype=TEXT)) is None
