@@ -212,3 +212,9 @@ def test_other_number_spellings_go_to_the_general_parser(cell):
     from allocation_analysis.io.parsing import parse_float_plain
 
     assert parse_float_plain(pd.Series(["1.5", cell], dtype=TEXT)) is None
+
+
+def test_pseudonyms_of_plain_ascii_identifiers_are_rfc2104_hmac_sha256():
+    key = b"\x2a" * 32
+    ids = pd.Series(["059000000000123", "2A0040000X", "a-b_c.d", ""], dtype=TEXT)
+    assert pseudonymise(ids, key).tolist() == [_hmac16(key, v) for v in ids]
