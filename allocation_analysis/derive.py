@@ -472,7 +472,12 @@ def _demandes_core(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
     """Demands with ``qpv_residence`` completed, without coordinates, with ``uc``,
     ``uc_estimee``, ``revenu_annuel_uc`` and ``mutation`` (shared by
     :func:`prepare_demandes` and :func:`prepare_allocations`)."""
-    d = inputs.demandes.drop(columns=[c for c in _COORDINATES if c in inputs.demandes.columns])
+    # shallow copy: the loaded columns are shared, not duplicated (columns are only
+    # ever replaced or added here, never written into)
+    d = inputs.demandes.copy(deep=False)
+    for c in _COORDINATES:
+        if c in d.columns:
+            del d[c]
     if (
         _all_empty(d, "qpv_residence")
         and _has_coordinates(inputs.demandes)
@@ -540,7 +545,8 @@ def prepare_allocations(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
     ``uc_estimee``).
     """
     dem = _demandes_core(inputs, config=config)
-    a = inputs.attributions.reset_index(drop=True)
+    a = inputs.attributions.copy(deep=False)  # read only: no copy of the columns
+    a.index = pd.RangeIndex(len(a))
     # position of each allocation's demand (the first row of a duplicated id), one
     # Arrow hash lookup; a missing or unknown id has no position
     import pyarrow.compute as pc
@@ -696,7 +702,7 @@ def access_frame(demandes: pd.DataFrame, period: Period | str) -> pd.DataFrame:
     bail = pd.to_datetime(_col(d, "date_bail", "datetime64[ns]"))
     ended_before = (rad < start).fillna(False) | (bail < start).fillna(False)
     active = (depot <= end).fillna(False) & ~ended_before
-    out = d.loc[active.to_numpy()].copy()
+    out = d.take(np.flatnonzero(active.to_numpy()))  # one copy of the active rows
     depot, rad, bail = depot[active], rad[active], bail[active]
 
     motif = _col(out, "motif_radiation", "string")
