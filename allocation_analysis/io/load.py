@@ -48,6 +48,7 @@ Decisions where the data contract is silent
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -432,6 +433,7 @@ def load_table(
         File-level problem (unreadable, missing required column, one single
         column, no data row, too many unknown values), naming the file.
     """
+    t_start = time.perf_counter()
     spec = _spec(table)
     if not 0 <= unknown_share <= 1:
         raise UsageError(f"unknown_share doit être compris entre 0 et 1 (reçu {unknown_share}).")
@@ -558,12 +560,13 @@ def load_table(
     if result.n_read != result.n_accepted + result.n_rejected:  # pragma: no cover - invariant
         raise AssertionError(f"row accounting broken for {fname}")
     logger.info(
-        "%s (%s): %d read, %d accepted, %d rejected",
+        "%s (%s): %d read, %d accepted, %d rejected (%.1f s)",
         spec.name,
         fname,
         result.n_read,
         result.n_accepted,
         result.n_rejected,
+        time.perf_counter() - t_start,
     )
     _arrow.release_memory()
     return result
