@@ -20,6 +20,11 @@ logits and log-rank + Cox for origin and residence, and spatial assignment of
 
 Peak RSS is sampled every 50 ms over the benchmark process and its children
 (notebook kernels included).
+
+``--data DIR`` reuses the data set in ``DIR`` when it holds a ``config.yaml``
+(the national one takes about ten minutes of CPU to generate), otherwise
+generates it there and keeps it: ``python -m benchmarks.run --scale national
+--data /tmp/national``.
 """
 
 from __future__ import annotations
