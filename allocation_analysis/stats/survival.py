@@ -364,10 +364,15 @@ def kaplan_meier(
 
 
 # --------------------------------------------------------------------------- Cox (Efron)
+_BLOCK = 1 << 18  # rows per block of the information matrix products
+
+
 class _Stratum:
     """Precomputed risk-set structure of one stratum for the Efron partial likelihood."""
 
-    def __init__(self, start: np.ndarray, stop: np.ndarray, d: np.ndarray, rows: np.ndarray):
+    def __init__(
+        self, start: np.ndarray, stop: np.ndarray, d: np.ndarray, rows: np.ndarray | slice
+    ):
         self.rows = rows
         self.start, self.stop, self.d = start, stop, d
         ev = np.nonzero(d == 1)[0]
@@ -382,20 +387,53 @@ class _Stratum:
         first = np.searchsorted(self.ev_tidx[order], np.arange(m))
         ranks[order] = np.arange(ev.size) - np.repeat(first, self.n_dead.astype(int))
         self.frac = ranks / self.n_dead[self.ev_tidx]
-        self.stop_order = np.argsort(stop, kind="stable")
-        self.start_order = np.argsort(start, kind="stable")
-        self.pos_stop = np.searchsorted(stop[self.stop_order], self.ev_times, side="left")
-        self.pos_start = np.searchsorted(start[self.start_order], self.ev_times, side="left")
+        n = stop.size
+        # risk-set sums are tail sums in time order: with subjects sorted by
+        # stop (start) time, the subjects with stop >= t (start >= t) are the
+        # rows from position pos on; pos == n when there are none
+        stop_order = np.argsort(stop, kind="stable")
+        start_order = np.argsort(start, kind="stable")
+        self.pos_stop = np.searchsorted(stop[stop_order], self.ev_times, side="left")
+        self.pos_start = np.searchsorted(start[start_order], self.ev_times, side="left")
+        in_order = not np.any(stop_order[1:] < stop_order[:-1])
+        self.stop_order = None if in_order else stop_order  # None: rows already in order
+        self.start_order = start_order
+        # without delayed entry nobody has entered after an event time: skip that half
+        self.has_entry = bool(np.any(self.pos_start < n))
         # event-time index ranges (start, stop] of every subject
         self.cum_hi = np.searchsorted(self.ev_times, stop, side="right")
         self.cum_lo = np.searchsorted(self.ev_times, start, side="right")
 
-    def _riskset_sums(self, f: np.ndarray) -> np.ndarray:
-        """Sum of ``f`` (first axis = subjects) over the risk set at every event time."""
-        zero = np.zeros((1,) + f.shape[1:])
-        rs_stop = np.concatenate([np.cumsum(f[self.stop_order][::-1], axis=0)[::-1], zero])
-        rs_start = np.concatenate([np.cumsum(f[self.start_order][::-1], axis=0)[::-1], zero])
-        return rs_stop[self.pos_stop] - rs_start[self.pos_start]
+    def _riskset_sums(self, w: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
+        """Sum of ``w`` (or of ``w x``, rows of ``X``) over the risk set at every event time.
+
+        The sorted rows are summed by segments between consecutive read
+        positions (``np.add.reduceat``, one pass, no cumulative array) and the
+        few segment sums are cumulated from the end; a single ``(n, p)``
+        temporary exists at a time, whatever the number of subjects.
+        """
+        m = self.ev_times.size
+        out = np.zeros((m,) if X is None else (m, X.shape[1]))
+        halves = [(self.stop_order, self.pos_stop, 1.0)]
+        if self.has_entry:
+            halves.append((self.start_order, self.pos_start, -1.0))
+        for order, pos, sign in halves:
+            n = w.size
+            ok = pos < n
+            if not ok.any():
+                continue
+            if order is None:  # rows already in increasing time
+                f = w if X is None else X * w[:, None]
+            elif X is None:
+                f = w[order]
+            else:
+                f = X[order]
+                f *= w[order][:, None]
+            u = np.unique(pos[ok])
+            tail = np.cumsum(np.add.reduceat(f, u, axis=0)[::-1], axis=0)[::-1]
+            del f
+            out[ok] += sign * tail[np.searchsorted(u, pos[ok])]
+        return out
 
     def pieces(self, X: np.ndarray, beta: np.ndarray):
         """Per event (one row per tied-death rank) Efron quantities.
@@ -410,7 +448,7 @@ class _Stratum:
         m = self.ev_times.size
         p = X.shape[1]
         S0 = self._riskset_sums(w)
-        S1 = self._riskset_sums(w[:, None] * X)
+        S1 = self._riskset_sums(w, X)
         e = self.ev_rows
         D0 = np.bincount(self.ev_tidx, weights=w[e], minlength=m)
         D1 = np.zeros((m, p))
@@ -450,7 +488,12 @@ class _Stratum:
         v = w * (CA[self.cum_hi] - CA[self.cum_lo])
         e = self.ev_rows
         v[e] -= w[e] * B[j]
-        return (X * v[:, None]).T @ X - (xbar * ce[:, None]).T @ xbar
+        p = X.shape[1]
+        out = np.zeros((p, p))
+        for lo in range(0, X.shape[0], _BLOCK):  # bounded temporaries on millions of rows
+            Xb = X[lo : lo + _BLOCK]
+            out += (Xb * v[lo : lo + _BLOCK, None]).T @ Xb
+        return out - (xbar * ce[:, None]).T @ xbar
 
     def score_residuals(self, X: np.ndarray, beta: np.ndarray) -> np.ndarray:
         """Efron score residuals (as R ``residuals(fit, "score")``)."""
@@ -742,6 +785,11 @@ def cox(
         sub, stop, d, start = sub.loc[keep], stop[keep], d[keep], start[keep]
         n = len(sub)
         base["n"] = n
+    # rows in time order: risk-set sums then read the data sequentially
+    by_time = np.argsort(stop, kind="stable")
+    if np.any(by_time[1:] < by_time[:-1]):
+        sub, stop, d, start = sub.iloc[by_time], stop[by_time], d[by_time], start[by_time]
+    del by_time
     gv = (sub[group].astype("string") == cmp).to_numpy(dtype="float64")
     n_cmp, n_ref = int(gv.sum()), int(n - gv.sum())
     if n_cmp == 0 or n_ref == 0:
@@ -773,15 +821,23 @@ def cox(
         Xc = Xc.drop(columns=const_cols)
         warns.append(f"Colonnes de contrôle constantes retirées du modèle : {const_cols}.")
     names = ["group", *Xc.columns]
-    X = np.column_stack([gv, Xc.to_numpy(dtype="float64")]) if Xc.shape[1] else gv[:, None]
-    Xm = X - X.mean(axis=0)  # centring, as R does; leaves coefficients unchanged
-    s_codes = np.zeros(n, dtype=int) if strata is None else pd.factorize(sub[strata])[0]
+    Xm = np.empty((n, 1 + Xc.shape[1]))
+    Xm[:, 0] = gv
+    if Xc.shape[1]:
+        Xm[:, 1:] = Xc.to_numpy(dtype="float64")
+    del Xc
+    Xm -= Xm.mean(axis=0)  # centring, as R does; leaves coefficients unchanged
     strata_objs = []
     single = 0
-    for s in range(int(s_codes.max()) + 1):
-        rows = np.nonzero(s_codes == s)[0]
-        single += int(rows.size == 1)
-        strata_objs.append(_Stratum(start[rows], stop[rows], d[rows], rows))
+    if strata is None:  # one stratum: every row, indexed without copies
+        strata_objs.append(_Stratum(start, stop, d, slice(None)))
+        single = int(n == 1)
+    else:
+        s_codes = pd.factorize(sub[strata])[0]
+        for s in range(int(s_codes.max()) + 1):
+            rows = np.nonzero(s_codes == s)[0]
+            single += int(rows.size == 1)
+            strata_objs.append(_Stratum(start[rows], stop[rows], d[rows], rows))
     if single:
         warns.append(f"{single} strate(s) d'une seule observation (sans information).")
     ev_by = {ref: int(d[gv == 0].sum()), cmp: int(d[gv == 1].sum())}
@@ -801,13 +857,13 @@ def cox(
         return TestResult(**base, warnings=tuple(warns), alpha=alpha)
     n_clusters = None
     if cluster is not None:
-        L = np.zeros((n, X.shape[1]))
+        L = np.zeros((n, Xm.shape[1]))
         for s in strata_objs:
             L[s.rows] = s.score_residuals(Xm[s.rows], beta)
         dfb = L @ var
         codes, uniq = pd.factorize(sub[cluster])
         n_clusters = len(uniq)
-        Dg = np.zeros((n_clusters, X.shape[1]))
+        Dg = np.zeros((n_clusters, Xm.shape[1]))
         np.add.at(Dg, codes, dfb)
         var = Dg.T @ Dg
     se = float(math.sqrt(var[0, 0]))
