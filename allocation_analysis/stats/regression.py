@@ -132,11 +132,20 @@ def vif(X: pd.DataFrame) -> dict[str, float]:
     if len(cols) < 2:
         return {c: 1.0 for c in cols}
     A = X.to_numpy(dtype="float64")
-    sd = A.std(axis=0)
+    n = len(A)
+    mean = A.mean(axis=0)
+    # covariance from centred blocks of rows: no copy of the whole design
+    C = np.zeros((A.shape[1], A.shape[1]))
+    for lo in range(0, n, 1 << 18):
+        B = A[lo : lo + (1 << 18)] - mean
+        C += B.T @ B
+    C /= n
+    sd = np.sqrt(np.clip(np.diag(C), 0.0, None))
+    sd[sd <= 1e-12 * np.maximum(1.0, np.abs(mean))] = 0.0  # constant up to rounding
     out = {c: math.inf for c, s in zip(cols, sd, strict=True) if s == 0}
     keep = [i for i, s in enumerate(sd) if s > 0]
     if len(keep) >= 2:
-        R = np.corrcoef(A[:, keep], rowvar=False)
+        R = C[np.ix_(keep, keep)] / np.outer(sd[keep], sd[keep])
         try:
             diag = np.diag(np.linalg.inv(R))
         except np.linalg.LinAlgError:
@@ -314,7 +323,8 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
     if cluster is not None:
         method += ", variance robuste par grappes (HC1)"
     g_txt = df[group].astype("string")
-    sub = df.loc[(g_txt == ref) | (g_txt == cmp)].copy()
+    used = list(dict.fromkeys(c for c in (group, *controls, cluster) if c is not None))
+    sub = df.loc[(g_txt == ref) | (g_txt == cmp), used].copy()  # only the model's columns
     sub["__y__"] = y_all.loc[sub.index]
     sub, warns = drop_missing(sub, ["__y__", group, *controls, cluster])
     groups = (ref, cmp)
@@ -387,7 +397,8 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = sm.Logit(y, X.to_numpy(dtype="float64"))
+            A = X.to_numpy(dtype="float64")
+            model = sm.Logit(y, A)
             fit = model.fit(
                 disp=0, maxiter=100, method="newton", cov_type=cov_type, cov_kwds=cov_kwds
             )
@@ -429,15 +440,18 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
     zc = sps.norm.ppf(1 - alpha / 2)
     p = float(2 * sps.norm.sf(abs(z)))
     # average marginal effect (average discrete change), delta-method SE
-    A = X.to_numpy(dtype="float64")
-    A1, A0 = A.copy(), A.copy()
-    A1[:, 1], A0[:, 1] = 1.0, 0.0
-    p1 = 1 / (1 + np.exp(-(A1 @ params)))
-    p0 = 1 / (1 + np.exp(-(A0 @ params)))
+    # average marginal effect of the group: every row predicted as compared (group = 1)
+    # and as reference (group = 0), without copying the design
+    eta = A @ params
+    grp = A[:, 1]
+    p1 = 1 / (1 + np.exp(-(eta + (1.0 - grp) * params[1])))
+    p0 = 1 / (1 + np.exp(-(eta - grp * params[1])))
     ame = float(np.mean(p1 - p0))
-    grad = (A1 * (p1 * (1 - p1))[:, None]).mean(axis=0) - (A0 * (p0 * (1 - p0))[:, None]).mean(
-        axis=0
-    )
+    w1, w0 = p1 * (1 - p1), p0 * (1 - p0)
+    grad = A.T @ (w1 - w0) / len(A)
+    grad[1] = (
+        w1.mean()
+    )  # the group column is 1 in every row of the first prediction, 0 in the other
     ame_se = float(math.sqrt(grad @ cov @ grad))
     cols = ["const", "group", *[c for c in X.columns if c not in ("const", "group")]]
     details = {
