@@ -218,6 +218,10 @@ def disparity_tests(
         alloc["logement_en_qpv"] = alloc["logement_en_qpv"].astype(bool)
         seed = config.seed
         jobs = n_jobs if n_jobs is not None else min(2, os.cpu_count() or 1)
+        if include_profiles:
+            from allocation_analysis.stats.profiles import warm_up_workers
+
+            warm_up_workers(jobs)  # ready by the time the profiles run, after the other tests
         records: list[TestRecord] = []
 
         for g in GROUPINGS:

@@ -502,7 +502,8 @@ def trend_table(
         period, then indicator (report order), then window.
     """
     dates = pd.to_datetime(allocations["date_bail"]).dropna()
-    present = sorted({Period.containing(d.date()) for d in dates})
+    halves = pd.DataFrame({"y": dates.dt.year, "h": np.where(dates.dt.month <= 6, 1, 2)})
+    present = sorted(Period(int(y), int(h)) for y, h in halves.drop_duplicates().itertuples(False))
     if periods is None:
         chosen = present
         explicit = False
@@ -511,9 +512,7 @@ def trend_table(
         explicit = True
     frames = []
     for p in chosen:
-        wins: tuple[str, ...] = (
-            WINDOWS if explicit or p.previous() in present else ("semester",)
-        )
+        wins: tuple[str, ...] = WINDOWS if explicit or p.previous() in present else ("semester",)
         cfg = config.with_(period=p) if config is not None else AnalysisConfig(period=p)
         frames.append(
             compute_indicators(

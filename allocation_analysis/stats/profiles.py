@@ -78,7 +78,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from joblib import Parallel, delayed
 from scipy import stats as sps
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -512,6 +511,32 @@ def _profile_boot_chunk(
     return out
 
 
+def _workers(n: int) -> Any:
+    """A reusable pool of ``n`` worker processes (loky, as joblib uses)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=n)
+
+
+def _import_models() -> bool:
+    import sklearn.ensemble  # noqa: F401
+
+    return True
+
+
+def warm_up_workers(n_jobs: int) -> None:
+    """Start the ``n_jobs - 1`` worker processes of the bootstrap ahead of time.
+
+    Starting a worker (a new interpreter importing scikit-learn) takes one to
+    two seconds; a caller with other work to do first (the report's other
+    tests) can have it done in the background.
+    """
+    if int(n_jobs) > 1:
+        pool = _workers(int(n_jobs) - 1)
+        for _ in range(int(n_jobs) - 1):
+            pool.submit(_import_models)
+
+
 def _gbm(
     params: Mapping[str, Any] | None, seed: int, categorical: np.ndarray | None = None
 ) -> HistGradientBoostingClassifier:
@@ -708,7 +733,8 @@ def profile_probabilities(
     model_params : dict, optional
         Overrides of :data:`DEFAULT_GBM_PARAMS`.
     n_jobs : int, default 1
-        Worker processes for the bootstrap (each fit is single-threaded).
+        Processes for the bootstrap (each fit is single-threaded): this one
+        and ``n_jobs - 1`` reusable workers.
         Results do not depend on ``n_jobs``: every replicate has its own seed
         drawn from ``random_state``.
 
@@ -790,10 +816,19 @@ def profile_probabilities(
     strata = X[group].to_numpy()
     seeds = rng.integers(_MAX_SEED, size=n_boot)
     chunks = [c for c in np.array_split(np.arange(n_boot), max(1, int(n_jobs))) if c.size]
-    parts = Parallel(n_jobs=max(1, len(chunks)))(
-        delayed(_profile_boot_chunk)(Xn, y, strata, gridn, seeds[c], params, model_seed, mask)
-        for c in chunks
+    args = (Xn, y, strata, gridn)
+    # the first chunk runs here while n_jobs - 1 worker processes take the others
+    futures = []
+    if len(chunks) > 1:
+        pool = _workers(len(chunks) - 1)
+        futures = [
+            pool.submit(_profile_boot_chunk, *args, seeds[c], params, model_seed, mask)
+            for c in chunks[1:]
+        ]
+    parts = (
+        [_profile_boot_chunk(*args, seeds[chunks[0]], params, model_seed, mask)] if chunks else []
     )
+    parts += [f.result() for f in futures]
     boot = np.vstack(parts) if parts else np.empty((0, len(grid)))
     degenerate = int(np.isnan(boot).all(axis=1).sum())
     if degenerate:
