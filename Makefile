@@ -50,7 +50,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PIP) install --quiet -e ".[bench]"
-	$(PY) -m benchmarks.run --scale $(SCALE)
+	$(PY) -m benchmarks.run --scale $(SCALE) $(if $(DATA),--data $(DATA))
 
 # Regenerate the R reference values (needs r-base-core and r-cran-survival).
 r-reference:
