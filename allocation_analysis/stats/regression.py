@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -275,18 +275,32 @@ def logit_disparity(
     return _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha)
 
 
-def _drop_perfect_predictors(
-    X: pd.DataFrame, y: np.ndarray, terms: dict[str, list[str]]
+def drop_degenerate_levels(
+    X: pd.DataFrame, terms: dict[str, list[str]], degenerate: Callable[[np.ndarray], bool]
 ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[str, int]]]:
-    """Drop categorical control levels whose rows all share the same outcome, with those rows.
+    """Drop categorical control levels whose rows are ``degenerate``, with those rows.
 
     A level is either one of the ``"<column>=<level>"`` indicators or the
     reference level of a categorical control (rows where all its indicators are
     0). When the reference level goes, the first remaining indicator of that
-    control becomes the reference. Repeated until no such level is left.
+    control becomes the reference. Repeated until no such level is left; a
+    level holding every remaining row is kept.
 
-    Returns the reduced design, the boolean mask of kept rows and the dropped
-    ``(level, n_rows)`` pairs.
+    Parameters
+    ----------
+    X : DataFrame
+        Design with the indicator columns of ``terms``.
+    terms : dict
+        Control name -> its design columns (:func:`design_controls`).
+    degenerate : callable
+        Given the boolean mask of a level's remaining rows, whether the level
+        must go (e.g. its outcome is constant, or it has no event).
+
+    Returns
+    -------
+    X, keep, dropped
+        The design without the dropped indicators (all rows still there),
+        the boolean mask of kept rows and the dropped ``(level, n_rows)`` pairs.
     """
     keep = np.ones(len(X), dtype=bool)
     dropped: list[tuple[str, int]] = []
@@ -303,7 +317,7 @@ def _drop_perfect_predictors(
             for label, rows in levels:
                 ones = keep & rows
                 k = int(ones.sum())
-                if k and np.unique(y[ones]).size == 1 and k < keep.sum():
+                if k and k < keep.sum() and degenerate(ones):
                     keep &= ~ones
                     if label in X.columns:
                         X = X.drop(columns=[label])
@@ -314,6 +328,18 @@ def _drop_perfect_predictors(
                     break
             if changed:
                 break
+    return X, keep, dropped
+
+
+def _drop_perfect_predictors(
+    X: pd.DataFrame, y: np.ndarray, terms: dict[str, list[str]]
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[str, int]]]:
+    """Drop control levels whose rows all share the same outcome (as Stata), with those rows.
+
+    Returns the reduced design (kept rows only), the boolean mask of kept rows
+    and the dropped ``(level, n_rows)`` pairs.
+    """
+    X, keep, dropped = drop_degenerate_levels(X, terms, lambda m: np.unique(y[m]).size == 1)
     return X.loc[keep], keep, dropped
 
 

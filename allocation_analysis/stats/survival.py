@@ -34,7 +34,12 @@ from allocation_analysis.stats._validation import (
     group_levels,
     resolve_groups,
 )
-from allocation_analysis.stats.regression import _as_controls, design_controls, drop_missing
+from allocation_analysis.stats.regression import (
+    _as_controls,
+    design_controls,
+    drop_degenerate_levels,
+    drop_missing,
+)
 
 __all__ = ["cox", "cumulative_incidence", "kaplan_meier", "logrank"]
 
@@ -604,51 +609,6 @@ def _zph(strata, X, beta, start, stop, d, names) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("term")
 
 
-def _drop_eventless_levels(
-    X: pd.DataFrame, d: np.ndarray, terms: dict[str, list[str]]
-) -> tuple[pd.DataFrame, np.ndarray, list[tuple[str, int]]]:
-    """Drop categorical control levels without any event, with their rows.
-
-    The partial likelihood of such a level's indicator is monotone (its
-    coefficient goes to minus infinity), and in that limit the level's rows
-    have zero relative risk: they leave every risk set. Removing them and the
-    indicator gives exactly the limiting estimates of the other coefficients,
-    where R ``coxph`` would warn of an infinite coefficient. The reference level
-    of a control (all its indicators 0) may go too, the first remaining
-    indicator becoming the reference. Repeated until no such level is left.
-
-    Returns the reduced design, the boolean mask of kept rows and the dropped
-    ``(level, n_rows)`` pairs.
-    """
-    keep = np.ones(len(X), dtype=bool)
-    dropped: list[tuple[str, int]] = []
-    changed = True
-    while changed:
-        changed = False
-        for col, names in terms.items():
-            dummies = [c for c in names if c in X.columns and "=" in c]
-            if not dummies and not any("=" in c for c in names):
-                continue  # numeric control
-            block = X[dummies].to_numpy() if dummies else np.zeros((len(X), 0))
-            levels = [(c, block[:, j] == 1.0) for j, c in enumerate(dummies)]
-            levels.append((f"{col}=<référence>", block.sum(axis=1) == 0.0))
-            for label, rows in levels:
-                ones = keep & rows
-                k = int(ones.sum())
-                if k and d[ones].sum() == 0 and k < keep.sum():
-                    keep &= ~ones
-                    if label in X.columns:
-                        X = X.drop(columns=[label])
-                    elif dummies:
-                        X = X.drop(columns=[dummies[0]])  # new reference level
-                    dropped.append((label, k))
-                    changed = True
-                    break
-            if changed:
-                break
-    return X, keep, dropped
-
-
 def cox(
     df: pd.DataFrame,
     *,
@@ -800,7 +760,10 @@ def cox(
         warns.append("Aucun événement observé : rapport de risques non défini.")
         return TestResult(**base, warnings=tuple(warns), alpha=alpha)
     Xc, terms = design_controls(sub, controls)
-    Xc, keep, dropped = _drop_eventless_levels(Xc, d, terms)
+    # a level without any event has a coefficient of minus infinity: in that
+    # limit its rows leave every risk set, so dropping them (and the
+    # indicator) gives exactly the limiting estimates of the other coefficients
+    Xc, keep, dropped = drop_degenerate_levels(Xc, terms, lambda m: d[m].sum() == 0)
     if dropped:
         warns.append(
             "Modalités de contrôle sans aucun événement retirées avec leurs observations "
