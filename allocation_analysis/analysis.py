@@ -180,9 +180,10 @@ def disparity_tests(
     include_profiles : bool
         Also run the gradient-boosting profiles and the IPW robustness checks.
     n_jobs : int, optional
-        Worker processes for the bootstrap of the profiles (default: two, or
-        one on a single-core machine). Results do not depend on it: every
-        replicate has its own seed.
+        Processes for the bootstrap of the profiles: this one and
+        ``n_jobs - 1`` reusable workers (default: two processes, or one on a
+        single-core machine). Results do not depend on it: every replicate has
+        its own seed.
 
     Returns
     -------
