@@ -57,45 +57,58 @@ def _outside(table):
     return table[(table["rate"] < LOW) | (table["rate"] > HIGH) | table["rate"].isna()]
 
 
-def test_raw_tests_hold_their_size_when_groups_are_exchangeable(null_population, show):
+def _check_size(population, show, ids, *, null, n_replicates, seed, label):
+    """Rejection rates of ``ids`` over seeded replicates, each inside [LOW, HIGH]."""
     table = rejection_rates(
-        null_population, RAW, null="exchangeable", n_replicates=1000, seed=1, alpha=ALPHA
+        population, ids, null=null, n_replicates=n_replicates, seed=seed, alpha=ALPHA
     )
-    show("size of the raw tests, exchangeable null (1000 replicates)", table)
-    assert (table["replicates"] == 1000).all()
+    show(f"size of {label}, {null} null ({n_replicates} replicates)", table)
+    assert (table["replicates"] == n_replicates).all()
     bad = _outside(table)
     assert bad.empty, f"size outside [{LOW}, {HIGH}]:\n{bad.to_string()}"
+
+
+def test_raw_tests_hold_their_size_when_groups_are_exchangeable(null_population, show):
+    _check_size(
+        null_population,
+        show,
+        RAW,
+        null="exchangeable",
+        n_replicates=1000,
+        seed=1,
+        label="the raw tests",
+    )
 
 
 def test_adjusted_logits_hold_their_size_under_the_parametric_null(null_population, show):
-    table = rejection_rates(
-        null_population, LOGIT, null="parametric", n_replicates=500, seed=2, alpha=ALPHA
+    _check_size(
+        null_population,
+        show,
+        LOGIT,
+        null="parametric",
+        n_replicates=500,
+        seed=2,
+        label="the adjusted logits",
     )
-    show("size of the adjusted logits, parametric null (500 replicates)", table)
-    assert (table["replicates"] == 500).all()
-    bad = _outside(table)
-    assert bad.empty, f"size outside [{LOW}, {HIGH}]:\n{bad.to_string()}"
 
 
 def test_cox_holds_its_size_when_groups_are_exchangeable(null_population, show):
-    table = rejection_rates(
-        null_population, COX, null="exchangeable", n_replicates=500, seed=3, alpha=ALPHA
+    _check_size(
+        null_population, show, COX, null="exchangeable", n_replicates=500, seed=3, label="Cox"
     )
-    show("size of Cox, exchangeable null (500 replicates)", table)
-    assert (table["replicates"] == 500).all()
-    bad = _outside(table)
-    assert bad.empty, f"size outside [{LOW}, {HIGH}]:\n{bad.to_string()}"
 
 
 def test_fairlie_holds_its_size_under_the_parametric_null(null_population, show):
     """Wald test of the unexplained part with its analytic (influence-value) SE."""
-    table = rejection_rates(
-        null_population, FAIRLIE, null="parametric", n_replicates=500, seed=4, alpha=ALPHA
+    _check_size(
+        null_population,
+        show,
+        FAIRLIE,
+        null="parametric",
+        n_replicates=500,
+        seed=4,
+        label="Fairlie (unexplained part)",
     )
-    show("size of Fairlie (unexplained part), parametric null (500 replicates)", table)
-    assert (table["replicates"] == 500).all()
-    bad = _outside(table)
-    assert bad.empty, f"size outside [{LOW}, {HIGH}]:\n{bad.to_string()}"
 
 
 def test_ipw_interval_covers_zero_under_the_parametric_null(null_population, show):
