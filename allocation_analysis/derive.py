@@ -689,7 +689,18 @@ def access_frame(demandes: pd.DataFrame, period: Period | str) -> pd.DataFrame:
           the last day of the semester when censored (0 when filed and closed
           the same day);
         - ``entree_jours`` (int): ``max(0, period.start − date_depot)`` in
-          days, the delayed-entry time, always ``<= duree_jours``;
+          days, the seniority at the start of the semester, always
+          ``<= duree_jours``;
+        - ``entree_risque_jours`` (int): ``entree_jours − 1``, the delayed-entry
+          time of the waiting-time analyses. Dates are whole days, so an event
+          on day ``d`` after filing is recorded at ``d``; the survival
+          functions put a row in the risk set at ``t`` when
+          ``entry < t <= duration`` (R ``Surv(entry, time, event)``). A demand
+          is observed from the semester's first day (``entree_jours``)
+          included, hence the entry one day earlier: an allocation on the
+          first day of the semester, or a demand filed and closed the same
+          day during the semester, stays in the analysis. Always
+          ``< duree_jours``;
         - ``log_revenu_uc`` = ``log1p(revenu_annuel_uc)``;
         - ``anciennete_annees``: seniority at the start of the semester, in
           years of 365.25 days (0 for demands filed during the semester).
@@ -724,6 +735,7 @@ def access_frame(demandes: pd.DataFrame, period: Period | str) -> pd.DataFrame:
     out["evenement"] = np.select([alloc_first, other_first], [1, 2], default=0).astype("int64")
     out["duree_jours"] = (t - depot).dt.days.astype("int64").to_numpy()
     out["entree_jours"] = np.maximum((pd.Timestamp(start) - depot).dt.days, 0).astype("int64")
+    out["entree_risque_jours"] = out["entree_jours"] - 1
     out["log_revenu_uc"] = np.log1p(out["revenu_annuel_uc"].astype("float64"))
     out["anciennete_annees"] = out["entree_jours"] / 365.25
     _arrow.release_memory()

@@ -597,6 +597,12 @@ def test_access_frame_membership_on_edge_dates_and_event_coding():
     # controls: log1p(1000 × 12 / 1)
     assert out.loc["allocated", "log_revenu_uc"] == pytest.approx(math.log(12001.0))
     assert (out["entree_jours"] <= out["duree_jours"]).all()
+    # risk-set entry one day before the first observed day: a closing on the
+    # semester's first day and a same-day closing stay in the risk set
+    assert out.loc["closed_on_start", "entree_risque_jours"] == 365
+    assert out.loc["filed_on_end", "entree_risque_jours"] == -1
+    assert out.loc["allocated", "entree_risque_jours"] == 91
+    assert (out["entree_risque_jours"] < out["duree_jours"]).all()
 
 
 def test_access_frame_allocation_and_other_closing_same_day_counts_as_allocation():
