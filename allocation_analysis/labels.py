@@ -1,0 +1,382 @@
+"""One catalogue of the French labels of every code a reader can meet.
+
+The analysis works with short codes (``hors_ue``, ``q1_hors_qpv``,
+``rolling_12m``, ``non_atteint_significatif``…); the report, the maps, the
+figures, the workbook and the messages show French labels instead. All the
+labels are defined here, next to each other, and read through :func:`label`,
+so that a wording is changed in one place and no code reaches a reader.
+
+Each family of codes is a *kind*:
+
+- ``group`` / ``group_short``: groups of ``nationalite`` and ``residence_qpv``,
+  long form for sentences (« ménages de nationalité hors UE ») and short form
+  for legends, axes and layer names (« hors UE »);
+- ``group_var``: grouping variables (``nationalite``, ``residence_qpv``…);
+- ``indicator`` / ``indicator_short``: legal indicators of the CIA
+  (``q1_hors_qpv``…), title and short form;
+- ``window``: time windows (``semester``, ``rolling_12m``);
+- ``scope``: scopes of an indicator (``territory``, ``commune``…);
+- ``reservataire``: reservation contingents (``etat``, ``action_logement``…);
+- ``status``: status of an indicator against its target (``atteint``…);
+- ``outcome``, ``method``, ``estimate``: outcomes, methods and estimate names
+  of the disparity tests;
+- ``stage``: stages of the allocation process (``designated``…);
+- ``table``: input tables (``demandes``, ``seuils_q1``…).
+
+Examples
+--------
+>>> label("hors_ue", "group_short")
+'hors UE'
+>>> label("rolling_12m")
+'12 mois glissants'
+>>> label("francaise|qpv", "group_short")
+'française × en QPV'
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from allocation_analysis.text import SECRET_FR
+
+__all__ = [
+    "ALL_CODES",
+    "CATALOGUE",
+    "ESTIMATE_LABELS_FR",
+    "GROUP_FR",
+    "GROUP_SHORT_FR",
+    "GROUP_VAR_FR",
+    "INDICATOR_LABELS_FR",
+    "INDICATOR_SHORT_FR",
+    "KINDS",
+    "METHOD_FR",
+    "OUTCOME_FR",
+    "RESERVATAIRE_FR",
+    "SCOPE_FR",
+    "STAGE_FR",
+    "STATUS_LABELS_FR",
+    "TABLE_FR",
+    "UnknownCodeError",
+    "WINDOW_FR",
+    "comparison_label",
+    "label",
+    "test_label",
+    "wrap_label",
+]
+
+logger = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- groups
+GROUP_FR: dict[str, str] = {
+    "francaise": "ménages de nationalité française",
+    "ue": "ménages ressortissants de l'UE",
+    "hors_ue": "ménages de nationalité hors UE",
+    "qpv": "ménages résidant en QPV",
+    "hors_qpv": "ménages résidant hors QPV",
+}
+"""Groups of the comparisons, long form (sentences, tooltips)."""
+
+GROUP_SHORT_FR: dict[str, str] = {
+    "francaise": "française",
+    "ue": "UE",
+    "hors_ue": "hors UE",
+    "qpv": "en QPV",
+    "hors_qpv": "hors QPV",
+}
+"""Groups of the comparisons, short form (legends, axes, layer names)."""
+
+GROUP_VAR_FR: dict[str, str] = {
+    "nationalite": "nationalité",
+    "residence_qpv": "résidence en QPV",
+    "nationalite_x_residence": "nationalité et résidence en QPV",
+}
+"""Grouping variables of the comparisons."""
+
+# --------------------------------------------------------------------------- indicators
+INDICATOR_LABELS_FR: dict[str, str] = {
+    "q1_hors_qpv": "Attributions hors QPV aux ménages du 1er quartile ou relogés (ANRU)",
+    "non_q1_en_qpv": "Attributions en QPV aux ménages des autres quartiles",
+    "prioritaires_action_logement": "Attributions Action Logement aux ménages prioritaires ou DALO",
+    "prioritaires_collectivite": "Attributions des collectivités aux ménages prioritaires ou DALO",
+    "prioritaires_bailleur": "Attributions des bailleurs aux ménages prioritaires ou DALO",
+}
+"""French titles of the legal indicators (maps, figures, tables)."""
+
+INDICATOR_SHORT_FR: dict[str, str] = {
+    "q1_hors_qpv": "1er quartile hors QPV",
+    "non_q1_en_qpv": "autres quartiles en QPV",
+    "prioritaires_action_logement": "prioritaires, contingent Action Logement",
+    "prioritaires_collectivite": "prioritaires, contingent des collectivités",
+    "prioritaires_bailleur": "prioritaires, contingent des bailleurs",
+}
+"""Short names of the legal indicators (legends)."""
+
+WINDOW_FR: dict[str, str] = {
+    "semester": "semestre",
+    "rolling_12m": "12 mois glissants",
+}
+"""Time windows of the indicators."""
+
+SCOPE_FR: dict[str, str] = {
+    "territory": "ensemble du territoire",
+    "commune": "par commune",
+    "bailleur": "par bailleur",
+    "reservataire": "par contingent de réservation",
+    "mutation": "mutations et premières attributions",
+}
+"""Scopes of the indicators."""
+
+RESERVATAIRE_FR: dict[str, str] = {
+    "etat": "contingent de l'État",
+    "action_logement": "contingent d'Action Logement",
+    "collectivite": "contingent des collectivités",
+    "bailleur": "contingent propre des bailleurs",
+    "autre": "autres contingents",
+}
+"""Reservation contingents (``reservataire`` column)."""
+
+STATUS_LABELS_FR: dict[str, str] = {
+    "atteint": "objectif atteint",
+    "non_atteint_significatif": "objectif non atteint, écart significatif",
+    "non_atteint_non_significatif": "objectif non atteint, écart non significatif",
+    "sans_objet": "sans objet (aucune attribution)",
+    "non_diffuse": SECRET_FR,
+}
+"""Status of an indicator against its target."""
+
+# --------------------------------------------------------------------------- tests
+OUTCOME_FR: dict[str, str] = {
+    "access": "Accès (attribution dans le semestre)",
+    "waiting_time": "Délai d'attente",
+    "placement": "Attribution d'un logement en QPV",
+    "designation": "Désignation par la CAL",
+    "cal_favourable": "Avis favorable de la CAL",
+    "offered": "Proposition d'un logement",
+    "refusal": "Refus de la proposition",
+    "lease_after_acceptance": "Bail signé après acceptation",
+    "access_equal_score": "Accès à cotation égale",
+    "designation_equal_score": "Désignation à cotation égale",
+    "cal_first_equal_score": "Rang 1 en CAL à cotation égale",
+    "score": "Cotation de la demande",
+    "delai_anormal": "Délai anormalement long",
+    "access_intersection": "Accès (nationalité et résidence croisées)",
+    "waiting_time_intersection": "Délai d'attente (nationalité et résidence croisées)",
+}
+"""Outcomes of the disparity tests (questions of the report)."""
+
+_OUTCOME_SHORT_FR: dict[str, str] = {
+    "access": "Accès",
+    "waiting_time": "Délai d'attente",
+    "placement": "Logement en QPV",
+}
+
+METHOD_FR: dict[str, str] = {
+    "rates": "taux bruts",
+    "cmh": "Mantel–Haenszel (stratifié)",
+    "logit": "régression logistique ajustée",
+    "clogit": "régression logistique conditionnelle",
+    "fairlie": "décomposition de Fairlie",
+    "logrank": "test du log-rank",
+    "cox": "modèle de Cox ajusté",
+    "dissimilarity": "indice de dissimilarité",
+    "ipw": "pondération par score de propension",
+    "profiles": "profils types (gradient boosting)",
+    "mean_difference": "différence de moyennes",
+}
+"""Methods of the disparity tests."""
+
+_METHOD_SHORT_FR: dict[str, str] = {
+    "cmh": "Mantel–Haenszel",
+    "logit": "logistique ajustée",
+    "clogit": "logistique conditionnelle",
+    "cox": "Cox ajusté",
+    "ipw": "score de propension",
+    "profiles": "profils types",
+}
+
+ESTIMATE_LABELS_FR: dict[str, str] = {
+    "odds_ratio": "rapport de cotes",
+    "hazard_ratio": "rapport de risques instantanés",
+    "rate_difference": "écart de taux",
+    "unexplained_gap": "part inexpliquée de l'écart de taux",
+    "mean_profile_probability_difference": "écart moyen de probabilité (profils types)",
+    "dissimilarity": "indice de dissimilarité",
+    "minimum_detectable_effect": "effet minimal détectable",
+}
+"""Names of the estimates (``estimate_name``)."""
+
+STAGE_FR: dict[str, str] = {
+    "designated": "désignation par la CAL",
+    "favourable": "avis favorable de la CAL",
+    "offered": "proposition d'un logement",
+    "accepted": "proposition acceptée",
+    "lease": "bail signé",
+}
+"""Stages of the allocation process (``stage`` of ``results.json`` → ``process``)."""
+
+TABLE_FR: dict[str, str] = {
+    "demandes": "table des demandes",
+    "attributions": "table des attributions",
+    "logements": "table des logements",
+    "seuils": "seuils du 1er quartile",
+    "seuils_q1": "seuils du 1er quartile",
+    "propositions": "propositions de logement",
+    "communes": "contours des communes",
+    "qpv": "périmètres des QPV",
+}
+"""Input tables (validation messages, data notebook)."""
+
+# --------------------------------------------------------------------------- catalogue
+CATALOGUE: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "group": GROUP_FR,
+        "group_short": GROUP_SHORT_FR,
+        "group_var": GROUP_VAR_FR,
+        "indicator": INDICATOR_LABELS_FR,
+        "indicator_short": INDICATOR_SHORT_FR,
+        "window": WINDOW_FR,
+        "scope": SCOPE_FR,
+        "reservataire": RESERVATAIRE_FR,
+        "status": STATUS_LABELS_FR,
+        "outcome": OUTCOME_FR,
+        "method": METHOD_FR,
+        "estimate": ESTIMATE_LABELS_FR,
+        "stage": STAGE_FR,
+        "table": TABLE_FR,
+    }
+)
+"""Every kind of code and its French labels."""
+
+KINDS: tuple[str, ...] = tuple(CATALOGUE)
+"""Names of the kinds accepted by :func:`label`."""
+
+ALL_CODES: frozenset[str] = frozenset(code for table in CATALOGUE.values() for code in table)
+"""Every code that has a label: none of them should be shown to a reader as is."""
+
+#: Kind searched first when :func:`label` is called without one (a code such as
+#: ``bailleur`` is both a scope and a reservation contingent).
+_DEFAULT_ORDER: tuple[str, ...] = (
+    "indicator",
+    "group",
+    "group_var",
+    "window",
+    "status",
+    "reservataire",
+    "scope",
+    "outcome",
+    "method",
+    "estimate",
+    "stage",
+    "table",
+)
+
+
+class UnknownCodeError(KeyError):
+    """A code has no label in the catalogue (for the kind asked)."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the French message
+        return str(self.args[0]) if self.args else ""
+
+
+def label(code: object, kind: str | None = None) -> str:
+    """French label of ``code``.
+
+    Parameters
+    ----------
+    code : str
+        The code (``"hors_ue"``, ``"q1_hors_qpv"``, ``"rolling_12m"``…). An
+        intersection of groups written ``"hors_ue|qpv"`` is labelled part by part
+        and joined with « × ».
+    kind : str, optional
+        One of :data:`KINDS`. Without it, the kinds are searched in a fixed
+        order (indicators, groups, grouping variables, windows, statuses,
+        contingents, scopes, outcomes, methods, estimates, stages).
+
+    Returns
+    -------
+    str
+        The label; never the code itself.
+
+    Raises
+    ------
+    UnknownCodeError
+        When ``code`` has no label for ``kind`` (or in any kind when ``kind`` is
+        not given): a raw code is never returned silently.
+    ValueError
+        When ``kind`` is not one of :data:`KINDS`.
+    """
+    if kind is not None and kind not in CATALOGUE:
+        raise ValueError(f"« kind » inconnu : « {kind} » (valeurs permises : {', '.join(KINDS)}).")
+    text = str(code)
+    if "|" in text and kind in (None, "group", "group_short"):
+        return " × ".join(label(part, kind or "group_short") for part in text.split("|"))
+    kinds = (kind,) if kind is not None else _DEFAULT_ORDER
+    for k in kinds:
+        table = CATALOGUE[k]
+        if text in table:
+            return table[text]
+    where = f"de type « {kind} »" if kind else "dans le catalogue"
+    raise UnknownCodeError(f"Code sans libellé {where} : « {text} ».")
+
+
+def comparison_label(group: str, reference: str, *, short: bool = True) -> str:
+    """« hors UE / française »: a compared group against its reference.
+
+    Parameters
+    ----------
+    group, reference : str
+        Group codes.
+    short : bool
+        Short forms (legends, axes) or long forms (sentences).
+    """
+    kind = "group_short" if short else "group"
+    return f"{label(group, kind)} / {label(reference, kind)}"
+
+
+def test_label(outcome: str, group: str, reference: str, method: str | None = None) -> str:
+    """Label of one disparity test, for a forest plot or a table row.
+
+    Parameters
+    ----------
+    outcome : str
+        Outcome code (``access``, ``waiting_time``, ``placement``…).
+    group, reference : str
+        Compared and reference group codes.
+    method : str, optional
+        Method code, added in parentheses.
+
+    Returns
+    -------
+    str
+        E.g. « Accès — hors UE / française (Mantel–Haenszel) ».
+
+    Examples
+    --------
+    >>> test_label("access", "hors_ue", "francaise", "logit")
+    'Accès — hors UE / française (logistique ajustée)'
+    """
+    what = _OUTCOME_SHORT_FR.get(str(outcome)) or label(outcome, "outcome")
+    text = f"{what} — {comparison_label(group, reference)}"
+    if method:
+        text += f" ({_METHOD_SHORT_FR.get(str(method)) or label(method, 'method')})"
+    return text
+
+
+# The pytest collector would take ``test_label`` for a test when imported in a test module.
+test_label.__test__ = False  # type: ignore[attr-defined]
+
+
+def wrap_label(text: str, width: int = 38) -> str:
+    """Break a long label on spaces into lines of at most ``width`` characters.
+
+    Parameters
+    ----------
+    text : str
+        The label.
+    width : int
+        Maximum line length (a single longer word is kept whole).
+    """
+    return "\n".join(textwrap.wrap(str(text), width=width, break_long_words=False)) or str(text)
