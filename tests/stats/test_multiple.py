@@ -65,3 +65,48 @@ def test_unknown_method_is_rejected_with_allowed_values():
 def test_p_value_outside_unit_interval_is_rejected():
     with pytest.raises(ValueError, match="entre 0 et 1"):
         adjust_pvalues([0.1, 1.5])
+
+
+# --------------------------------------------------------------------------- FCR-adjusted intervals
+def test_fcr_adjusted_level_hand_computation():
+    from allocation_analysis.stats.multiple import fcr_adjusted_level
+
+    # m = 4 non-missing; sorted 0.001, 0.01, 0.03, 0.2 against i * 0.05 / 4 =
+    # 0.0125, 0.025, 0.0375, 0.05: the step-up rule selects R = 3
+    # (BH adjusted 0.004, 0.02, 0.04, 0.2) -> level 1 - 3 * 0.05 / 4 = 0.9625
+    assert fcr_adjusted_level([0.03, 0.001, None, 0.2, 0.01]) == pytest.approx(0.9625)
+    # no selection: the Bonferroni level 1 - 0.05 / 3
+    assert fcr_adjusted_level(pd.Series([0.5, 0.2, 0.9])) == pytest.approx(1 - 0.05 / 3)
+    # alpha = 0.10: 0.001, 0.01, 0.03 all below i * 0.1 / 4, 0.2 below 0.1? no -> R = 3
+    assert fcr_adjusted_level([0.001, 0.01, 0.03, 0.2], alpha=0.10) == pytest.approx(1 - 0.075)
+    assert math.isnan(fcr_adjusted_level([float("nan")]))
+
+
+def test_wald_interval_at_level_equals_the_interval_built_at_that_level():
+    from scipy.stats import norm
+
+    from allocation_analysis.stats.multiple import wald_interval_at_level
+
+    b, se = math.log(0.72), 0.11
+    z95, z99 = norm.ppf(0.975), norm.ppf(0.995)
+    lo95, hi95 = math.exp(b - z95 * se), math.exp(b + z95 * se)
+    lo, hi = wald_interval_at_level(0.72, lo95, hi95, alpha=0.05, level=0.99, log_scale=True)
+    assert lo == pytest.approx(math.exp(b - z99 * se), rel=1e-12)
+    assert hi == pytest.approx(math.exp(b + z99 * se), rel=1e-12)
+    # linear scale (a difference of rates), from a 90 % interval to a 95 % one
+    z90 = norm.ppf(0.95)
+    lo, hi = wald_interval_at_level(
+        -0.05, -0.05 - z90 * 0.02, -0.05 + z90 * 0.02, alpha=0.10, level=0.95, log_scale=False
+    )
+    assert (lo, hi) == pytest.approx((-0.05 - z95 * 0.02, -0.05 + z95 * 0.02), rel=1e-12)
+    # not a Wald interval (asymmetric) or missing: no interval rather than a wrong one
+    assert all(
+        math.isnan(v)
+        for v in wald_interval_at_level(0.5, 0.1, 0.6, alpha=0.05, level=0.99, log_scale=False)
+    )
+    assert all(
+        math.isnan(v)
+        for v in wald_interval_at_level(
+            float("nan"), 0.1, 0.6, alpha=0.05, level=0.99, log_scale=True
+        )
+    )
