@@ -49,6 +49,7 @@ __all__ = [
     "GROUP_FR",
     "GROUP_SHORT_FR",
     "GROUP_VAR_FR",
+    "INDICATOR_COUNTS_FR",
     "INDICATOR_LABELS_FR",
     "INDICATOR_SHORT_FR",
     "KINDS",
@@ -113,6 +114,28 @@ INDICATOR_SHORT_FR: dict[str, str] = {
     "prioritaires_bailleur": "prioritaires, contingent des bailleurs",
 }
 """Short names of the legal indicators (legends)."""
+
+_PRIORITY = "dont ménages prioritaires ou reconnus DALO"
+INDICATOR_COUNTS_FR: dict[str, tuple[str, str]] = {
+    "q1_hors_qpv": (
+        "Attributions hors QPV",
+        "dont ménages du 1er quartile ou relogés (ANRU)",
+    ),
+    "non_q1_en_qpv": ("Attributions en QPV", "dont ménages des autres quartiles"),
+    "prioritaires_action_logement": (
+        "Attributions sur le contingent d'Action Logement",
+        _PRIORITY,
+    ),
+    "prioritaires_collectivite": (
+        "Attributions sur le contingent des collectivités",
+        _PRIORITY,
+    ),
+    "prioritaires_bailleur": (
+        "Attributions sur le contingent propre des bailleurs",
+        _PRIORITY,
+    ),
+}
+"""What the denominator and the numerator of each indicator count (tooltips, tables)."""
 
 WINDOW_FR: dict[str, str] = {
     "semester": "semestre",

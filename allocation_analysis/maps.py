@@ -28,7 +28,6 @@ import html
 import importlib.resources
 import json
 import logging
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +42,16 @@ import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
+from allocation_analysis.config import Period
 from allocation_analysis.errors import AnalysisError, UsageError
+from allocation_analysis.labels import (
+    INDICATOR_COUNTS_FR,
+    STATUS_LABELS_FR,
+    UnknownCodeError,
+    comparison_label,
+    label,
+)
+from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_pct, is_missing
 
 __all__ = [
     "DEFAULT_SOURCE",
@@ -69,13 +77,14 @@ COORDINATE_GRID_DEG = 1e-5
 SUPPRESSED_LABEL = "secret statistique / effectif insuffisant"
 NO_DATA_LABEL = "aucune donnée"
 
-#: ColorBrewer PuOr, 6 classes: orange below the centre, purple above.
+#: ColorBrewer PuOr, 8 classes without its two palest: orange below the centre,
+#: purple above, and the two classes either side of the centre clearly distinct.
 DIVERGING_COLOURS: tuple[str, ...] = (
     "#b35806",
-    "#f1a340",
-    "#fee0b6",
-    "#d8daeb",
-    "#998ec3",
+    "#e08214",
+    "#fdb863",
+    "#b2abd2",
+    "#8073ac",
     "#542788",
 )
 #: ColorBrewer BuPu, 5 classes, for shares without a centre.
@@ -90,12 +99,28 @@ QPV_COLOUR = "#000000"
 QPV_PANE = "aa-qpv"
 NO_DATA_FILL = "#ffffff"
 
-STATUS_LABELS: dict[str, str] = {
-    "atteint": "objectif atteint",
-    "non_atteint_significatif": "objectif non atteint (écart significatif)",
-    "non_atteint_non_significatif": "objectif non atteint (écart non significatif)",
-    "sans_objet": "sans objet",
-}
+SIGNIFICANT_COLOUR = "#000000"
+SIGNIFICANT_WEIGHT = 4.0
+QPV_WEIGHT = 1.5
+QPV_DASH = "6 4"
+
+STATUS_LABELS: dict[str, str] = STATUS_LABELS_FR
+"""Status wordings (from :mod:`allocation_analysis.labels`)."""
+
+MIN_PUBLISHABLE_SHARE = 0.5
+"""Publishability rule of a commune map.
+
+A map is drawn only when at least this share of the communes that have data
+(a row in the frame drawn) can be shown, i.e. are not masked by statistical
+secrecy or an insufficient count. Below it, the map would be mostly hatching
+and would tell the reader nothing: the functions of this module then return a
+map holding only the commune outlines and an explicit box
+« Carte non publiable : … » (:data:`NOT_PUBLISHABLE_TITLE`). A map with no
+publishable commune at all is never drawn.
+"""
+
+NOT_PUBLISHABLE_TITLE = "Carte non publiable"
+"""Heading of the box that replaces a map with too few publishable communes."""
 
 _NICE_STEPS = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5)
 _POINT_LEVEL_COLUMNS = frozenset(
@@ -117,44 +142,41 @@ _POINT_LEVEL_COLUMNS = frozenset(
 
 
 # --------------------------------------------------------------------------- formatting
+# One formatter of French numbers (allocation_analysis.text); these helpers only
+# fix the arguments used on the maps.
 def _fr_number(value: float, decimals: int) -> str:
-    """French rendering of a number: decimal comma, space between thousands, true minus."""
-    text = f"{float(value):,.{decimals}f}"
-    negative = text.startswith("-")
-    text = text.lstrip("-").replace(",", " ").replace(".", ",")
-    if negative and any(ch in "123456789" for ch in text):
-        return "−" + text
-    return text
+    """French rendering of a number: decimal comma, grouped thousands, true minus."""
+    return fmt_float(value, digits=decimals)
 
 
 def _fmt_int(value: float) -> str:
     """``1234`` → ``"1 234"``."""
-    return _fr_number(float(value), 0)
+    return fmt_int(value)
 
 
 def _fmt_pct(value: float, decimals: int = 1) -> str:
     """``0.248`` → ``"24,8 %"``."""
-    return f"{_fr_number(100.0 * float(value), decimals)} %"
+    return fmt_pct(value, digits=decimals)
 
 
 def _fmt_points(value: float, decimals: int = 1) -> str:
     """Signed difference of two shares in percentage points: ``-0.032`` → ``"−3,2 points"``."""
-    text = _fr_number(100.0 * float(value), decimals)
-    if not text.startswith("−") and any(ch in "123456789" for ch in text):
+    text = fmt_float(100.0 * float(value), digits=decimals)
+    if not text.startswith("\u2212") and any(ch in "123456789" for ch in text):
         text = "+" + text
     return f"{text} points"
 
 
 def _fmt_p(value: float) -> str:
     if value is None or not np.isfinite(value):
-        return "—"
+        return MISSING
     if value < 0.001:
         return "< 0,001"
-    return _fr_number(float(value), 3)
+    return fmt_float(float(value), digits=3)
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    return is_missing(value)
 
 
 # --------------------------------------------------------------------------- classes
@@ -421,17 +443,45 @@ class _Title(MacroElement):
 {% macro script(this, kwargs) %}
 (function () {
     var div = L.DomUtil.create('div', 'aa-title');
-    div.textContent = {{ this.text|tojson }};
+    var head = L.DomUtil.create('div', 'aa-title-main', div);
+    head.textContent = {{ this.text|tojson }};
+    {% if this.subtitle %}
+    var sub = L.DomUtil.create('div', 'aa-subtitle', div);
+    sub.textContent = {{ this.subtitle|tojson }};
+    {% endif %}
     {{ this._parent.get_name() }}.getContainer().appendChild(div);
 })();
 {% endmacro %}
 """
     )
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, subtitle: str = "") -> None:
         super().__init__()
         self._name = "Title"
         self.text = text
+        self.subtitle = subtitle
+
+
+class _CentreBox(MacroElement):
+    """A box of HTML centred on the map container (the « carte non publiable » notice)."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function () {
+    var div = L.DomUtil.create('div', 'aa-unpublishable');
+    div.setAttribute('role', 'note');
+    div.innerHTML = {{ this.content|tojson }};
+    {{ this._parent.get_name() }}.getContainer().appendChild(div);
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, content: str) -> None:
+        super().__init__()
+        self._name = "CentreBox"
+        self.content = content
 
 
 class _MetricScale(MacroElement):
@@ -459,14 +509,19 @@ def _legend_html(
     no_data: bool = False,
     qpv: bool = False,
     significant: bool = False,
+    centre_label: str | None = None,
     notes: Sequence[str] = (),
 ) -> str:
     rows = [f"<h4>{html.escape(heading)}</h4>"]
     if classes is not None:
-        for colour, label in zip(reversed(classes.colours), reversed(classes.labels), strict=True):
+        items = list(zip(reversed(classes.colours), reversed(classes.labels), strict=True))
+        half = len(items) // 2
+        for k, (colour, text) in enumerate(items):
+            if centre_label and k == half:
+                rows.append(f'<div class="aa-centre">{html.escape(centre_label)}</div>')
             rows.append(
                 f'<div class="aa-item"><span class="aa-swatch" style="background:{colour}"></span>'
-                f"{html.escape(label)}</div>"
+                f"{html.escape(text)}</div>"
             )
     if suppressed:
         rows.append(
@@ -481,15 +536,23 @@ def _legend_html(
     if significant:
         rows.append(
             '<div class="aa-item"><span class="aa-swatch aa-swatch-signif"></span>'
-            "écart significatif après correction pour tests multiples</div>"
+            "écart significatif après correction pour tests multiples (contour épais)</div>"
         )
     if qpv:
         rows.append(
-            '<div class="aa-item"><span class="aa-swatch aa-swatch-qpv"></span>périmètre QPV</div>'
+            '<div class="aa-item"><span class="aa-swatch aa-swatch-qpv"></span>'
+            "périmètre QPV (tirets)</div>"
         )
     for note in notes:
         rows.append(f'<div class="aa-note">{html.escape(note)}</div>')
     return "\n".join(rows)
+
+
+def _subtitle(
+    *, period_label: str | None, territory_label: str | None, extra: str | None = None
+) -> str:
+    parts = [p for p in (territory_label, period_label, extra) if p]
+    return " — ".join(parts)
 
 
 def _base_map(
@@ -499,6 +562,7 @@ def _base_map(
     source: str,
     tiles: str | folium.TileLayer | None,
     tiles_attr: str | None,
+    subtitle: str = "",
 ) -> folium.Map:
     minx, miny, maxx, maxy = (float(v) for v in bounds)
     m = folium.Map(
@@ -512,7 +576,10 @@ def _base_map(
     # Leaflet is inlined (see _InlineAssets): no CDN link, no jQuery/Bootstrap/Font Awesome.
     m.default_js = []
     m.default_css = []
-    m.get_root().header.add_child(_InlineAssets(), name="aa_inline_assets")
+    root = m.get_root()
+    root.header.add_child(_InlineAssets(), name="aa_inline_assets")
+    # branca writes the page title unescaped
+    root.title = html.escape(f"{title} — {subtitle}" if subtitle else title)
     m.add_child(_HatchDefs())
     if tiles is not None:
         if isinstance(tiles, folium.TileLayer):
@@ -521,11 +588,68 @@ def _base_map(
             folium.TileLayer(tiles, attr=tiles_attr, name="Fond de carte", overlay=False).add_to(m)
     # Leave room for the title (top) and the legend (bottom right).
     m.fit_bounds(
-        [[miny, minx], [maxy, maxx]], padding_top_left=(20, 50), padding_bottom_right=(250, 20)
+        [[miny, minx], [maxy, maxx]], padding_top_left=(20, 70), padding_bottom_right=(330, 20)
     )
-    m.add_child(_Title(title))
+    m.add_child(_Title(title, subtitle))
     m.add_child(_MetricScale())
     m.add_child(_HtmlControl(html.escape(source), position="bottomright", css_class="aa-source"))
+    m.publishable = True
+    return m
+
+
+def _publishable(has_row: pd.Series, hidden: pd.Series, min_share: float) -> tuple[bool, int, int]:
+    """Apply :data:`MIN_PUBLISHABLE_SHARE`: ``(publishable, n_shown, n_with_data)``."""
+    n_data = int(has_row.sum())
+    n_shown = int((has_row & ~hidden).sum())
+    ok = n_shown > 0 and n_shown >= min_share * n_data
+    return ok, n_shown, n_data
+
+
+def _not_publishable_map(
+    web: gpd.GeoDataFrame,
+    *,
+    title: str,
+    subtitle: str,
+    source: str,
+    reason: str,
+    n_shown: int,
+    n_data: int,
+    min_share: float,
+) -> folium.Map:
+    """Commune outlines only, under a box saying why the map is not published."""
+    m = _base_map(
+        web.total_bounds, title=title, source=source, tiles=None, tiles_attr=None, subtitle=subtitle
+    )
+    folium.GeoJson(
+        _feature_collection(web, ["nom"]),
+        name="Contours des communes",
+        style_function=lambda _f: {
+            "fill": False,
+            "color": "#bbbbbb",
+            "weight": 0.8,
+            "className": "aa-outline",
+        },
+        control=False,
+    ).add_to(m)
+    if n_data:
+        detail = (
+            f"Seules {fmt_int(n_shown)} communes sur {fmt_int(n_data)} ont assez d'effectifs "
+            "pour être diffusées sans rompre le secret statistique ; la carte n'est publiée "
+            f"qu'à partir de {fmt_pct(min_share, digits=0)} des communes."
+        )
+        if n_shown <= 1:
+            detail = detail.replace("Seules", "Seule").replace("ont assez", "a assez")
+            detail = detail.replace("communes sur", "commune sur", 1)
+    else:
+        detail = "Aucune commune n'a de données sur la période."
+    box = (
+        f'<div class="aa-unpublishable-head">{html.escape(NOT_PUBLISHABLE_TITLE)} : '
+        f"{html.escape(reason)}</div>"
+        f"<p>{html.escape(detail)}</p>"
+        "<p>Les résultats pour l'ensemble du territoire figurent dans le rapport.</p>"
+    )
+    m.add_child(_CentreBox(box))
+    m.publishable = False
     return m
 
 
@@ -544,9 +668,9 @@ def _add_qpv(m: folium.Map, qpv: gpd.GeoDataFrame | None, *, tolerance: float) -
         name="Quartiers prioritaires (QPV)",
         style_function=lambda _f: {
             "color": QPV_COLOUR,
-            "weight": 2,
+            "weight": QPV_WEIGHT,
             "fill": False,
-            "dashArray": None,
+            "dashArray": QPV_DASH,
         },
         overlay=True,
         control=True,
@@ -574,7 +698,6 @@ def _style(
             "fillOpacity": 1.0,
             "color": "#444444",
             "weight": weight,
-            "dashArray": "4 3",
             "className": SUPPRESSED_CLASS,
         }
     return {
@@ -664,6 +787,37 @@ def _select_indicator(
     return rows
 
 
+def _period_label_of(rows: pd.DataFrame, period_label: str | None) -> str | None:
+    """The period label given, or the one of the rows' single ``period``."""
+    if period_label or "period" not in rows.columns:
+        return period_label
+    periods = rows["period"].dropna().astype(str).unique()
+    if len(periods) != 1:
+        return None
+    try:
+        return Period.parse(periods[0]).label_fr
+    except Exception:  # not a semester code: shown as given
+        return str(periods[0])
+
+
+def _commune_text(merged: pd.DataFrame) -> list[str]:
+    return [
+        f"{html.escape(str(n))} ({c})"
+        for n, c in zip(merged["nom"], merged["insee_com"], strict=True)
+    ]
+
+
+def _group_label(code: Any, labels: Mapping[str, str], *, kind: str = "group") -> str:
+    """Label of a group: ``labels`` first, then the catalogue (a warning if unknown)."""
+    if str(code) in labels:
+        return labels[str(code)]
+    try:
+        return label(code, kind)
+    except UnknownCodeError:
+        logger.warning("groupe sans libellé dans le catalogue : %s", code)
+        return str(code)
+
+
 def indicator_map(
     communes: gpd.GeoDataFrame,
     indicators: pd.DataFrame,
@@ -678,14 +832,20 @@ def indicator_map(
     tiles: str | folium.TileLayer | None = None,
     tiles_attr: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE_M,
+    period_label: str | None = None,
+    territory_label: str | None = None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
 ) -> folium.Map:
     """Commune choropleth of a legal indicator, on a palette centred on its target.
 
     Communes below the target are orange, at or above it purple (ColorBrewer
     PuOr [1]_, readable with the common colour-vision deficiencies). Communes whose
     value is suppressed (statistical secrecy) or whose denominator is too small are
-    grey and hatched, with a dashed border, and labelled
-    « secret statistique / effectif insuffisant ». QPV perimeters are drawn on top.
+    grey and hatched, and labelled « secret statistique / effectif insuffisant ».
+    QPV perimeters are drawn on top as dashed lines. When fewer than
+    ``min_publishable_share`` of the communes with data can be shown, no
+    choropleth is drawn: the map holds the commune outlines and a box
+    « Carte non publiable : … » (see :data:`MIN_PUBLISHABLE_SHARE`).
 
     Parameters
     ----------
@@ -704,7 +864,7 @@ def indicator_map(
     qpv : GeoDataFrame, optional
         QPV perimeters (``code_qpv``, ``nom_qpv``, ``geometry``), outlined on top.
     title : str, optional
-        Map title (default: built from the indicator id and the window).
+        Map title (default: the French title of the indicator).
     source : str
         Source line shown at the bottom of the map.
     min_denominator : int, optional
@@ -716,10 +876,19 @@ def indicator_map(
         Attribution of ``tiles`` when it is a URL template.
     tolerance : float
         Simplification tolerance in metres.
+    period_label : str, optional
+        Period shown under the title and in the page title (default: the
+        French label of the rows' ``period``, e.g. « 2e semestre 2025 »).
+    territory_label : str, optional
+        Territory shown under the title and in the page title.
+    min_publishable_share : float
+        Publishability rule (default :data:`MIN_PUBLISHABLE_SHARE`); 0 draws
+        the map whenever one commune can be shown.
 
     Returns
     -------
     folium.Map
+        With an attribute ``publishable`` (False when the box replaces the map).
 
     References
     ----------
@@ -733,6 +902,7 @@ def indicator_map(
     if len(targets) > 1:
         raise UsageError(f"L'indicateur « {indicator_id} » a plusieurs objectifs différents.")
     target = float(targets[0])
+    target_text = _fmt_pct(target, 0 if round(target * 100) == target * 100 else 1)
 
     web = _prepare_communes(communes, tolerance=tolerance)
     merged = web.merge(rows, how="left", left_on="insee_com", right_on="scope_value")
@@ -742,16 +912,34 @@ def indicator_map(
     hidden = has_row & (_to_bool(merged["suppressed"]) | share.isna())
     if min_denominator is not None:
         hidden |= has_row & (denominator.fillna(0) < min_denominator)
+
+    title = title or label(indicator_id, "indicator")
+    subtitle = _subtitle(
+        period_label=_period_label_of(rows, period_label),
+        territory_label=territory_label,
+        extra=label(window, "window") if window != "semester" else None,
+    )
+    ok, n_shown, n_data = _publishable(has_row, hidden, min_publishable_share)
+    if not ok:
+        return _not_publishable_map(
+            web,
+            title=title,
+            subtitle=subtitle,
+            source=source,
+            reason="trop peu d'attributions par commune sur la période",
+            n_shown=n_shown,
+            n_data=n_data,
+            min_share=min_publishable_share,
+        )
     classes = diverging_classes(share[has_row & ~hidden], centre=target, fmt=_fmt_pct)
+    den_text, num_text = INDICATOR_COUNTS_FR.get(indicator_id, ("Dénominateur", "dont numérateur"))
 
     props = pd.DataFrame(index=merged.index)
-    props["t_commune"] = [
-        f"{html.escape(str(n))} ({c})"
-        for n, c in zip(merged["nom"], merged["insee_com"], strict=True)
-    ]
-    props["t_ratio"] = "—"
-    props["t_share"] = "—"
-    props["t_ci"] = "—"
+    props["t_commune"] = _commune_text(merged)
+    props["t_den"] = MISSING
+    props["t_num"] = MISSING
+    props["t_share"] = MISSING
+    props["t_target"] = target_text
     props["t_status"] = NO_DATA_LABEL
     props["aa_state"] = "nodata"
     props["aa_fill"] = NO_DATA_FILL
@@ -761,42 +949,47 @@ def indicator_map(
             props.loc[i, "t_status"] = SUPPRESSED_LABEL
             props.loc[i, "aa_state"] = "suppressed"
             continue
-        props.loc[i, "t_ratio"] = f"{_fmt_int(r['numerator'])} / {_fmt_int(r['denominator'])}"
-        props.loc[i, "t_share"] = _fmt_pct(r["share"])
+        props.loc[i, "t_den"] = _fmt_int(r["denominator"])
+        props.loc[i, "t_num"] = _fmt_int(r["numerator"])
+        share_text = _fmt_pct(r["share"])
         if not (_is_missing(r["ci_low"]) or _is_missing(r["ci_high"])):
-            props.loc[i, "t_ci"] = f"{_fmt_pct(r['ci_low'])} – {_fmt_pct(r['ci_high'])}"
-        props.loc[i, "t_status"] = STATUS_LABELS.get(str(r["status"]), str(r["status"]))
+            share_text += f" (IC 95 % : {_fmt_pct(r['ci_low'])} – {_fmt_pct(r['ci_high'])})"
+        props.loc[i, "t_share"] = share_text
+        status = str(r["status"])
+        props.loc[i, "t_status"] = STATUS_LABELS_FR.get(status) or _group_label(
+            status, {}, kind="status"
+        )
         props.loc[i, "aa_state"] = "value"
         props.loc[i, "aa_fill"] = classes.colour(float(r["share"]))
     web = web.join(props)
     data = _feature_collection(web, list(props.columns))
 
-    window_label = "semestre" if window == "semester" else "12 mois glissants"
-    title = title or f"{indicator_id} par commune ({window_label})"
-    m = _base_map(web.total_bounds, title=title, source=source, tiles=tiles, tiles_attr=tiles_attr)
+    m = _base_map(
+        web.total_bounds,
+        title=title,
+        source=source,
+        tiles=tiles,
+        tiles_attr=tiles_attr,
+        subtitle=subtitle,
+    )
     folium.GeoJson(
         data,
         name="Communes",
         style_function=_state_style,
         highlight_function=lambda _f: _HIGHLIGHT,
         tooltip=_tooltip(
-            ["t_commune", "t_ratio", "t_share", "t_ci", "t_status"],
-            [
-                "Commune",
-                "Numérateur / dénominateur",
-                "Part",
-                "IC 95 %",
-                "Statut vis-à-vis de l'objectif",
-            ],
+            ["t_commune", "t_den", "t_num", "t_share", "t_target", "t_status"],
+            ["Commune", den_text, num_text, "Part", "Objectif", "Statut vis-à-vis de l'objectif"],
         ),
     ).add_to(m)
     has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
     legend = _legend_html(
-        f"Part (objectif : {_fmt_pct(target, 0 if round(target * 100) == target * 100 else 1)})",
+        f"Part (objectif : {target_text})",
         classes,
-        suppressed=True,
+        suppressed=bool(hidden.any()),
         no_data=bool((~has_row).any()),
         qpv=has_qpv,
+        centre_label=f"objectif : {target_text}",
         notes=["orange : sous l'objectif ; violet : objectif atteint ou dépassé"],
     )
     return _finish(m, legend)
@@ -810,7 +1003,12 @@ def _state_style(feature: Mapping[str, Any]) -> dict:
     if state == "nodata":
         return _no_data_style()
     if props.get("aa_significant"):
-        return _style(props["aa_fill"], suppressed=False, weight=3, colour="#000000")
+        return _style(
+            props["aa_fill"],
+            suppressed=False,
+            weight=SIGNIFICANT_WEIGHT,
+            colour=SIGNIFICANT_COLOUR,
+        )
     return _style(props["aa_fill"], suppressed=False)
 
 
@@ -821,7 +1019,7 @@ def disparity_map(
     communes: gpd.GeoDataFrame,
     gaps: pd.DataFrame,
     *,
-    title: str,
+    title: str | None = None,
     comparison: str | None = None,
     alpha: float = 0.05,
     qpv: gpd.GeoDataFrame | None = None,
@@ -829,24 +1027,36 @@ def disparity_map(
     tiles: str | folium.TileLayer | None = None,
     tiles_attr: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE_M,
+    group: str | None = None,
+    reference: str | None = None,
+    period_label: str | None = None,
+    territory_label: str | None = None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
 ) -> folium.Map:
-    """Per-commune gap in allocation rate between two groups, centred on zero.
+    """Per-commune gap in access rate between two groups, centred on zero.
 
     The estimate is a difference of two rates (proportions), drawn in percentage
-    points on ColorBrewer PuOr (orange: negative gap, purple: positive). Communes
-    whose adjusted p-value (``p_adjusted``, already corrected for multiple testing
-    by the statistics module) is below ``alpha`` get a thick black outline.
+    points on ColorBrewer PuOr (orange: the compared group has the lower rate,
+    purple: the higher). Communes whose adjusted p-value (``p_adjusted``, already
+    corrected for multiple testing by the statistics module) is below ``alpha``
+    get a thick solid outline; QPV perimeters are thin dashed lines. The rule of
+    :data:`MIN_PUBLISHABLE_SHARE` applies as in :func:`indicator_map`.
 
     Parameters
     ----------
     communes : GeoDataFrame
         Columns ``insee_com``, ``nom``, ``geometry``.
     gaps : DataFrame
-        Columns ``insee_com, estimate, ci_low, ci_high, p_adjusted, n, suppressed``.
-    title : str
-        Map title.
+        Columns ``insee_com, estimate, ci_low, ci_high, p_adjusted, n, suppressed``
+        (``n``: demands of the two groups together). Optional columns
+        ``rate_group`` and ``rate_reference`` (each group's rate) and
+        ``n_group`` and ``n_reference`` (each group's demands) are shown in
+        the tooltip when present.
+    title : str, optional
+        Map title (default: « Écart de taux d'accès : <groupe> / <référence> »).
     comparison : str, optional
-        What the gap compares, shown in the legend (e.g. « hors UE − française »).
+        What the gap compares, shown in the legend (default: built from
+        ``group`` and ``reference``).
     alpha : float
         Significance level applied to ``p_adjusted``.
     qpv : GeoDataFrame, optional
@@ -857,10 +1067,19 @@ def disparity_map(
         Basemap for online use.
     tolerance : float
         Simplification tolerance in metres.
+    group, reference : str, optional
+        Codes of the compared and reference groups (``"hors_ue"``,
+        ``"francaise"``…), labelled from :mod:`allocation_analysis.labels` in
+        the title, legend and tooltips.
+    period_label, territory_label : str, optional
+        Period and territory shown under the title and in the page title.
+    min_publishable_share : float
+        Publishability rule (default :data:`MIN_PUBLISHABLE_SHARE`).
 
     Returns
     -------
     folium.Map
+        With an attribute ``publishable``.
 
     References
     ----------
@@ -874,24 +1093,55 @@ def disparity_map(
     if gaps["insee_com"].duplicated().any():
         dup = gaps.loc[gaps["insee_com"].duplicated(), "insee_com"].iloc[0]
         raise UsageError(f"« gaps » : plusieurs lignes pour la commune {dup}.")
+    g_long = _group_label(group, {}) if group else "groupe comparé"
+    r_long = _group_label(reference, {}) if reference else "groupe de référence"
+    if comparison is None and group and reference:
+        comparison = comparison_label(group, reference)
+    if title is None:
+        title = "Écart de taux d'accès" + (f" : {comparison}" if comparison else "")
+    subtitle = _subtitle(period_label=period_label, territory_label=territory_label)
+
     web = _prepare_communes(communes, tolerance=tolerance)
     merged = web.merge(gaps, how="left", on="insee_com", indicator="_merge")
     has_row = merged["_merge"] == "both"
     estimate = pd.to_numeric(merged["estimate"], errors="coerce")
     hidden = has_row & (_to_bool(merged["suppressed"]) | estimate.isna())
+    ok, n_shown, n_data = _publishable(has_row, hidden, min_publishable_share)
+    if not ok:
+        return _not_publishable_map(
+            web,
+            title=title,
+            subtitle=subtitle,
+            source=source,
+            reason="trop peu de demandes par commune sur la période",
+            n_shown=n_shown,
+            n_data=n_data,
+            min_share=min_publishable_share,
+        )
     p_adj = pd.to_numeric(merged["p_adjusted"], errors="coerce")
     significant = has_row & ~hidden & (p_adj < alpha)
     classes = diverging_classes(estimate[has_row & ~hidden], centre=0.0, fmt=_fmt_points)
 
-    props = pd.DataFrame(index=merged.index)
-    props["t_commune"] = [
-        f"{html.escape(str(n))} ({c})"
-        for n, c in zip(merged["nom"], merged["insee_com"], strict=True)
+    fields = ["t_commune", "t_estimate", "t_ci", "t_p"]
+    aliases = [
+        "Commune",
+        f"Écart de taux d'accès ({comparison})" if comparison else "Écart de taux d'accès",
+        "IC 95 %",
+        "p ajustée",
     ]
-    props["t_estimate"] = "—"
-    props["t_ci"] = "—"
-    props["t_p"] = "—"
-    props["t_n"] = "—"
+    extra = [
+        ("rate_group", f"Taux d'accès des {g_long}", _fmt_pct),
+        ("rate_reference", f"Taux d'accès des {r_long}", _fmt_pct),
+        ("n_group", f"Demandes des {g_long}", _fmt_int),
+        ("n_reference", f"Demandes des {r_long}", _fmt_int),
+    ]
+    extra = [e for e in extra if e[0] in merged.columns]
+    props = pd.DataFrame(index=merged.index)
+    props["t_commune"] = _commune_text(merged)
+    for col in ("t_estimate", "t_ci", "t_p", "t_n"):
+        props[col] = MISSING
+    for col, _alias, _fmt in extra:
+        props[f"t_{col}"] = MISSING
     props["t_signif"] = NO_DATA_LABEL
     props["aa_state"] = "nodata"
     props["aa_fill"] = NO_DATA_FILL
@@ -906,44 +1156,54 @@ def disparity_map(
         if not (_is_missing(r["ci_low"]) or _is_missing(r["ci_high"])):
             props.loc[i, "t_ci"] = f"{_fmt_points(r['ci_low'])} ; {_fmt_points(r['ci_high'])}"
         props.loc[i, "t_p"] = _fmt_p(float(r["p_adjusted"]))
-        props.loc[i, "t_n"] = _fmt_int(r["n"]) if not _is_missing(r["n"]) else "—"
+        props.loc[i, "t_n"] = _fmt_int(r["n"]) if not _is_missing(r["n"]) else MISSING
+        for col, _alias, fmt in extra:
+            if not _is_missing(r[col]):
+                props.loc[i, f"t_{col}"] = fmt(r[col])
         props.loc[i, "t_signif"] = (
             "écart significatif" if significant[i] else "écart non significatif"
         )
         props.loc[i, "aa_state"] = "value"
         props.loc[i, "aa_fill"] = classes.colour(float(r["estimate"]))
+    fields += [f"t_{col}" for col, _a, _f in extra] + ["t_n", "t_signif"]
+    aliases += [alias for _c, alias, _f in extra]
+    aliases += [
+        f"Demandes des deux groupes ({g_long} et {r_long})",
+        f"Significativité (seuil {_fr_number(alpha, 2)})",
+    ]
     web = web.join(props)
     data = _feature_collection(web, list(props.columns))
 
-    m = _base_map(web.total_bounds, title=title, source=source, tiles=tiles, tiles_attr=tiles_attr)
+    m = _base_map(
+        web.total_bounds,
+        title=title,
+        source=source,
+        tiles=tiles,
+        tiles_attr=tiles_attr,
+        subtitle=subtitle,
+    )
     folium.GeoJson(
         data,
         name="Communes",
         style_function=_state_style,
         highlight_function=lambda _f: _HIGHLIGHT,
-        tooltip=_tooltip(
-            ["t_commune", "t_estimate", "t_ci", "t_p", "t_n", "t_signif"],
-            [
-                "Commune",
-                "Écart",
-                "IC 95 %",
-                "p ajustée",
-                "Effectif",
-                f"Significativité (seuil {_fr_number(alpha, 2)})",
-            ],
-        ),
+        tooltip=_tooltip(fields, aliases),
     ).add_to(m)
     has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
-    notes = ["écart de taux d'attribution, en points de pourcentage"]
-    if comparison:
-        notes.append(f"comparaison : {comparison}")
+    below = f"orange : taux plus faible pour les {g_long}"
+    above = f"violet : taux plus élevé pour les {g_long}"
+    notes = [
+        f"écart de taux d'accès des {g_long} moins celui des {r_long}, en points de pourcentage",
+        f"{below} ; {above}",
+    ]
     legend = _legend_html(
-        "Écart de taux d'attribution",
+        "Écart de taux d'accès",
         classes,
-        suppressed=True,
+        suppressed=bool(hidden.any()),
         no_data=bool((~has_row).any()),
         qpv=has_qpv,
         significant=True,
+        centre_label="aucun écart",
         notes=notes,
     )
     return _finish(m, legend)
@@ -985,12 +1245,20 @@ def placement_map(
     tiles: str | folium.TileLayer | None = None,
     tiles_attr: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE_M,
+    period_label: str | None = None,
+    territory_label: str | None = None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
 ) -> folium.Map:
     """Share of allocations located in a QPV, by origin group, per commune.
 
     One layer per group (radio buttons in the layer control), all on the same
-    fixed classes so that layers compare. The frame must be aggregated (one row
-    per commune and group); a household-level or point frame is refused.
+    fixed classes so that layers compare; the tooltip of a commune gives the
+    share of every group, so that the groups compare without switching layers.
+    The frame must be aggregated (one row per commune and group); a
+    household-level or point frame is refused. A group whose layer would fail
+    the rule of :data:`MIN_PUBLISHABLE_SHARE` gets no layer (it is named in the
+    legend); when no group passes, the box « Carte non publiable » replaces the
+    map.
 
     Parameters
     ----------
@@ -1005,76 +1273,135 @@ def placement_map(
     title : str
         Map title.
     group_labels : mapping, optional
-        Display name of each group (default: the group code).
+        Display name of each group (default: from :mod:`allocation_analysis.labels`).
     source : str
         Source line.
     tiles, tiles_attr : optional
         Basemap for online use.
     tolerance : float
         Simplification tolerance in metres.
+    period_label, territory_label : str, optional
+        Period and territory shown under the title and in the page title.
+    min_publishable_share : float
+        Publishability rule (default :data:`MIN_PUBLISHABLE_SHARE`).
 
     Returns
     -------
     folium.Map
+        With an attribute ``publishable``.
     """
     frame = _check_placement_frame(placement)
     groups = list(pd.unique(frame["group"].dropna()))
     if not groups:
         raise UsageError("« placement » ne contient aucun groupe.")
-    labels = dict(group_labels or {})
+    names = {str(g): _group_label(g, dict(group_labels or {})) for g in groups}
     classes = sequential_share_classes()
     web = _prepare_communes(communes, tolerance=tolerance)
-    m = _base_map(web.total_bounds, title=title, source=source, tiles=tiles, tiles_attr=tiles_attr)
-    any_missing = False
-    for k, group in enumerate(groups):
-        label = labels.get(str(group), str(group))
-        rows = frame[frame["group"] == group]
-        merged = web.merge(rows, how="left", on="insee_com", indicator="_merge")
+    subtitle = _subtitle(period_label=period_label, territory_label=territory_label)
+
+    # One merged frame per group, and the groups that pass the publishability rule.
+    layers: dict[Any, tuple[pd.DataFrame, pd.Series, pd.Series]] = {}
+    refused: list[str] = []
+    best = (0, 0)
+    for group in groups:
+        merged = web.merge(
+            frame[frame["group"] == group], how="left", on="insee_com", indicator="_merge"
+        )
         has_row = merged["_merge"] == "both"
-        any_missing |= bool((~has_row).any())
         share = pd.to_numeric(merged["share_qpv"], errors="coerce")
         hidden = has_row & (_to_bool(merged["suppressed"]) | share.isna())
-        props = pd.DataFrame(index=merged.index)
-        props["t_commune"] = [
-            f"{html.escape(str(n))} ({c})"
-            for n, c in zip(merged["nom"], merged["insee_com"], strict=True)
+        ok, n_shown, n_data = _publishable(has_row, hidden, min_publishable_share)
+        if ok:
+            layers[group] = (merged, has_row, hidden)
+        else:
+            refused.append(names[str(group)])
+            best = max(best, (n_shown, n_data))
+    if not layers:
+        return _not_publishable_map(
+            web,
+            title=title,
+            subtitle=subtitle,
+            source=source,
+            reason="trop peu d'attributions par commune sur la période",
+            n_shown=best[0],
+            n_data=best[1],
+            min_share=min_publishable_share,
+        )
+
+    # Tooltip lines shared by every layer: each published group's share in the commune.
+    shares_text: dict[Any, list[str]] = {}
+    counts_text: dict[Any, list[str]] = {}
+    for group, (merged, has_row, hidden) in layers.items():
+        shares_text[group] = [
+            (SUPPRESSED_LABEL if hidden[i] else _fmt_pct(merged.loc[i, "share_qpv"]))
+            if has_row[i]
+            else NO_DATA_LABEL
+            for i in merged.index
         ]
-        props["t_group"] = html.escape(label)
-        props["t_n"] = "—"
-        props["t_share"] = NO_DATA_LABEL
-        props["aa_state"] = "nodata"
-        props["aa_fill"] = NO_DATA_FILL
-        for i in merged.index[has_row]:
-            r = merged.loc[i]
-            if hidden[i]:
-                props.loc[i, "t_share"] = SUPPRESSED_LABEL
-                props.loc[i, "aa_state"] = "suppressed"
-                continue
-            props.loc[i, "t_n"] = _fmt_int(r["n"]) if not _is_missing(r["n"]) else "—"
-            props.loc[i, "t_share"] = _fmt_pct(r["share_qpv"])
-            props.loc[i, "aa_state"] = "value"
-            props.loc[i, "aa_fill"] = classes.colour(float(r["share_qpv"]))
+        counts_text[group] = [
+            _fmt_int(merged.loc[i, "n"])
+            if has_row[i] and not hidden[i] and not _is_missing(merged.loc[i, "n"])
+            else MISSING
+            for i in merged.index
+        ]
+
+    m = _base_map(
+        web.total_bounds,
+        title=title,
+        source=source,
+        tiles=tiles,
+        tiles_attr=tiles_attr,
+        subtitle=subtitle,
+    )
+    any_missing = any(bool((~h).any()) for _m, h, _x in layers.values())
+    any_hidden = any(bool(x.any()) for _m, _h, x in layers.values())
+    for k, (group, (merged, has_row, hidden)) in enumerate(layers.items()):
+        name = names[str(group)]
+        props = pd.DataFrame(index=merged.index)
+        props["t_commune"] = _commune_text(merged)
+        props["t_n"] = counts_text[group]
+        props["t_share"] = shares_text[group]
+        others = [g for g in layers if g != group]
+        for j, other in enumerate(others):
+            props[f"t_other{j}"] = shares_text[other]
+        props["aa_state"] = [
+            ("suppressed" if hidden[i] else "value") if has_row[i] else "nodata"
+            for i in merged.index
+        ]
+        props["aa_fill"] = [
+            classes.colour(float(merged.loc[i, "share_qpv"]))
+            if has_row[i] and not hidden[i]
+            else NO_DATA_FILL
+            for i in merged.index
+        ]
         layer = web[["geometry"]].join(props)
+        fields = ["t_commune", "t_n", "t_share"] + [f"t_other{j}" for j in range(len(others))]
+        aliases = [
+            "Commune",
+            f"Attributions aux {name}",
+            f"Part en QPV des attributions aux {name}",
+            *(f"Part en QPV pour les {names[str(o)]}" for o in others),
+        ]
         folium.GeoJson(
             _feature_collection(layer, list(props.columns)),
-            name=label,
+            name=name,
             overlay=False,
             show=k == 0,
             style_function=_state_style,
             highlight_function=lambda _f: _HIGHLIGHT,
-            tooltip=_tooltip(
-                ["t_commune", "t_group", "t_n", "t_share"],
-                ["Commune", "Groupe", "Attributions", "Part en QPV"],
-            ),
+            tooltip=_tooltip(fields, aliases),
         ).add_to(m)
     has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
+    notes = ["un calque par groupe (sélecteur en haut à droite)"]
+    if refused:
+        notes.append("non publiés (trop peu d'attributions par commune) : " + ", ".join(refused))
     legend = _legend_html(
         "Part des attributions en QPV",
         classes,
-        suppressed=True,
+        suppressed=any_hidden,
         no_data=any_missing,
         qpv=has_qpv,
-        notes=["un calque par groupe (sélecteur en haut à droite)"],
+        notes=notes,
     )
     return _finish(m, legend)
 

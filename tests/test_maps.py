@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from html.parser import HTMLParser
 
@@ -11,12 +13,14 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from allocation_analysis import maps
+from allocation_analysis import labels, maps
 from allocation_analysis.errors import UsageError
 
 # ColorBrewer PuOr, 6 classes (colorbrewer2.org): orange side then purple side.
-PUOR_6_ORANGE = {"#b35806", "#f1a340", "#fee0b6"}
-PUOR_6_PURPLE = {"#d8daeb", "#998ec3", "#542788"}
+# ColorBrewer PuOr, 8 classes without the two palest (colorbrewer2.org): orange side,
+# then purple side; the two classes either side of the target stay clearly distinct.
+PUOR_6_ORANGE = {"#b35806", "#e08214", "#fdb863"}
+PUOR_6_PURPLE = {"#b2abd2", "#8073ac", "#542788"}
 
 
 class _Resources(HTMLParser):
@@ -49,8 +53,12 @@ class _Resources(HTMLParser):
 
 
 def _unescape_js(page: str) -> str:
-    """Undo the ``\\uXXXX`` escapes of JSON embedded in scripts, to search the visible text."""
-    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
+    """Undo the ``\\uXXXX`` escapes of JSON embedded in scripts, to search the visible text.
+
+    Narrow no-break spaces (French thousands and ``%``) are read as plain spaces.
+    """
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
+    return text.replace("\u202f", " ")
 
 
 def _parse(page: str) -> _Resources:
@@ -109,9 +117,10 @@ def _styles_by_commune(layer) -> dict[str, dict]:
 
 
 def test_french_number_helpers():
-    assert maps._fmt_pct(0.248) == "24,8 %"
-    assert maps._fmt_pct(0.25, 0) == "25 %"
-    assert maps._fmt_int(1234) == "1 234"
+    # the one French formatter (allocation_analysis.text): narrow no-break spaces
+    assert maps._fmt_pct(0.248) == "24,8\u202f%"
+    assert maps._fmt_pct(0.25, 0) == "25\u202f%"
+    assert maps._fmt_int(1234) == "1\u202f234"
     assert maps._fmt_points(-0.032) == "−3,2 points"
     assert maps._fmt_points(0.05) == "+5,0 points"
     assert maps._fmt_points(-0.0001) == "0,0 points"
@@ -125,8 +134,8 @@ def test_diverging_classes_are_centred_on_the_target():
     assert classes.colour(0.25) in PUOR_6_PURPLE
     assert classes.colour(0.20) == "#b35806"
     assert classes.colour(0.30) == "#542788"
-    assert classes.labels[0] == "moins de 21,0 %"
-    assert classes.labels[-1] == "29,0 % ou plus"
+    assert classes.labels[0] == "moins de 21,0\u202f%"
+    assert classes.labels[-1] == "29,0\u202f% ou plus"
 
 
 def test_saved_page_has_no_external_script_or_stylesheet(four_communes, indicator_frame, tmp_path):
@@ -168,15 +177,14 @@ def test_tooltips_and_legend_are_french(four_communes, indicator_frame):
     )
     page = _unescape_js(maps.render_map(m))
     for text in (
-        "Numérateur / dénominateur",
+        "Attributions hors QPV",  # of whom the denominator is
+        "dont ménages du 1er quartile ou relogés (ANRU)",  # and the numerator
         "IC 95 %",
         "Statut vis-à-vis de l'objectif",
         "secret statistique / effectif insuffisant",
-        "objectif non atteint (écart non significatif)",
+        "objectif non atteint, écart non significatif",
         "objectif atteint",
-        "24,8 %",  # 31 / 125
-        "31 / 125",
-        "17,6 % – 33,2 %",
+        "24,8 % (IC 95 % : 17,6 % – 33,2 %)",  # 31 / 125
         "Part (objectif : 25 %)",
         "Source : SNE, RPLS",
         "Q1 hors QPV",
@@ -186,7 +194,7 @@ def test_tooltips_and_legend_are_french(four_communes, indicator_frame):
     (layer,) = _geojson_layers(m)
     props = {f["properties"]["t_commune"]: f["properties"] for f in layer.data["features"]}
     hidden = props["Cé&#x27;d (59003)"]
-    assert hidden["t_ratio"] == "—" and hidden["t_share"] == "—"
+    assert hidden["t_num"] == "—" and hidden["t_den"] == "—" and hidden["t_share"] == "—"
     assert hidden["t_status"] == "secret statistique / effectif insuffisant"
 
 
@@ -197,7 +205,7 @@ def test_hatching_applies_exactly_to_suppressed_communes(four_communes, indicato
     hatched = {code for code, s in styles.items() if s["fillColor"] == "url(#aa-hatch)"}
     assert hatched == {"59003"}
     assert styles["59003"]["className"] == "aa-suppressed"
-    assert styles["59003"]["dashArray"]
+    assert not styles["59003"].get("dashArray")  # dashes are the QPV outline's
     assert styles["59001"]["fillColor"] in PUOR_6_ORANGE  # 24,8 % < 25 %
     assert styles["59002"]["fillColor"] in PUOR_6_PURPLE  # 30 % ≥ 25 %
     assert styles["59004"]["fillColor"] == "#ffffff"  # no row: no data, not hatched
@@ -205,7 +213,11 @@ def test_hatching_applies_exactly_to_suppressed_communes(four_communes, indicato
 
 def test_small_denominators_are_hatched_too(four_communes, indicator_frame):
     m = maps.indicator_map(
-        four_communes, indicator_frame, indicator_id="q1_hors_qpv", min_denominator=150
+        four_communes,
+        indicator_frame,
+        indicator_id="q1_hors_qpv",
+        min_denominator=150,
+        min_publishable_share=0.0,  # one commune of three shown: drawn only when asked
     )
     (layer,) = _geojson_layers(m)
     hatched = {
@@ -396,3 +408,213 @@ def test_map_file_is_small_on_the_mel_geometry(shared_geo, tmp_path):
     )
     assert len(mel) == 95
     assert path.stat().st_size < 2 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- reader text
+def _script_strings(page: str) -> list[str]:
+    """Every string literal of the page's own scripts (Leaflet's library excluded)."""
+    out = []
+    for body in _parse(page).inline_scripts:
+        if "Leaflet" in body[:2000] and "L.version" in body or len(body) > 200_000:
+            continue  # the inlined library
+        for literal in re.findall(r'"(?:[^"\\]|\\.)*"', body):
+            try:
+                out.append(json.loads(literal))
+            except ValueError:
+                continue
+    return out
+
+
+def _reader_text(page: str) -> str:
+    """What a reader can see: the page without tags, scripts and styles, plus the
+    texts the map's scripts put on screen (title, legend, tooltips, layer names)."""
+    static = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    texts = [static, *_script_strings(page)]
+    stripped = [html.unescape(re.sub(r"<[^>]+>", " ", t)) for t in texts]
+    return "\n".join(stripped)
+
+
+def _codes_to_check() -> set[str]:
+    """Codes that are not themselves words of the French wording (« commune »…)."""
+    words = set()
+    for table in labels.CATALOGUE.values():
+        for text in table.values():
+            words |= set(re.findall(r"[\w']+", text))
+    return {c for c in labels.ALL_CODES if "_" in c or c not in words}
+
+
+def _assert_no_code(page: str) -> None:
+    text = _reader_text(page)
+    found = sorted(
+        c for c in _codes_to_check() if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", text)
+    )
+    assert not found, found
+
+
+def _page_title(page: str) -> str:
+    match = re.search(r"<title>(.*?)</title>", page, flags=re.S)
+    assert match, "no <title>"
+    return html.unescape(match.group(1)).replace("\u202f", " ")
+
+
+def test_the_code_check_finds_codes():
+    assert "hors_ue" in _codes_to_check() and "qpv" in _codes_to_check()
+    assert "commune" not in _codes_to_check()  # also a French word of the labels
+    with pytest.raises(AssertionError, match="hors_ue"):
+        _assert_no_code('<div>écart hors_ue</div><script>var a = "x";</script>')
+
+
+def test_indicator_map_shows_no_code_and_titles_the_page(four_communes, indicator_frame):
+    m = maps.indicator_map(
+        four_communes, indicator_frame, indicator_id="q1_hors_qpv", territory_label="MEL"
+    )
+    page = maps.render_map(m)
+    _assert_no_code(page)
+    title = _page_title(page)
+    assert labels.INDICATOR_LABELS_FR["q1_hors_qpv"] in title
+    assert "MEL" in title and "2e semestre 2025" in title
+    assert "2e semestre 2025" in _unescape_js(page)  # visible under the map title
+    assert m.publishable
+
+
+def test_rolling_window_is_named_in_french(four_communes, indicator_frame):
+    frame = indicator_frame.assign(window="rolling_12m")
+    m = maps.indicator_map(four_communes, frame, indicator_id="q1_hors_qpv", window="rolling_12m")
+    page = maps.render_map(m)
+    _assert_no_code(page)
+    assert "12 mois glissants" in _page_title(page)
+
+
+def test_disparity_map_labels_groups_and_gives_both_rates(four_communes):
+    gaps = _gaps().assign(
+        rate_group=[0.20, 0.30, np.nan, 0.35], rate_reference=[0.28, 0.28, np.nan, 0.30]
+    )
+    m = maps.disparity_map(
+        four_communes,
+        gaps,
+        group="hors_ue",
+        reference="francaise",
+        period_label="2e semestre 2025",
+        territory_label="MEL",
+    )
+    page = maps.render_map(m)
+    _assert_no_code(page)
+    text = _unescape_js(page)
+    for expected in (
+        "Écart de taux d'accès : hors UE / française",
+        "Taux d'accès des ménages de nationalité hors UE",
+        "Taux d'accès des ménages de nationalité française",
+        "20,0 %",
+        "28,0 %",
+        "Demandes des deux groupes (ménages de nationalité hors UE et ménages de "
+        "nationalité française)",
+        "aucun écart",
+    ):
+        assert expected in text, expected
+    assert "MEL — 2e semestre 2025" in _page_title(page)
+
+
+def test_significance_and_qpv_outline_are_drawn_differently(four_communes):
+    qpv = gpd.GeoDataFrame(
+        {"code_qpv": ["QN05901M"], "nom_qpv": ["Quartier"]},
+        geometry=[box(700_500, 7_060_500, 701_500, 7_061_500)],
+        crs=2154,
+    )
+    m = maps.disparity_map(four_communes, _gaps(), title="Écart", qpv=qpv)
+    communes_layer, qpv_layer = _geojson_layers(m)
+    significant = _styles_by_commune(communes_layer)["59001"]
+    outline = qpv_layer.style_function(qpv_layer.data["features"][0])
+    assert outline["dashArray"] and not significant.get("dashArray")
+    assert significant["weight"] >= 2 * outline["weight"]
+
+
+def test_placement_map_labels_groups_from_the_catalogue(four_communes):
+    m = maps.placement_map(four_communes, _placement(), period_label="2e semestre 2025")
+    layers = _geojson_layers(m)
+    assert [layer.layer_name for layer in layers] == [
+        labels.GROUP_FR["francaise"],
+        labels.GROUP_FR["hors_ue"],
+    ]
+    page = maps.render_map(m)
+    _assert_no_code(page)
+    text = _unescape_js(page)
+    # each layer's tooltip gives the other group's share too
+    assert "Part en QPV pour les ménages de nationalité hors UE" in text
+    assert "Attributions aux ménages de nationalité française" in text
+    assert "2e semestre 2025" in _page_title(page)
+
+
+def _mostly_masked(four_communes) -> pd.DataFrame:
+    """Eight communes with data, one publishable: the rest is secret."""
+    return pd.DataFrame(
+        {
+            "id": ["q1_hors_qpv"] * 4,
+            "scope": ["commune"] * 4,
+            "scope_value": ["59001", "59002", "59003", "59004"],
+            "window": ["semester"] * 4,
+            "period": ["2025-S2"] * 4,
+            "numerator": [31, np.nan, np.nan, np.nan],
+            "denominator": [125, np.nan, np.nan, np.nan],
+            "share": [0.248, np.nan, np.nan, np.nan],
+            "ci_low": [0.176, np.nan, np.nan, np.nan],
+            "ci_high": [0.332, np.nan, np.nan, np.nan],
+            "target": [0.25] * 4,
+            "p_value_vs_target": [0.96, np.nan, np.nan, np.nan],
+            "status": ["non_atteint_non_significatif"] + ["non_diffuse"] * 3,
+            "suppressed": [False, True, True, True],
+        }
+    )
+
+
+def _box_text(page: str) -> str:
+    return " ".join(_reader_text(page).split())
+
+
+def test_mostly_masked_indicator_map_is_replaced_by_a_box(four_communes):
+    m = maps.indicator_map(four_communes, _mostly_masked(four_communes), indicator_id="q1_hors_qpv")
+    assert m.publishable is False
+    page = maps.render_map(m)
+    text = _box_text(page)
+    assert "Carte non publiable : trop peu d'attributions par commune sur la période" in text
+    assert "Seule 1 commune sur 4" in text
+    _assert_no_code(page)
+    # no hatching drawn, no colour class: only the commune outlines
+    (layer,) = _geojson_layers(m)
+    assert all("fillColor" not in layer.style_function(f) for f in layer.data["features"])
+    assert '"aa-legend"' not in page  # no legend control
+    assert labels.INDICATOR_LABELS_FR["q1_hors_qpv"] in _page_title(page)
+
+
+def test_half_publishable_map_is_drawn(four_communes, indicator_frame):
+    frame = _mostly_masked(four_communes)
+    frame.loc[1, ["numerator", "denominator", "share", "ci_low", "ci_high"]] = [
+        60,
+        200,
+        0.3,
+        0.24,
+        0.37,
+    ]
+    frame.loc[1, ["status", "suppressed"]] = ["atteint", False]
+    m = maps.indicator_map(four_communes, frame, indicator_id="q1_hors_qpv")
+    assert m.publishable  # 2 of 4: at the threshold of MIN_PUBLISHABLE_SHARE
+    assert "Carte non publiable" not in maps.render_map(m)
+
+
+def test_mostly_masked_disparity_and_placement_maps_are_replaced(four_communes):
+    gaps = _gaps().assign(suppressed=[False, True, True, True])
+    m = maps.disparity_map(four_communes, gaps, group="hors_ue", reference="francaise")
+    assert m.publishable is False
+    assert "trop peu de demandes par commune" in _box_text(maps.render_map(m))
+    placement = _placement().assign(suppressed=[True, True, True, True])
+    m = maps.placement_map(four_communes, placement)
+    assert m.publishable is False
+    assert "Carte non publiable" in _box_text(maps.render_map(m))
+
+
+def test_placement_group_with_too_few_communes_gets_no_layer(four_communes):
+    placement = _placement().assign(suppressed=[False, False, True, True])
+    m = maps.placement_map(four_communes, placement)
+    assert [layer.layer_name for layer in _geojson_layers(m)] == [labels.GROUP_FR["francaise"]]
+    assert "non publiés (trop peu d'attributions par commune) : ménages de nationalité hors UE" in (
+        _reader_text(maps.render_map(m))
+    )
