@@ -25,6 +25,12 @@ from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from allocation_analysis.stats._result import TestResult
+from allocation_analysis.stats._separation import (
+    MAX_STANDARDIZED_COEF,
+    column_scales,
+    is_separated,
+    standardized_coefficients,
+)
 from allocation_analysis.stats._validation import (
     check_alpha,
     check_binary,
@@ -94,11 +100,22 @@ def _fit_logit(y: np.ndarray, X: np.ndarray, *, max_iter: int = 50) -> np.ndarra
     """ML logit coefficients by Newton–Raphson, or None when the fit fails or is separated.
 
     A plain numpy Newton iteration (the bootstrap refits the model hundreds of
-    times); separation shows as a coefficient above 15 in absolute value or
-    no convergence.
+    times). Separation is judged by
+    :func:`allocation_analysis.stats._separation.is_separated`, whose rules
+    do not depend on the units of the controls: the iteration stops early once
+    a standardised coefficient ``|b_j| * sd(x_j)`` exceeds its bound, and the
+    converged fit is rejected when a fitted probability is within 1e-8 of 0
+    or 1; no convergence in ``max_iter`` steps also gives None.
+
+    References
+    ----------
+    .. [1] Albert, A. and Anderson, J. A. (1984). On the existence of maximum
+       likelihood estimates in logistic regression models. *Biometrika* 71, 1–10.
     """
     if y.min() == y.max():
         return None
+    scales = column_scales(X)
+    step_units = np.where(scales > 0, scales, 1.0)  # the intercept's step as it is
     b = np.zeros(X.shape[1])
     ll_old = -np.inf
     for _ in range(max_iter):
@@ -112,12 +129,15 @@ def _fit_logit(y: np.ndarray, X: np.ndarray, *, max_iter: int = 50) -> np.ndarra
         except np.linalg.LinAlgError:
             return None
         b = b + step
-        if np.any(np.abs(b[1:]) > 15) or not np.all(np.isfinite(b)):
+        if not np.all(np.isfinite(b)) or np.any(
+            standardized_coefficients(X, b, scales) > MAX_STANDARDIZED_COEF
+        ):
             return None
         eta = X @ b
         ll = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
-        if np.max(np.abs(step)) < 1e-10 or abs(ll - ll_old) < 1e-12 * (1.0 + abs(ll)):
-            return b
+        step_sd = np.max(np.abs(step) * step_units)  # per SD of each column
+        if step_sd < 1e-10 or abs(ll - ll_old) < 1e-12 * (1.0 + abs(ll)):
+            return None if is_separated(X, b, model="logit", scales=scales) else b
         ll_old = ll
     return None
 

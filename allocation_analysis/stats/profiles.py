@@ -90,6 +90,7 @@ from threadpoolctl import threadpool_limits
 
 from allocation_analysis.errors import InputError, UsageError
 from allocation_analysis.stats._result import ResultSet, TestResult
+from allocation_analysis.stats._separation import is_separated
 
 __all__ = [
     "ACCESS_CONTROLS",
@@ -1096,7 +1097,13 @@ def ipw_disparity(
     logistic model unless it is visibly misspecified. A warning is issued when
     any |SMD| after weighting exceeds 0.1 (residual imbalance), when rows were
     trimmed, or when the weights shrink the reference group's effective sample
-    size below a fifth of its rows. Rows with a missing
+    size below a fifth of its rows. With the logistic propensity, a warning
+    also reports (quasi-)complete separation of the propensity model, judged
+    by :func:`allocation_analysis.stats._separation.is_separated` (a fitted
+    propensity within 1e-8 of 0 or 1, or a standardised coefficient above
+    7.5): rules that do not depend on the units of the controls, which the
+    model standardises anyway, so that a control in shares or in percent gives
+    the same estimate. Rows with a missing
     numeric control are dropped (counted in ``details["n_missing"]``); a
     missing category is a level of its own.
 
@@ -1169,6 +1176,13 @@ def ipw_disparity(
         beta, e, fw = _fit_logistic(Z, t.astype(int))
         warns.extend(fw)
         X1 = np.column_stack([np.ones(len(Z)), Z])
+        if is_separated(X1, beta, model="logit"):
+            warns.append(
+                "Séparation complète ou quasi complète dans le modèle de score de propension "
+                "(un contrôle prédit parfaitement le groupe) : les deux groupes ne se "
+                "recouvrent pas pour une partie des lignes, dont le score est extrême ; "
+                "l'estimation ne porte que sur les lignes conservées par l'élagage."
+            )
         quality = _cv_quality(
             lambda: LogisticRegression(C=np.inf, max_iter=2000),
             Z,

@@ -22,6 +22,7 @@ from scipy import stats as sps
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
 from allocation_analysis.stats._result import ResultSet, TestResult
+from allocation_analysis.stats._separation import is_separated
 from allocation_analysis.stats._validation import (
     check_alpha,
     check_binary,
@@ -36,8 +37,6 @@ logger = logging.getLogger(__name__)
 
 #: VIF above which a collinearity warning is attached to the result.
 VIF_THRESHOLD = 10.0
-#: |coefficient| above which a logistic fit is considered (quasi-)separated.
-_SEPARATION_COEF = 15.0
 
 
 def _as_controls(controls: Sequence[str] | str) -> list[str]:
@@ -232,9 +231,12 @@ def logit_disparity(
     giving their number. Degenerate data give NaN estimates with a warning
     rather than an exception: an empty group, an outcome constant in the
     sample, and complete or quasi-complete separation (a statsmodels
-    separation warning, a fitted probability of exactly 0 or 1, an
-    |coefficient| above 15 or a non-converged fit). A VIF above 10 adds a
-    collinearity warning.
+    separation warning, a non-converged fit, a fitted probability within
+    1e-8 of 0 or 1, or a standardised coefficient ``|b_j| * sd(x_j)`` above
+    7.5, see :func:`allocation_analysis.stats._separation.is_separated`).
+    These rules do not depend on the units of the controls: a control in
+    shares or in percent gives the same fit and the same verdict. A VIF above
+    10 adds a collinearity warning.
 
     References
     ----------
@@ -437,16 +439,15 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
         if any(f in cls for f in flagged) or "separation" in str(w.message).lower():
             sep_msgs.append(cls)
     separated = sep_group or bool(sep_msgs) or fit is None
-    if fit is not None and not separated:
-        params = np.asarray(fit.params)
-        fitted = np.asarray(fit.predict())
-        if (
-            np.any(np.abs(params[1:]) > _SEPARATION_COEF)
-            or np.any(fitted < 1e-10)
-            or np.any(fitted > 1 - 1e-10)
-            or not bool(fit.mle_retvals.get("converged", True))
-        ):
-            separated = True
+    if (
+        fit is not None
+        and not separated
+        and (
+            not bool(fit.mle_retvals.get("converged", True))
+            or is_separated(A, np.asarray(fit.params), model="logit")
+        )
+    ):
+        separated = True
     if separated:
         what = (
             f"le résultat est constant dans le groupe {cmp!r} ou {ref!r}"

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from allocation_analysis.stats._result import ResultSet, TestResult
+from allocation_analysis.stats._separation import column_scales, is_separated
 from allocation_analysis.stats._validation import (
     check_alpha,
     check_columns,
@@ -635,6 +636,10 @@ def _cox_fit(strata: list[_Stratum], X: np.ndarray, *, max_iter: int = 50):
         return ll, U, V
 
     ll, U, info = total(beta)
+    # steps measured per standard deviation of each column, so that the
+    # convergence test does not depend on the units of the covariates
+    scales = column_scales(X)
+    scales = np.where(scales > 0, scales, 1.0)
     converged = False
     for _ in range(max_iter):
         try:
@@ -649,7 +654,9 @@ def _cox_fit(strata: list[_Stratum], X: np.ndarray, *, max_iter: int = 50):
             new = beta + step
             ll_new, U_new, info_new = total(new)
             halvings += 1
-        done = abs(ll_new - ll) <= 1e-12 * max(1.0, abs(ll)) and np.max(np.abs(step)) < 1e-9
+        done = (
+            abs(ll_new - ll) <= 1e-12 * max(1.0, abs(ll)) and np.max(np.abs(step) * scales) < 1e-9
+        )
         beta, ll, U, info = new, ll_new, U_new, info_new
         if done:
             converged = True
@@ -765,9 +772,14 @@ def cox(
     housed) is dropped with its rows and a warning: its coefficient would be
     minus infinity, and those rows would leave every risk set in that limit,
     so the other estimates are the limiting ones. Degenerate data (an empty
-    group, no events, a non-converged fit or monotone likelihood with
-    |coefficient| > 15, e.g. no event in one group) give NaN estimates with a
-    warning.
+    group, no events, a non-converged fit or a monotone likelihood, e.g. no
+    event in one group) give NaN estimates with a warning. Monotone likelihood
+    is judged by rules that do not depend on the units of the controls
+    (:func:`allocation_analysis.stats._separation.is_separated`): a
+    standardised coefficient ``|b_j| * sd(x_j)`` above 7.5 or a linear
+    predictor whose range exceeds about 36.8 (a relative hazard of 1e16
+    between two rows); the Newton steps of the convergence test are also
+    measured per standard deviation of each column.
 
     References
     ----------
@@ -892,7 +904,9 @@ def cox(
         warns.append(f"{single} strate(s) d'une seule observation (sans information).")
     ev_by = {ref: int(d[gv == 0].sum()), cmp: int(d[gv == 1].sum())}
     beta, ll, info, converged = _cox_fit(strata_objs, Xm)
-    if not converged or not np.all(np.isfinite(beta)) or np.any(np.abs(beta) > 15):
+    # separation judged on the standardised coefficients and the range of the
+    # linear predictor, not on the raw coefficients (units of the controls)
+    if not converged or is_separated(Xm, beta, model="cox"):
         warns.append(
             "Le modèle de Cox ne converge pas (vraisemblance monotone, p. ex. aucun événement "
             "dans un groupe) : rapport de risques non estimable."
