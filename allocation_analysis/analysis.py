@@ -680,23 +680,43 @@ def forest_frame(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def km_curves(access: pd.DataFrame, *, group: str) -> dict[str, pd.DataFrame]:
+def km_curves(
+    access: pd.DataFrame, *, group: str, secret_threshold: int = 11
+) -> dict[str, pd.DataFrame]:
     """Kaplan–Meier curves of the waiting time (allocation as event) per group.
 
+    The access frame is left-truncated (a demand filed before the semester is
+    observed from its first day), so the curves use the delayed entry
+    ``entree_risque_jours`` (:func:`allocation_analysis.derive.access_frame`),
+    as the log-rank and Cox tests of the report do: ignoring it would put
+    long-waiting demands in the risk sets of their first years, when they were
+    not observed, and overstate the waiting time.
+
     Curves are step functions of the survival estimate only; the number at risk
-    is not published.
+    is not published. For the statistical secret a group with fewer than
+    ``secret_threshold`` demands or allocations gets no curve, and each curve
+    stops at the last time at which at least ``secret_threshold`` demands are
+    at risk (further steps would each be one or a few households).
     """
     from allocation_analysis import stats
 
     df = access.assign(_allocation=(access["evenement"] == 1).astype(int))
-    res = stats.kaplan_meier(df, duration="duree_jours", event="_allocation", group=group)
+    res = stats.kaplan_meier(
+        df,
+        duration="duree_jours",
+        event="_allocation",
+        group=group,
+        entry="entree_risque_jours",
+    )
     curves = res.details.get("curves", {})
     out = {}
     for g, c in curves.items():
-        c = pd.DataFrame(c).rename(
-            columns={"surv": "survival", "lower": "ci_low", "upper": "ci_high"}
-        )
-        out[str(g)] = c[["time", "survival", "ci_low", "ci_high"]].copy()
+        c = pd.DataFrame(c)
+        if c["n_event"].sum() < secret_threshold or len(df.loc[df[group] == g]) < secret_threshold:
+            continue
+        c = c[c["n_risk"] >= secret_threshold]
+        c = c.rename(columns={"surv": "survival", "lower": "ci_low", "upper": "ci_high"})
+        out[str(g)] = c[["time", "survival", "ci_low", "ci_high"]].reset_index(drop=True)
     return out
 
 
