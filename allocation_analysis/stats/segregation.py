@@ -23,6 +23,27 @@ higher than chance). Without weights the permuted unit counts
 distribution, which is exactly the distribution of the counts under label
 permutation; with weights the labels themselves are permuted (numpy,
 vectorised by blocks of permutations).
+
+Small units. Every index is biased upward when units hold few individuals:
+even a random allocation leaves unequal shares by chance (Cortese, Falk and
+Cohen 1976). Each result therefore gives, beside the raw index, its
+expected value under random allocation (``details["expected_random"]``:
+exact for the dissimilarity, from the hypergeometric distribution of each
+unit's count; the mean of the permuted indices for the other two) and the
+index corrected for it (``details["corrected"]``, Carrington and Troske
+1997): :math:`(I - E)/(1 - E)` when :math:`I \\ge E`, :math:`(I - E)/E`
+otherwise — the share of the possible segregation beyond what chance alone
+gives, 0 for a random allocation.
+
+References
+----------
+Cortese, C. F., Falk, R. F. and Cohen, J. K. (1976). Further considerations
+on the methodological analysis of segregation indices. *American
+Sociological Review*, 41(4), 630–637.
+
+Carrington, W. J. and Troske, K. R. (1997). On measuring segregation in
+samples with small units. *Journal of Business & Economic Statistics*,
+15(4), 402–409.
 """
 
 from __future__ import annotations
@@ -79,6 +100,49 @@ _INDICES: dict[str, tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], str]] 
     "isolation": (_isolation, "Indice d'isolement (xPx)"),
     "theil_h": (_theil, "Indice d'entropie de Theil (H)"),
 }
+
+
+def expected_dissimilarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact expected dissimilarity under random allocation of the labels.
+
+    With unit sizes :math:`t_i` and group totals *A*, *B* fixed, the count of
+    *a* in unit *i* is hypergeometric (*T* individuals, *A* of group *a*,
+    :math:`t_i` drawn), so
+    :math:`E[D] = \\tfrac12 \\sum_i \\sum_k P(a_i = k) |k/A - (t_i - k)/B|`.
+
+    Parameters
+    ----------
+    a, b : ndarray
+        Integer counts of the two groups per unit.
+
+    Returns
+    -------
+    float
+    """
+    from scipy.stats import hypergeom
+
+    t = np.rint(a + b).astype(np.int64)
+    A, B = int(round(a.sum())), int(round(b.sum()))
+    T = A + B
+    total = 0.0
+    for ti in t[t > 0]:
+        k = np.arange(max(0, ti - B), min(ti, A) + 1)
+        pmf = hypergeom.pmf(k, T, A, ti)
+        total += float(np.sum(pmf * np.abs(k / A - (ti - k) / B)))
+    return 0.5 * total
+
+
+def corrected_index(index: float, expected: float) -> float:
+    """Carrington–Troske index net of its value under random allocation.
+
+    ``(I - E) / (1 - E)`` when ``I >= E``, ``(I - E) / E`` otherwise (NaN when
+    undefined).
+    """
+    if not (math.isfinite(index) and math.isfinite(expected)):
+        return math.nan
+    if index >= expected:
+        return (index - expected) / (1 - expected) if expected < 1 else math.nan
+    return (index - expected) / expected if expected > 0 else math.nan
 
 
 def _permuted_counts(
@@ -194,6 +258,18 @@ def _segregation(
                     null_sd=float(null.std(ddof=1)) if n_permutations > 1 else math.nan,
                     null_quantiles={q: float(np.quantile(null, q)) for q in (0.025, 0.5, 0.975)},
                 )
+            if index == "dissimilarity" and w is None:
+                expected = expected_dissimilarity(a, b)
+            else:
+                expected = details.get("null_mean", math.nan)
+            details["expected_random"] = expected
+            details["corrected"] = corrected_index(est, expected)
+            if math.isfinite(expected) and est > 0 and expected > 0.5 * est:
+                warnings.append(
+                    f"Unités de petite taille : une répartition au hasard donnerait déjà un "
+                    f"indice de {expected:.3f} (indice observé {est:.3f}) ; l'indice corrigé "
+                    f"({details['corrected']:.3f}) mesure l'écart au hasard."
+                )
         if index == "isolation" and A + B > 0:
             details["evenness_value"] = A / (A + B)
         results.append(
@@ -242,9 +318,14 @@ _PARAMS_DOC = """
     Returns
     -------
     TestResult or ResultSet
-        ``estimate`` (= ``statistic``) is the index, ``p_value`` the one-sided
-        permutation p-value :math:`(M+1)/(R+1)`; ``details`` holds ``units``
-        (per-unit counts), ``null_mean``, ``null_sd``, ``null_quantiles``.
+        ``estimate`` (= ``statistic``) is the raw index, ``p_value`` the
+        one-sided permutation p-value :math:`(M+1)/(R+1)` (segregation higher
+        than under random allocation); ``details`` holds ``units`` (per-unit
+        counts), ``null_mean``, ``null_sd``, ``null_quantiles``,
+        ``expected_random`` (the index expected under random allocation:
+        exact for an unweighted dissimilarity, else the permutation mean, NaN
+        without permutations) and ``corrected`` (Carrington–Troske, see the
+        module docstring).
 
     Raises
     ------

@@ -202,3 +202,29 @@ def test_argument_mistakes_raise():
         dissimilarity(TINY, **KW, n_permutations=-1)
     with pytest.raises(ValueError, match="`reference`"):
         dissimilarity(TINY, group="nationalite", unit="commune", reference="fr")
+
+
+def test_expected_dissimilarity_under_random_allocation_by_hand():
+    # two units of two, two members of each group: a_1 ~ hypergeometric with
+    # P(0) = 1/6, P(1) = 4/6, P(2) = 1/6 and D = 1, 0, 1: E[D] = 1/3
+    df = pd.DataFrame({"g": ["a", "a", "b", "b"], "u": [1, 1, 2, 2]})
+    res = dissimilarity(df, group="g", unit="u", reference="b", compared="a", n_permutations=0)
+    assert res.estimate == pytest.approx(1.0)
+    assert res.details["expected_random"] == pytest.approx(1 / 3)
+    # Carrington–Troske: (1 - 1/3) / (1 - 1/3) = 1
+    assert res.details["corrected"] == pytest.approx(1.0)
+
+
+def test_random_allocation_into_small_units_has_a_corrected_index_near_zero():
+    rng = np.random.default_rng(11)
+    n = 600
+    df = pd.DataFrame({"g": np.where(rng.random(n) < 0.2, "a", "b"), "u": rng.integers(0, 90, n)})
+    res = dissimilarity(
+        df, group="g", unit="u", reference="b", compared="a", n_permutations=999, random_state=1
+    )
+    # a random allocation of ~7 people per unit: the raw index is far from 0
+    assert res.estimate > 0.25
+    # the exact expectation agrees with the permutation mean
+    assert res.details["expected_random"] == pytest.approx(res.details["null_mean"], rel=0.02)
+    assert abs(res.details["corrected"]) < 0.1
+    assert any("Unités de petite taille" in w for w in res.warnings)
