@@ -17,21 +17,83 @@ Choices made here (documented for reviewers):
   the Fairlie decomposition with the same controls.
 - Waiting time: log-rank test and Cox model (same controls, same clusters) on
   the days from filing to allocation, other closings censored, with delayed entry
-  at the start of the semester (demands filed earlier enter the risk set then).
+  at the start of the semester (demands filed earlier enter the risk set then:
+  ``entree_risque_jours``, risk set ``entry < t <= duration``).
 - Placement (allocations of the semester): is the dwelling in a QPV? Logistic
   regression adjusted for typology, first-quartile status, priority and
   reservataire; dissimilarity of allocations across communes between origin
   groups.
-- Benjamini–Hochberg adjustment across every p-value of the run.
+- The plan. The list of tests is written once, :data:`TEST_PLAN`: one
+  :class:`PlannedTest` per ``results.json`` entry (outcome, grouping, compared
+  level, method, frame, controls, cluster, strata, delayed entry, options,
+  family, sidedness). :func:`plan_calls` turns it into function calls, passing
+  the run's ``alpha`` and ``seed`` to every test function that takes them;
+  :func:`disparity_tests` (the report, ``results.json``) and
+  :mod:`allocation_analysis.calibration` both read it, the calibration
+  overriding only cost options (:data:`COST_OPTIONS`).
+- Multiplicity, with a stated family. One pre-declared **primary** test per
+  question and comparison (three questions × three comparisons: ``ue`` and
+  ``hors_ue`` against ``francaise``, ``qpv`` against ``hors_qpv``):
+
+  * access → the adjusted logit (``access_*_logit``): it answers the
+    question the report asks, a gap *at comparable situation* (typology,
+    priority, DALO, resources, seniority, household size, housing
+    situation), with standard errors robust to the clustering of demands by
+    first-choice commune; the raw rates describe the gap without adjustment,
+    CMH adjusts for two variables only, Fairlie and IPW estimate the same
+    adjusted gap under other assumptions;
+  * waiting time → the adjusted Cox model with delayed entry
+    (``waiting_time_*_cox``): the same adjustment and clusters, and the only
+    waiting-time test giving an effect size (hazard ratio) with its
+    interval; the log-rank test is its unadjusted counterpart;
+  * placement → the adjusted logit (``placement_*_logit``): the dissimilarity
+    index measures the spread of allocations across communes, a different
+    question, and exists for origin only.
+
+  The primary tests are adjusted together by Benjamini–Hochberg and shown
+  first; every other test is a **robustness** check, adjusted by
+  Benjamini–Hochberg within the robustness family only, so that adding or
+  removing a robustness check never changes a primary adjusted p-value
+  (``family``: ``principal`` / ``robustesse``). Every p-value is two-sided
+  (``sided``: ``bilatéral``) except the permutation tests of segregation,
+  one-sided (segregation higher than chance, ``unilatéral``).
+- Adjusted intervals of the primary family. An adjusted p-value beside an
+  unadjusted 95 % interval can contradict it (significant after adjustment
+  while the interval is narrower than the adjusted test, or the reverse).
+  The primary tests therefore also get the false coverage-rate adjusted
+  intervals of Benjamini and Yekutieli (2005), at level
+  ``1 - max(R, 1) * alpha / m`` (``m`` primary tests, ``R`` significant
+  after Benjamini–Hochberg at ``alpha``). They are chosen over Bonferroni
+  intervals (level ``1 - alpha / m``) because they match the adjustment
+  used: the primary tests are Wald tests of a log odds or hazard ratio, so an
+  adjusted interval excludes 1 exactly when the Benjamini–Hochberg adjusted
+  p-value is below ``alpha``, and the expected share of non-covering
+  intervals among the significant results is at most ``alpha`` (independent
+  or positively dependent statistics), whereas a Bonferroni interval could
+  still contain 1 for a result declared significant. With no significant
+  result (``R = 0``) they are the Bonferroni intervals.
+
+References
+----------
+.. [1] Benjamini, Y. and Hochberg, Y. (1995). Controlling the false discovery
+   rate: a practical and powerful approach to multiple testing. *JRSS B*
+   57(1), 289–300.
+.. [2] Benjamini, Y. and Yekutieli, D. (2005). False discovery rate-adjusted
+   multiple confidence intervals for selected parameters. *JASA* 100(469),
+   71–81.
+.. [3] Cox, D. R. (1972). Regression models and life-tables. *JRSS B* 34(2),
+   187–220.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,10 +103,19 @@ from allocation_analysis.stats import ResultSet, TestResult
 
 __all__ = [
     "ACCESS_CONTROLS",
-    "PLACEMENT_CONTROLS",
+    "COST_OPTIONS",
     "GROUPINGS",
+    "ONE_SIDED",
+    "PLACEMENT_CONTROLS",
+    "PRINCIPAL",
+    "ROBUSTNESS",
+    "TEST_PLAN",
+    "TWO_SIDED",
     "Grouping",
+    "PlannedTest",
+    "TestRecord",
     "disparity_tests",
+    "plan_calls",
     "results_frame",
 ]
 
@@ -84,15 +155,196 @@ GROUPINGS: tuple[Grouping, ...] = (
 )
 
 
+PRINCIPAL = "principal"
+"""Family of the pre-declared primary tests (one per question and comparison)."""
+
+ROBUSTNESS = "robustesse"
+"""Family of the robustness checks (the other methods)."""
+
+TWO_SIDED = "bilatéral"
+ONE_SIDED = "unilatéral"
+
+COST_OPTIONS: frozenset[str] = frozenset(
+    {"n_boot", "n_jobs", "n_orderings", "n_permutations", "cv_folds"}
+)
+"""Options that change a test's cost, never what it estimates or tests.
+
+The number of bootstrap replicates of the profiles and of permutations of the
+segregation test (Monte Carlo precision), the processes of the bootstrap, the
+orderings of the Fairlie decomposition (they only split the explained part
+among controls; the unexplained part, its analytic SE and its p-value do not
+use them) and the cross-validation folds of the IPW diagnostics. The
+calibration may override these, and only these (:func:`plan_calls`).
+"""
+
+WAITING_TIME_ENTRY = "entree_risque_jours"
+"""Delayed-entry column of the waiting-time tests (risk set ``entry < t <= duration``)."""
+
+_METHODS: dict[str, tuple[str, str]] = {
+    "rates": ("compare_rates", "outcome"),
+    "cmh": ("cmh", "outcome"),
+    "logit": ("logit_disparity", "outcome"),
+    "fairlie": ("fairlie", "outcome"),
+    "ipw": ("ipw_disparity", "outcome"),
+    "profiles": ("_profiles", "outcome"),
+    "logrank": ("logrank", "duration"),
+    "cox": ("cox", "duration"),
+    "dissimilarity": ("dissimilarity", "unit"),
+}
+"""Method key → (function of :mod:`allocation_analysis.stats`, argument taking ``variable``)."""
+
+_JOINT = frozenset({"profiles"})
+"""Methods fitted once on every level of the grouping, read per compared level."""
+
+
+@dataclass(frozen=True)
+class PlannedTest:
+    """One test of the report: one entry of ``results.json`` → ``tests``.
+
+    Attributes
+    ----------
+    outcome : str
+        ``access``, ``waiting_time`` or ``placement``.
+    grouping : Grouping
+        Comparison axis (its column and reference level).
+    compared : str
+        Level compared with ``grouping.reference``.
+    method : str
+        Method key (last part of the id): ``rates``, ``cmh``, ``logit``,
+        ``fairlie``, ``ipw``, ``profiles``, ``logrank``, ``cox``,
+        ``dissimilarity``.
+    frame : {"access", "allocations"}
+        Frame the test runs on (demands active in the semester, or the
+        semester's leases), restricted to the two levels compared (to every
+        level of the grouping for ``profiles``).
+    variable : str
+        Outcome column (binary outcomes), duration column (waiting time) or
+        unit column (segregation).
+    event : str, optional
+        Event column of the waiting-time tests.
+    controls : tuple of str
+        Adjustment variables.
+    cluster, strata, entry : str, optional
+        Cluster of the robust standard errors, stratification column,
+        delayed-entry column.
+    options : tuple of (str, value)
+        Other keyword arguments of the test function.
+    family : {"principal", "robustesse"}
+        Multiple-testing family: p-values are adjusted within it.
+    sided : {"bilatéral", "unilatéral"}
+        Sidedness of the p-value.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    outcome: str
+    grouping: Grouping
+    compared: str
+    method: str
+    frame: str
+    variable: str
+    event: str | None = None
+    controls: tuple[str, ...] = ()
+    cluster: str | None = None
+    strata: str | None = None
+    entry: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    family: str = ROBUSTNESS
+    sided: str = TWO_SIDED
+
+    @property
+    def id(self) -> str:
+        """Id in ``results.json``: ``<outcome>_<origin|residence>_<method>``."""
+        return f"{self.outcome}_{self.grouping.key}_{self.method}"
+
+
+def _comparison_plan(g: Grouping, cmp: str) -> tuple[PlannedTest, ...]:
+    """The tests of one comparison, in the report's order."""
+    access = dict(grouping=g, compared=cmp, frame="access", variable="access")
+    wait = dict(
+        grouping=g,
+        compared=cmp,
+        frame="access",
+        variable="duree_jours",
+        event="_allocation",
+        entry=WAITING_TIME_ENTRY,
+    )
+    place = dict(grouping=g, compared=cmp, frame="allocations")
+    adjusted = dict(controls=ACCESS_CONTROLS, cluster=CLUSTER)
+    tests = [
+        PlannedTest("access", method="rates", **access),
+        PlannedTest("access", method="cmh", strata="strate", **access),
+        PlannedTest("access", method="logit", family=PRINCIPAL, **adjusted, **access),
+        PlannedTest("access", method="fairlie", controls=ACCESS_CONTROLS, **access),
+        PlannedTest("waiting_time", method="logrank", **wait),
+        PlannedTest("waiting_time", method="cox", family=PRINCIPAL, **adjusted, **wait),
+        PlannedTest(
+            "placement",
+            method="logit",
+            variable="logement_en_qpv",
+            controls=PLACEMENT_CONTROLS,
+            family=PRINCIPAL,
+            **place,
+        ),
+    ]
+    if g.key == "origin":
+        tests.append(
+            PlannedTest(
+                "placement",
+                method="dissimilarity",
+                variable="commune_logement",
+                options=(("n_permutations", 999),),
+                sided=ONE_SIDED,
+                **place,
+            )
+        )
+    tests.append(PlannedTest("access", method="ipw", controls=ACCESS_CONTROLS, **access))
+    return tuple(tests)
+
+
+def _build_plan() -> tuple[PlannedTest, ...]:
+    plan: list[PlannedTest] = []
+    for g in GROUPINGS:
+        for cmp in g.compared:
+            plan.extend(_comparison_plan(g, cmp))
+        if g.key == "origin":
+            plan.extend(
+                PlannedTest(
+                    "access",
+                    grouping=g,
+                    compared=cmp,
+                    method="profiles",
+                    frame="access",
+                    variable="access",
+                    controls=ACCESS_CONTROLS,
+                    options=(("n_boot", 50),),
+                )
+                for cmp in g.compared
+            )
+    return tuple(plan)
+
+
+TEST_PLAN: tuple[PlannedTest, ...] = _build_plan()
+"""The report's tests, in the order of ``results.json`` before sorting by family.
+
+The one list read by :func:`disparity_tests` (hence the report and
+``results.json``) and by :mod:`allocation_analysis.calibration`.
+"""
+
+
 @dataclass(frozen=True)
 class TestRecord:
     """One line of ``results.json`` → ``tests`` before multiple-testing adjustment."""
+
+    __test__ = False  # not a pytest test class
 
     id: str
     outcome: str
     grouping: Grouping
     compared: str
     result: TestResult
+    family: str = ROBUSTNESS
+    sided: str = TWO_SIDED
 
 
 def _one(res: TestResult | ResultSet, compared: str) -> TestResult:  # noqa: D103
@@ -100,29 +352,15 @@ def _one(res: TestResult | ResultSet, compared: str) -> TestResult:  # noqa: D10
 
 
 def _failed(
-    test_id: str, grouping: Grouping, compared: str, exc: BaseException | None
+    test_id: str, grouping: Grouping, compared: str, exc: BaseException | None, alpha: float
 ) -> TestResult:
     return TestResult(
         name=test_id,
         method="échec",
         groups=(grouping.reference, compared),
         warnings=(f"Le test n'a pas pu être calculé : {type(exc).__name__}: {exc}",),
+        alpha=alpha,
     )
-
-
-def _safe(
-    test_id: str,
-    grouping: Grouping,
-    level: str,
-    fn: Callable[..., TestResult | ResultSet],
-    kwargs: dict,
-) -> TestResult:
-    """Run one test; an unexpected failure becomes a result with a warning, never a crash."""
-    try:
-        return _one(fn(**kwargs), level)
-    except Exception as exc:  # noqa: BLE001 - reported in the result, not hidden
-        log.exception("test %s (%s) failed", test_id, level)
-        return _failed(test_id, grouping, level, exc)
 
 
 def _access_strata(access: pd.DataFrame) -> pd.Series:
@@ -132,22 +370,133 @@ def _access_strata(access: pd.DataFrame) -> pd.Series:
     return access["typologie_demandee"].astype(str) + "|" + prio
 
 
-def _profiles_results(
-    df: pd.DataFrame, *, grouping: Grouping, n_boot: int, seed: int, n_jobs: int = 1
+def _profiles(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    group: str,
+    reference: str,
+    controls: tuple[str, ...],
+    n_boot: int = 50,
+    alpha: float = 0.05,
+    random_state: int | None = None,
+    n_jobs: int = 1,
 ) -> ResultSet:
+    """Household-profile probabilities of every level of ``group``, one result per level."""
     from allocation_analysis.stats import profiles
 
     pr = profiles.profile_probabilities(
         df,
-        outcome="access",
-        features=ACCESS_CONTROLS,
+        outcome=outcome,
+        features=controls,
         profiles=profiles.load_profiles(),
-        group=grouping.column,
+        group=group,
         n_boot=n_boot,
-        random_state=seed,
+        alpha=alpha,
+        random_state=random_state,
         n_jobs=n_jobs,
     )
-    return pr.to_test_results(reference=grouping.reference)
+    return pr.to_test_results(reference=reference)
+
+
+def _function(method: str) -> Callable[..., TestResult | ResultSet]:
+    from allocation_analysis import stats
+
+    name = _METHODS[method][0]
+    return _profiles if name == "_profiles" else getattr(stats, name)
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    return name in inspect.signature(fn).parameters
+
+
+def _prepared_frames(access: pd.DataFrame, allocations: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    acc = access.copy()
+    acc["strate"] = _access_strata(acc)
+    acc["_allocation"] = (acc["evenement"] == 1).astype(int)
+    alloc = allocations.copy()
+    alloc["logement_en_qpv"] = alloc["logement_en_qpv"].astype(bool)
+    return {"access": acc, "allocations": alloc}
+
+
+def plan_calls(
+    access: pd.DataFrame,
+    allocations: pd.DataFrame,
+    *,
+    alpha: float,
+    seed: int,
+    plan: Iterable[PlannedTest] = TEST_PLAN,
+    options: Mapping[str, Any] | None = None,
+) -> Iterator[tuple[PlannedTest, Callable[..., TestResult | ResultSet], dict[str, Any]]]:
+    """The function and keyword arguments of every test of a plan.
+
+    Parameters
+    ----------
+    access : DataFrame
+        :func:`allocation_analysis.derive.access_frame` of the semester.
+    allocations : DataFrame
+        The semester's leases (:func:`allocation_analysis.derive.prepare_allocations`).
+    alpha : float, keyword-only
+        Level of every test: intervals at ``1 - alpha``, passed to every test
+        function that takes it.
+    seed : int, keyword-only
+        ``random_state`` of every test function that takes one.
+    plan : iterable of PlannedTest, keyword-only
+        Default :data:`TEST_PLAN`.
+    options : mapping, optional
+        Overrides of the cost-only options (:data:`COST_OPTIONS`), applied to
+        the tests whose function takes them.
+
+    Yields
+    ------
+    (PlannedTest, function, kwargs)
+        ``function(**kwargs)`` gives a :class:`TestResult` or a
+        :class:`ResultSet` to read with ``by_group(test.compared)``. Frames
+        are restricted to the compared levels; consecutive tests on the same
+        levels share one restricted frame (do not modify it).
+
+    Raises
+    ------
+    ValueError
+        When ``options`` names an option that is not cost-only.
+    """
+    extra = dict(options or {})
+    bad = sorted(set(extra) - COST_OPTIONS)
+    if bad:
+        raise ValueError(
+            f"Options non modifiables hors du plan des tests : {', '.join(bad)} "
+            f"(seules {', '.join(sorted(COST_OPTIONS))} le sont)."
+        )
+    frames = _prepared_frames(access, allocations)
+    subsets: dict[str, tuple[tuple[str, tuple[str, ...]], pd.DataFrame]] = {}
+    for test in plan:
+        g = test.grouping
+        levels = (
+            (g.reference, *g.compared) if test.method in _JOINT else (g.reference, test.compared)
+        )
+        key = (g.column, levels)
+        if test.frame not in subsets or subsets[test.frame][0] != key:
+            f = frames[test.frame]
+            subsets[test.frame] = (key, f[f[g.column].isin(list(levels))])
+        fn = _function(test.method)
+        kw: dict[str, Any] = {"df": subsets[test.frame][1], "group": g.column}
+        kw[_METHODS[test.method][1]] = test.variable
+        if _accepts(fn, "reference"):
+            kw["reference"] = g.reference
+        if _accepts(fn, "compared") and test.method not in _JOINT:
+            kw["compared"] = test.compared
+        for name in ("event", "cluster", "strata", "entry"):
+            if getattr(test, name) is not None:
+                kw[name] = getattr(test, name)
+        if test.controls:
+            kw["controls"] = test.controls
+        kw.update(dict(test.options))
+        if _accepts(fn, "alpha"):
+            kw["alpha"] = alpha
+        if _accepts(fn, "random_state"):
+            kw["random_state"] = seed
+        kw.update({k: v for k, v in extra.items() if _accepts(fn, k)})
+        yield test, fn, kw
 
 
 def disparity_tests(
@@ -160,7 +509,7 @@ def disparity_tests(
     include_profiles: bool = True,
     n_jobs: int | None = None,
 ) -> list[TestRecord]:
-    """Run every disparity test of the report.
+    """Run every disparity test of the report (:data:`TEST_PLAN`).
 
     Parameters
     ----------
@@ -170,7 +519,10 @@ def disparity_tests(
         :func:`allocation_analysis.derive.prepare_allocations`, restricted to the
         semester's leases by the caller.
     config : AnalysisConfig
-        Alpha and seed are taken from it.
+        ``alpha`` (level of every interval and test) and ``seed`` reach every
+        test that takes them; a test without an interval nor an ``alpha``
+        argument (log-rank, dissimilarity) carries the run's ``alpha`` too,
+        the level at which its p-value is read.
     n_boot : int
         Bootstrap replicates of the household-profile probabilities (the only
         bootstrap left in the report: the Fairlie decomposition uses analytic
@@ -178,7 +530,9 @@ def disparity_tests(
     n_permutations : int
         Permutations of the segregation test.
     include_profiles : bool
-        Also run the gradient-boosting profiles and the IPW robustness checks.
+        Also run the gradient-boosting profiles and the IPW robustness checks
+        (both in the robustness family: the primary tests and their adjusted
+        p-values do not depend on it).
     n_jobs : int, optional
         Processes for the bootstrap of the profiles: this one and
         ``n_jobs - 1`` reusable workers (default: two processes, or one on a
@@ -188,7 +542,7 @@ def disparity_tests(
     Returns
     -------
     list of TestRecord
-        In a fixed order (deterministic output).
+        In the order of :data:`TEST_PLAN` (deterministic output).
 
     Notes
     -----
@@ -209,152 +563,50 @@ def disparity_tests(
     """
     from threadpoolctl import threadpool_limits
 
+    alpha = config.alpha
+    plan = [t for t in TEST_PLAN if include_profiles or t.method not in ("ipw", "profiles")]
+    jobs = n_jobs if n_jobs is not None else min(2, os.cpu_count() or 1)
+    options = {"n_boot": n_boot, "n_permutations": n_permutations, "n_jobs": jobs}
     with threadpool_limits(limits=1, user_api="blas"):
-        from allocation_analysis import stats
-
-        acc = access.copy()
-        acc["strate"] = _access_strata(acc)
-        acc["_allocation"] = (acc["evenement"] == 1).astype(int)
-        alloc = allocations.copy()
-        alloc["logement_en_qpv"] = alloc["logement_en_qpv"].astype(bool)
-        seed = config.seed
-        jobs = n_jobs if n_jobs is not None else min(2, os.cpu_count() or 1)
         if include_profiles:
             from allocation_analysis.stats.profiles import warm_up_workers
 
             warm_up_workers(jobs)  # ready by the time the profiles run, after the other tests
+        joint: dict[str, TestResult | ResultSet | Exception] = {}
         records: list[TestRecord] = []
-
-        for g in GROUPINGS:
-            col, ref, k = g.column, g.reference, g.key
-            for cmp in g.compared:
-                sub = acc[acc[col].isin([ref, cmp])]
-                asub = alloc[alloc[col].isin([ref, cmp])]
-                common = {"group": col, "reference": ref, "compared": cmp}
-                surv = {"duration": "duree_jours", "event": "_allocation", "group": col}
-                specs: list[tuple[str, str, Callable[..., TestResult | ResultSet], dict]] = [
-                    (
-                        f"access_{k}_rates",
-                        "access",
-                        stats.compare_rates,
-                        dict(df=sub, outcome="access", alpha=config.alpha, **common),
-                    ),
-                    (
-                        f"access_{k}_cmh",
-                        "access",
-                        stats.cmh,
-                        dict(df=sub, outcome="access", strata="strate", **common),
-                    ),
-                    (
-                        f"access_{k}_logit",
-                        "access",
-                        stats.logit_disparity,
-                        dict(
-                            df=sub,
-                            outcome="access",
-                            controls=ACCESS_CONTROLS,
-                            cluster=CLUSTER,
-                            **common,
-                        ),
-                    ),
-                    (
-                        f"access_{k}_fairlie",
-                        "access",
-                        stats.fairlie,
-                        dict(
-                            df=sub,
-                            outcome="access",
-                            controls=ACCESS_CONTROLS,
-                            random_state=seed,
-                            **common,
-                        ),
-                    ),
-                    (
-                        f"waiting_time_{k}_logrank",
-                        "waiting_time",
-                        stats.logrank,
-                        dict(df=sub, **surv),
-                    ),
-                    (
-                        f"waiting_time_{k}_cox",
-                        "waiting_time",
-                        stats.cox,
-                        dict(
-                            df=sub,
-                            reference=ref,
-                            compared=cmp,
-                            controls=ACCESS_CONTROLS,
-                            cluster=CLUSTER,
-                            entry="entree_jours",
-                            **surv,
-                        ),
-                    ),
-                    (
-                        f"placement_{k}_logit",
-                        "placement",
-                        stats.logit_disparity,
-                        dict(
-                            df=asub,
-                            outcome="logement_en_qpv",
-                            controls=PLACEMENT_CONTROLS,
-                            **common,
-                        ),
-                    ),
-                ]
-                if k == "origin":
-                    specs.append(
-                        (
-                            "placement_origin_dissimilarity",
-                            "placement",
-                            stats.dissimilarity,
-                            dict(
-                                df=asub,
-                                group=col,
-                                unit="commune_logement",
-                                reference=ref,
-                                compared=cmp,
-                                n_permutations=n_permutations,
-                                random_state=seed,
-                            ),
-                        )
-                    )
-                if include_profiles:
-                    specs.append(
-                        (
-                            f"access_{k}_ipw",
-                            "access",
-                            stats.ipw_disparity,
-                            dict(
-                                df=sub,
-                                outcome="access",
-                                controls=ACCESS_CONTROLS,
-                                random_state=seed,
-                                **common,
-                            ),
-                        )
-                    )
-                for test_id, outcome, fn, kwargs in specs:
-                    records.append(
-                        TestRecord(test_id, outcome, g, cmp, _safe(test_id, g, cmp, fn, kwargs))
-                    )
-            if include_profiles and k == "origin":
-                sub = acc[acc[col].isin([ref, *g.compared])]
-                try:
-                    prof = _profiles_results(sub, grouping=g, n_boot=n_boot, seed=seed, n_jobs=jobs)
-                    failure = None
-                except Exception as exc:  # noqa: BLE001 - reported in each result below
-                    log.exception("profiles failed")
-                    prof, failure = None, exc
-                for cmp in g.compared:
-                    try:
-                        res = (
-                            _one(prof, cmp)
-                            if prof is not None
-                            else _failed("access_origin_profiles", g, cmp, failure)
-                        )
-                    except KeyError as exc:
-                        res = _failed("access_origin_profiles", g, cmp, exc)
-                    records.append(TestRecord("access_origin_profiles", "access", g, cmp, res))
+        calls = plan_calls(
+            access, allocations, alpha=alpha, seed=config.seed, plan=plan, options=options
+        )
+        for test, fn, kwargs in calls:
+            try:
+                if test.method in _JOINT:
+                    if test.id not in joint:
+                        try:
+                            joint[test.id] = fn(**kwargs)
+                        except Exception as exc:  # noqa: BLE001 - re-raised per level below
+                            joint[test.id] = exc
+                    out = joint[test.id]
+                    if isinstance(out, Exception):
+                        raise out
+                else:
+                    out = fn(**kwargs)
+                res = _one(out, test.compared)
+            except Exception as exc:  # noqa: BLE001 - reported in the result, not hidden
+                log.exception("test %s (%s) failed", test.id, test.compared)
+                res = _failed(test.id, test.grouping, test.compared, exc, alpha)
+            if "alpha" not in kwargs:
+                res = replace(res, alpha=alpha)
+            records.append(
+                TestRecord(
+                    test.id,
+                    test.outcome,
+                    test.grouping,
+                    test.compared,
+                    res,
+                    family=test.family,
+                    sided=test.sided,
+                )
+            )
         return records
 
 
@@ -368,14 +620,57 @@ def _num(x: float | int | None) -> float | None:
     return None if math.isnan(xf) or math.isinf(xf) else xf
 
 
-def results_frame(records: list[TestRecord], *, secret_threshold: int = 11) -> pd.DataFrame:
+_RATIOS = frozenset({"odds_ratio", "hazard_ratio"})
+
+
+def results_frame(
+    records: list[TestRecord], *, secret_threshold: int = 11, alpha: float | None = None
+) -> pd.DataFrame:
     """Tidy table of the tests (one row per ``results.json`` test entry).
 
-    Benjamini–Hochberg adjusted p-values are computed across the whole run
-    (NaN p-values stay NaN). Results resting on fewer than ``secret_threshold``
-    observations are suppressed (statistical secret).
+    Rows of the primary family come first, then the robustness checks, each in
+    the order of :data:`TEST_PLAN`. Benjamini–Hochberg adjusted p-values
+    (``p_adjusted``) are computed within each family (NaN p-values stay NaN),
+    so adding or removing a robustness check never changes a primary adjusted
+    p-value. ``sided`` states the sidedness of each p-value, ``alpha`` the
+    level of its interval (``ci_low``, ``ci_high``: not adjusted for
+    multiple testing).
+
+    The primary tests also get intervals consistent with their adjusted
+    p-values, ``ci_low_adjusted`` and ``ci_high_adjusted`` at level
+    ``ci_level_adjusted`` = ``1 - max(R, 1) * alpha / m`` (``m`` primary
+    p-values, ``R`` of them significant after adjustment): the false
+    coverage-rate adjusted intervals of Benjamini and Yekutieli (2005), see
+    :func:`allocation_analysis.stats.multiple.fcr_adjusted_level`. The primary
+    tests are Wald tests of a log odds or hazard ratio, so such an interval
+    excludes 1 exactly when the adjusted p-value is below ``alpha``. Intervals
+    are recomputed from the Wald interval at ``1 - alpha`` (no refit).
+
+    Parameters
+    ----------
+    records : list of TestRecord
+        From :func:`disparity_tests`.
+    secret_threshold : int, keyword-only
+        Results resting on fewer observations are suppressed (statistical
+        secret); their p-values still count in their family's adjustment.
+    alpha : float, optional
+        Level of the selection of the primary family; default the level the
+        records carry (the run's ``alpha``).
+
+    Returns
+    -------
+    DataFrame
+
+    References
+    ----------
+    .. [1] Benjamini, Y. and Hochberg, Y. (1995). Controlling the false
+       discovery rate. *JRSS B* 57(1), 289–300.
+    .. [2] Benjamini, Y. and Yekutieli, D. (2005). False discovery
+       rate-adjusted multiple confidence intervals for selected parameters.
+       *JASA* 100(469), 71–81.
     """
     from allocation_analysis.stats import adjust_pvalues
+    from allocation_analysis.stats.multiple import fcr_adjusted_level, wald_interval_at_level
 
     rows = []
     for r in records:
@@ -387,14 +682,17 @@ def results_frame(records: list[TestRecord], *, secret_threshold: int = 11) -> p
                 "group_var": r.grouping.column,
                 "group": r.compared,
                 "reference": r.grouping.reference,
+                "family": r.family,
                 "method": res.method,
                 "estimate_name": res.estimate_name,
                 "estimate": _num(res.estimate),
                 "ci_low": _num(res.ci_low),
                 "ci_high": _num(res.ci_high),
+                "alpha": float(res.alpha),
                 "statistic": _num(res.statistic),
                 "df": _num(res.df),
                 "p_value": _num(res.p_value),
+                "sided": r.sided,
                 "n": int(res.n),
                 "warnings": list(res.warnings),
             }
@@ -402,10 +700,50 @@ def results_frame(records: list[TestRecord], *, secret_threshold: int = 11) -> p
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
+    rank = (frame["family"] != PRINCIPAL).astype(int)
+    frame = frame.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
     p = frame["p_value"].astype(float)
-    frame["p_adjusted"] = np.asarray(adjust_pvalues(p.to_numpy(), method="fdr_bh"), dtype=float)
+    frame["p_adjusted"] = np.nan
+    for fam in pd.unique(frame["family"]):
+        sel = (frame["family"] == fam).to_numpy()
+        frame.loc[sel, "p_adjusted"] = np.asarray(
+            adjust_pvalues(p[sel].to_numpy(), method="fdr_bh"), dtype=float
+        )
+    frame["ci_low_adjusted"] = np.nan
+    frame["ci_high_adjusted"] = np.nan
+    frame["ci_level_adjusted"] = np.nan
+    prim = (frame["family"] == PRINCIPAL).to_numpy()
+    if prim.any():
+        level_alpha = float(frame.loc[prim, "alpha"].iloc[0]) if alpha is None else float(alpha)
+        level = fcr_adjusted_level(p[prim].to_numpy(), alpha=level_alpha)
+        for i in np.flatnonzero(prim):
+            rec = frame.iloc[i]
+            if math.isnan(level) or _num(rec["p_value"]) is None:
+                continue
+            lo, hi = wald_interval_at_level(
+                rec["estimate"],
+                rec["ci_low"],
+                rec["ci_high"],
+                alpha=float(rec["alpha"]),
+                level=level,
+                log_scale=rec["estimate_name"] in _RATIOS,
+            )
+            frame.loc[i, ["ci_low_adjusted", "ci_high_adjusted", "ci_level_adjusted"]] = [
+                lo,
+                hi,
+                level,
+            ]
     small = (frame["n"] > 0) & (frame["n"] < secret_threshold)
-    value_cols = ["estimate", "ci_low", "ci_high", "statistic", "p_value", "p_adjusted"]
+    value_cols = [
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "statistic",
+        "p_value",
+        "p_adjusted",
+        "ci_low_adjusted",
+        "ci_high_adjusted",
+    ]
     frame.loc[small, value_cols] = np.nan
     frame["n"] = frame["n"].astype("Int64").mask(small)
     frame["suppressed"] = small
@@ -553,7 +891,15 @@ def placement_by_commune(
 
 
 def test_entries(frame: pd.DataFrame) -> list[dict]:
-    """``results.json`` → ``tests`` entries from :func:`results_frame`."""
+    """``results.json`` → ``tests`` entries from :func:`results_frame`.
+
+    The fields of ``outputs.md`` plus ``family`` (``principal`` or
+    ``robustesse``: the multiple-testing family of ``p_adjusted``), ``sided``
+    (``bilatéral`` or ``unilatéral``), ``alpha`` (``ci_low``/``ci_high`` are a
+    ``1 - alpha`` interval, not adjusted) and, for the primary tests, the
+    interval consistent with the adjustment (``ci_low_adjusted``,
+    ``ci_high_adjusted`` at level ``ci_level_adjusted``).
+    """
     keys = [
         "id",
         "outcome",
@@ -571,6 +917,12 @@ def test_entries(frame: pd.DataFrame) -> list[dict]:
         "n",
         "warnings",
         "suppressed",
+        "family",
+        "sided",
+        "alpha",
+        "ci_low_adjusted",
+        "ci_high_adjusted",
+        "ci_level_adjusted",
     ]
     out = []
     for rec in frame[keys].to_dict(orient="records"):

@@ -229,26 +229,18 @@ def analysis_frames(
 
 
 # --------------------------------------------------------------------------- the report's tests
-TEST_IDS: tuple[str, ...] = (
-    "access_origin_rates",
-    "access_origin_cmh",
-    "access_origin_logit",
-    "access_origin_fairlie",
-    "waiting_time_origin_logrank",
-    "waiting_time_origin_cox",
-    "placement_origin_logit",
-    "placement_origin_dissimilarity",
-    "access_origin_ipw",
-    "access_residence_rates",
-    "access_residence_cmh",
-    "access_residence_logit",
-    "access_residence_fairlie",
-    "waiting_time_residence_logrank",
-    "waiting_time_residence_cox",
-    "placement_residence_logit",
-    "access_residence_ipw",
-)
-"""Test ids of ``results.json`` studied here (``access_origin_profiles`` has no p-value)."""
+def _plan_ids() -> tuple[str, ...]:
+    from allocation_analysis.analysis import TEST_PLAN
+
+    return tuple(dict.fromkeys(t.id for t in TEST_PLAN if t.method != "profiles"))
+
+
+TEST_IDS: tuple[str, ...] = _plan_ids()
+"""Test ids of ``results.json`` studied here, read from ``analysis.TEST_PLAN``.
+
+Every planned test but the household profiles (an illustrative bootstrap of a
+gradient-boosting model, too costly to replicate).
+"""
 
 
 def report_specs(
@@ -256,6 +248,7 @@ def report_specs(
     allocations: pd.DataFrame,
     *,
     seed: int,
+    alpha: float = 0.05,
     n_orderings: int = 1,
     n_permutations: int = 199,
     cv_folds: int = 1,
@@ -263,9 +256,11 @@ def report_specs(
 ) -> list[tuple[str, str, Callable[..., Any], dict[str, Any]]]:
     """The calls :func:`allocation_analysis.analysis.disparity_tests` makes.
 
-    Same frames, outcomes, groups, controls, cluster and strata as the report
-    (their equality with ``disparity_tests`` is tested). Three options only
-    change the cost, not the p-value or the interval being studied:
+    Read from the report's plan (:data:`allocation_analysis.analysis.TEST_PLAN`
+    through :func:`allocation_analysis.analysis.plan_calls`): same frames,
+    outcomes, groups, controls, cluster, strata, delayed entry and options as
+    the report. Three options only change the cost, not the p-value or the
+    interval being studied (:data:`allocation_analysis.analysis.COST_OPTIONS`):
     ``n_orderings`` of :func:`~allocation_analysis.stats.fairlie` (the
     orderings only split the explained part among controls; the unexplained
     part, its analytic SE and its p-value do not use them), ``cv_folds`` of
@@ -273,107 +268,40 @@ def report_specs(
     cross-validated diagnostics of the propensity model) and the number of
     permutations.
 
+    Parameters
+    ----------
+    access, allocations : DataFrame
+        Frames of one replicate.
+    seed : int, keyword-only
+        ``random_state`` of the tests that take one.
+    alpha : float, keyword-only
+        Level of the tests' intervals (the report's default).
+    n_orderings, n_permutations, cv_folds : int, keyword-only
+        Cost options.
+    test_ids : iterable of str, optional
+        Tests to keep (default :data:`TEST_IDS`).
+
     Returns
     -------
     list of (test_id, compared, function, kwargs)
     """
-    from allocation_analysis import analysis, stats
+    from allocation_analysis import analysis
 
     wanted = set(TEST_IDS if test_ids is None else test_ids)
-    acc = access.copy()
-    acc["strate"] = analysis._access_strata(acc)
-    acc["_allocation"] = (acc["evenement"] == 1).astype(int)
-    alloc = allocations.copy()
-    alloc["logement_en_qpv"] = alloc["logement_en_qpv"].astype(bool)
-    out = []
-    for g in analysis.GROUPINGS:
-        col, ref, k = g.column, g.reference, g.key
-        for cmp in g.compared:
-            sub = acc[acc[col].isin([ref, cmp])]
-            asub = alloc[alloc[col].isin([ref, cmp])]
-            common = {"group": col, "reference": ref, "compared": cmp}
-            surv = {"duration": "duree_jours", "event": "_allocation", "group": col}
-            ctrl = analysis.ACCESS_CONTROLS
-            specs = [
-                (
-                    f"access_{k}_rates",
-                    stats.compare_rates,
-                    dict(df=sub, outcome="access", **common),
-                ),
-                (
-                    f"access_{k}_cmh",
-                    stats.cmh,
-                    dict(df=sub, outcome="access", strata="strate", **common),
-                ),
-                (
-                    f"access_{k}_logit",
-                    stats.logit_disparity,
-                    dict(
-                        df=sub, outcome="access", controls=ctrl, cluster=analysis.CLUSTER, **common
-                    ),
-                ),
-                (
-                    f"access_{k}_fairlie",
-                    stats.fairlie,
-                    dict(
-                        df=sub,
-                        outcome="access",
-                        controls=ctrl,
-                        n_orderings=n_orderings,
-                        random_state=seed,
-                        **common,
-                    ),
-                ),
-                (f"waiting_time_{k}_logrank", stats.logrank, dict(df=sub, **surv)),
-                (
-                    f"waiting_time_{k}_cox",
-                    stats.cox,
-                    dict(
-                        df=sub,
-                        reference=ref,
-                        compared=cmp,
-                        controls=ctrl,
-                        cluster=analysis.CLUSTER,
-                        entry="entree_jours",
-                        **surv,
-                    ),
-                ),
-                (
-                    f"placement_{k}_logit",
-                    stats.logit_disparity,
-                    dict(
-                        df=asub,
-                        outcome="logement_en_qpv",
-                        controls=analysis.PLACEMENT_CONTROLS,
-                        **common,
-                    ),
-                ),
-            ]
-            if k == "origin":
-                specs.append(
-                    (
-                        "placement_origin_dissimilarity",
-                        stats.dissimilarity,
-                        dict(
-                            df=asub,
-                            group=col,
-                            unit="commune_logement",
-                            reference=ref,
-                            compared=cmp,
-                            n_permutations=n_permutations,
-                            random_state=seed,
-                        ),
-                    )
-                )
-            specs.append(
-                (
-                    f"access_{k}_ipw",
-                    stats.ipw_disparity,
-                    dict(df=sub, outcome="access", controls=ctrl, cv_folds=cv_folds, **common),
-                )
-            )
-            out.extend((tid, cmp, fn, kw) for tid, fn, kw in specs if tid in wanted)
-    return out
+    plan = [t for t in analysis.TEST_PLAN if t.id in wanted]
+    calls = analysis.plan_calls(
+        access,
+        allocations,
+        alpha=alpha,
+        seed=seed,
+        plan=plan,
+        options={
+            "n_orderings": n_orderings,
+            "n_permutations": n_permutations,
+            "cv_folds": cv_folds,
+        },
+    )
+    return [(t.id, t.compared, fn, kw) for t, fn, kw in calls]
 
 
 # --------------------------------------------------------------------------- population

@@ -15,11 +15,15 @@ import pandas as pd
 from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_p, fmt_pct, is_missing
 
 __all__ = [
+    "FAMILY_FR",
     "GROUP_FR",
     "METHOD_FR",
     "OUTCOME_FR",
+    "ci_label_fr",
+    "fmt_level_fr",
     "frame_fr",
     "test_sentence_fr",
+    "tests_note_fr",
     "tests_sentences_fr",
     "tests_table_fr",
 ]
@@ -61,6 +65,50 @@ _ESTIMATE_FR: dict[str, str] = {
 
 _DIFFERENCES = {"rate_difference", "unexplained_gap", "mean_profile_probability_difference"}
 
+FAMILY_FR: dict[str, str] = {
+    "principal": "test principal",
+    "robustesse": "vérification de robustesse",
+}
+"""Multiple-testing families of :func:`allocation_analysis.analysis.results_frame`."""
+
+ADJUSTED_CI_COLUMN = "IC ajusté pour tests multiples"
+NOT_ADJUSTED = "sans objet"
+
+
+def fmt_level_fr(level: Any) -> str:
+    """A confidence level in French: ``0.95`` → ``"95 %"``, ``0.99444`` → ``"99,4 %"``."""
+    if is_missing(level):
+        return MISSING
+    txt = fmt_float(100 * float(level), digits=1)
+    return (txt[:-2] if txt.endswith(",0") else txt) + " %"
+
+
+def ci_label_fr(alpha: float) -> str:
+    """Label of an interval at level ``1 - alpha``: ``0.10`` → ``"IC 90 %"``."""
+    return f"IC {fmt_level_fr(1 - float(alpha))}"
+
+
+def _rec_alpha(rec: Mapping[str, Any], default: float) -> float:
+    a = rec.get("alpha")
+    return default if is_missing(a) else float(a)
+
+
+def _frame_alpha(frame: pd.DataFrame, default: float) -> float:
+    if "alpha" not in frame.columns:
+        return default
+    levels = pd.to_numeric(frame["alpha"], errors="coerce").dropna().unique()
+    if len(levels) > 1:
+        raise ValueError(f"Intervalles de niveaux différents dans un même tableau : {levels}.")
+    return float(levels[0]) if len(levels) else default
+
+
+def _adjusted_ci(rec: Mapping[str, Any], name: str) -> str | None:
+    """``"a à b"`` of the interval adjusted for multiple testing, None without one."""
+    lo, hi = rec.get("ci_low_adjusted"), rec.get("ci_high_adjusted")
+    if not name or is_missing(lo) or is_missing(hi):
+        return None
+    return f"{_fmt_estimate(name, lo)} à {_fmt_estimate(name, hi)}"
+
 
 def _method_key(test_id: str) -> str:
     return test_id.rsplit("_", 1)[-1]
@@ -84,6 +132,11 @@ def _significant(rec: Mapping[str, Any], alpha: float) -> bool | None:
 
 def test_sentence_fr(rec: Mapping[str, Any], *, alpha: float = 0.05) -> str:
     """One French sentence for one row of the results table.
+
+    The interval is the row's ``1 - alpha`` interval (``alpha`` of the row,
+    else the ``alpha`` argument), not adjusted; a primary test adds its
+    interval adjusted for multiple testing (``ci_low_adjusted``,
+    ``ci_high_adjusted``) with its level.
 
     Examples
     --------
@@ -114,6 +167,8 @@ def test_sentence_fr(rec: Mapping[str, Any], *, alpha: float = 0.05) -> str:
         if sig
         else "l'écart n'est pas significatif après correction pour tests multiples"
     )
+    if rec.get("family") == "robustesse":
+        verdict += " (vérifications de robustesse, corrigées entre elles)"
     p_txt = fmt_p(rec.get("p_adjusted")).replace("p ", "p ajustée ", 1)
     if is_missing(rec.get("estimate")) or not name:
         stat = rec.get("statistic")
@@ -122,9 +177,15 @@ def test_sentence_fr(rec: Mapping[str, Any], *, alpha: float = 0.05) -> str:
     label = _ESTIMATE_FR.get(name, name)
     ci = ""
     if not is_missing(rec.get("ci_low")) and not is_missing(rec.get("ci_high")):
+        adj = _adjusted_ci(rec, name)
+        adj_txt = (
+            f" ; {ADJUSTED_CI_COLUMN}, {fmt_level_fr(rec.get('ci_level_adjusted'))} : {adj}"
+            if adj
+            else ""
+        )
         ci = (
-            f" (IC 95 % : {_fmt_estimate(name, rec['ci_low'])} à "
-            f"{_fmt_estimate(name, rec['ci_high'])})"
+            f" ({ci_label_fr(_rec_alpha(rec, alpha))} : {_fmt_estimate(name, rec['ci_low'])} à "
+            f"{_fmt_estimate(name, rec['ci_high'])}{adj_txt})"
         )
     return f"{head} — {label} {_fmt_estimate(name, rec['estimate'])}{ci} ; {p_txt} ; {verdict}."
 
@@ -135,30 +196,51 @@ def tests_sentences_fr(frame: pd.DataFrame, *, alpha: float = 0.05) -> list[str]
 
 
 def tests_table_fr(frame: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
-    """The results table as the working group reads it (French labels and numbers)."""
+    """The results table as the working group reads it (French labels and numbers).
+
+    Columns say which interval is shown: « IC 95 % (non ajusté) » (the level
+    follows the rows' ``alpha``) is each test's own interval, taken alone;
+    « IC ajusté pour tests multiples » is, for the primary tests only, the
+    interval consistent with their adjusted p-values, with its level.
+    « Famille » tells a primary test from a robustness check (adjusted within
+    its own family), « Test » whether the p-value is two-sided or one-sided.
+    :func:`tests_note_fr` explains the table in a paragraph.
+    """
+    ci_col = f"{ci_label_fr(_frame_alpha(frame, alpha))} (non ajusté)"
     rows = []
     for rec in frame.to_dict(orient="records"):
         name = rec.get("estimate_name") or ""
         sig = _significant(rec, alpha)
+        suppressed = bool(rec.get("suppressed"))
+        adj = _adjusted_ci(rec, name)
+        if rec.get("family") != "principal":
+            adj_txt = NOT_ADJUSTED
+        elif suppressed or adj is None:
+            adj_txt = MISSING
+        else:
+            adj_txt = f"{adj.replace(' à ', ' – ')} (IC {fmt_level_fr(rec['ci_level_adjusted'])})"
         rows.append(
             {
+                "Famille": FAMILY_FR.get(rec.get("family") or "", MISSING),
                 "Question": OUTCOME_FR.get(rec["outcome"], rec["outcome"]),
                 "Groupe comparé": GROUP_FR.get(rec["group"], rec["group"]),
                 "Référence": GROUP_FR.get(rec["reference"], rec["reference"]),
                 "Méthode": METHOD_FR.get(_method_key(rec["id"]), rec["id"]),
                 "Estimation": (
                     "non diffusé"
-                    if rec.get("suppressed")
+                    if suppressed
                     else f"{_ESTIMATE_FR.get(name, name)} {_fmt_estimate(name, rec.get('estimate'))}"
                     if name
                     else MISSING
                 ),
-                "IC 95 %": (
+                ci_col: (
                     f"{_fmt_estimate(name, rec.get('ci_low'))} – {_fmt_estimate(name, rec.get('ci_high'))}"
                     if name and not is_missing(rec.get("ci_low"))
                     else MISSING
                 ),
+                ADJUSTED_CI_COLUMN: adj_txt,
                 "p ajustée": fmt_p(rec.get("p_adjusted")),
+                "Test": rec.get("sided") or MISSING,
                 "Conclusion": MISSING
                 if sig is None
                 else ("écart significatif" if sig else "non significatif"),
@@ -166,6 +248,46 @@ def tests_table_fr(frame: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def tests_note_fr(frame: pd.DataFrame, *, alpha: float = 0.05) -> str:
+    """A French paragraph telling how to read :func:`tests_table_fr`.
+
+    Names the two families, the correction, the level of the adjusted
+    intervals of the primary tests and the sidedness of the p-values.
+    """
+    ci = ci_label_fr(_frame_alpha(frame, alpha))
+    fam = frame["family"] if "family" in frame.columns else pd.Series(dtype=object)
+    n_primary = int((fam == "principal").sum())
+    levels = (
+        pd.to_numeric(frame.get("ci_level_adjusted"), errors="coerce").dropna().unique()
+        if "ci_level_adjusted" in frame.columns
+        else []
+    )
+    level_txt = f"au niveau {fmt_level_fr(levels[0])}, " if len(levels) == 1 else ""
+    one_sided = "sided" in frame.columns and (frame["sided"] == "unilatéral").any()
+    parts = [
+        f"Les {fmt_int(n_primary)} tests principaux, un par question (accès, délai, lieu "
+        "d'attribution) et par comparaison, ont été choisis avant l'analyse ; ils sont "
+        "présentés en tête et corrigés ensemble pour tests multiples (méthode de "
+        "Benjamini–Hochberg).",
+        "Les autres méthodes sont des vérifications de robustesse : elles sont corrigées "
+        "entre elles, à part, si bien qu'en ajouter ou en retirer ne change pas les "
+        "résultats principaux.",
+        f"La colonne « {ci} (non ajusté) » donne l'intervalle de confiance de chaque test "
+        "pris isolément.",
+        f"Pour les tests principaux, la colonne « {ADJUSTED_CI_COLUMN} » donne un "
+        f"intervalle élargi, {level_txt}cohérent avec la p-valeur ajustée : il exclut la "
+        "valeur 1 (aucun écart) exactement quand l'écart est significatif après correction.",
+        "Toutes les p-valeurs sont bilatérales (un écart dans un sens ou dans l'autre)"
+        + (
+            ", sauf celles de l'indice de dissimilarité, unilatérales (la question est "
+            "seulement de savoir si la répartition est plus inégale que le hasard)."
+            if one_sided
+            else "."
+        ),
+    ]
+    return " ".join(parts)
 
 
 def frame_fr(
