@@ -61,7 +61,7 @@ import pandera.pandas as pa
 from allocation_analysis.errors import InputError, UsageError
 from allocation_analysis.io import _arrow, parsing
 from allocation_analysis.io.colmap import ColumnMap, apply_table_map, load_column_map
-from allocation_analysis.io.readers import read_table
+from allocation_analysis.io.readers import MultilineRecord, read_table
 from allocation_analysis.io.schemas import (
     ALIASES,
     FRAME_RULE_COLUMN,
@@ -374,6 +374,24 @@ def _raw_values(raw: pd.DataFrame, column: str, rows: np.ndarray) -> Any:
     return raw.loc[rows, column].astype("string").fillna("").to_numpy()
 
 
+def _unclosed_quote_message(r: MultilineRecord) -> str:
+    if r.whole:
+        return (
+            f"enregistrement sur plusieurs lignes (lignes {r.source_row} à {r.last_row}) : "
+            "un champ entre guillemets contient un saut de ligne ; chaque ligne doit être "
+            "un enregistrement"
+        )
+    swallowed = (
+        f"la lecture aurait fusionné les lignes {r.source_row} à {r.last_row} en une seule"
+        if r.last_row > r.source_row
+        else "le champ se poursuivrait sur les lignes suivantes"
+    )
+    return (
+        f"guillemet ouvert ligne {r.source_row} et non fermé sur la ligne ({swallowed}) : "
+        "la ligne est rejetée, les lignes suivantes sont lues une à une"
+    )
+
+
 def _rule_message(rule: str, spec: TableSpec, column: str) -> str:
     if rule in ("minimum", "maximum"):
         c = spec.column(column)
@@ -461,7 +479,7 @@ def load_table(
             column=missing[0],
             rule="colonne_manquante",
         )
-    n_read = len(raw) + info.n_ragged
+    n_read = len(raw) + info.n_unread
     if n_read == 0:
         raise InputError(
             "Le fichier ne contient aucune ligne de données (en-tête seul).",
@@ -487,6 +505,23 @@ def load_table(
                         for r in info.ragged
                     ],
                 }
+            )
+        )
+    if info.multiline:
+        reasons.append(
+            pd.DataFrame(
+                [
+                    {
+                        "table": spec.name,
+                        "source_row": row,
+                        "column": "",
+                        "value": "",
+                        "rule": "enregistrement_multiligne" if r.whole else "guillemet_non_ferme",
+                        "message": _unclosed_quote_message(r),
+                    }
+                    for r in info.multiline
+                    for row in r.rows
+                ]
             )
         )
 

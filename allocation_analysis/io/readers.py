@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
 import logging
 import re
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import pandas as pd
 
 from allocation_analysis.errors import InputError
 
-__all__ = ["TEXT_DTYPE", "RaggedRow", "ReadInfo", "read_table"]
+__all__ = ["TEXT_DTYPE", "MultilineRecord", "RaggedRow", "ReadInfo", "read_table"]
 
 TEXT_DTYPE = pd.StringDtype("pyarrow")
 """dtype of the text frames: Arrow-backed, so string operations are vectorised."""
@@ -44,11 +43,47 @@ _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 
 @dataclass(frozen=True)
 class RaggedRow:
-    """A CSV record whose number of fields differs from the header's."""
+    """A CSV record whose number of fields differs from the header's.
+
+    ``text`` is the record as read (kept in memory only, to recover the key of
+    the rejected row; never written).
+    """
 
     source_row: int
     n_fields: int
     expected: int
+    text: str = field(default="", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class MultilineRecord:
+    """A CSV record that does not end with its line.
+
+    A quoted field opened on line ``source_row`` is not closed on that line,
+    so the CSV reader would continue it over the following lines, up to
+    ``last_row`` (the line holding the next quote), merging them into one
+    record. Two cases:
+
+    - ``whole=False`` (a stray quote): the next quote opens a field of line
+      ``last_row`` (it follows a separator), so the lines after ``source_row``
+      are records of their own. Only line ``source_row`` is rejected; the
+      others are read one by one.
+    - ``whole=True`` (a field really spanning lines): the next quote ends a
+      field, so lines ``source_row`` to ``last_row`` are pieces of one record.
+      Every one of them is rejected.
+
+    ``text`` is the first line as read (in memory only, never written).
+    """
+
+    source_row: int
+    last_row: int
+    whole: bool = False
+    text: str = field(default="", repr=False, compare=False)
+
+    @property
+    def rows(self) -> range:
+        """The rejected lines."""
+        return range(self.source_row, (self.last_row if self.whole else self.source_row) + 1)
 
 
 @dataclass(frozen=True)
@@ -70,6 +105,9 @@ class ReadInfo:
     ragged : tuple of RaggedRow
         CSV records with too few or too many fields; they are not in the frame
         but count as rows read (and are rejected by the loader).
+    multiline : tuple of MultilineRecord
+        CSV lines holding a quote that is not closed on the line; not in the
+        frame, counted as rows read and rejected by the loader.
     """
 
     path: Path
@@ -78,10 +116,16 @@ class ReadInfo:
     sep: str | None = None
     sheet: str | int | None = None
     ragged: tuple[RaggedRow, ...] = field(default_factory=tuple)
+    multiline: tuple[MultilineRecord, ...] = field(default_factory=tuple)
 
     @property
     def n_ragged(self) -> int:
         return len(self.ragged)
+
+    @property
+    def n_unread(self) -> int:
+        """Rows read that are not in the frame (ragged records, unclosed quotes)."""
+        return len(self.ragged) + sum(len(r.rows) for r in self.multiline)
 
 
 def read_table(
@@ -271,7 +315,6 @@ def _detect_sep(header_line: str) -> str:
 
 def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.DataFrame, ReadInfo]:
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     try:
         raw = p.read_bytes()
@@ -323,46 +366,26 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
             )
     _check_header(p, names)
 
-    ragged: list[RaggedRow] = []
-
-    def on_invalid(row: object) -> str:
-        ragged.append(RaggedRow(int(row.number), int(row.actual_columns), len(names)))  # type: ignore[attr-defined]
-        return "skip"
-
     if text is None:
-        source = pa.BufferReader(pa.py_buffer(raw).slice(body_start))
+        data = raw
+        start = len(raw) if end < 0 else end + 1
     else:
-        source = io.BytesIO(text.encode("utf-8"))
+        data = text.encode("utf-8")
         del text
+        nl = data.find(b"\n")
+        start = len(data) if nl < 0 else nl + 1
+    del raw
     try:
-        table = pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(
-                delimiter=sep,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                null_values=[],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        table, lines, ragged, multiline = _parse_csv_body(data, start, names, sep)
     except pa.ArrowInvalid as exc:
         raise InputError(
             f"Fichier CSV illisible ({exc}).", file=str(p), rule="fichier_illisible"
         ) from None
+    del data
     df = table.to_pandas(types_mapper={pa.string(): TEXT_DTYPE}.get)
+    del table
     df.columns = names
-    n_total = len(df) + len(ragged)
-    bad_rows = {r.source_row for r in ragged}
-    all_rows = np.arange(2, n_total + 2, dtype=np.int64)
-    if bad_rows:
-        all_rows = all_rows[~np.isin(all_rows, np.fromiter(bad_rows, dtype=np.int64))]
-    df.index = pd.Index(all_rows, name="source_row")
+    df.index = pd.Index(lines, name="source_row")
     df = _drop_blank_rows(df)
     # A line with only separators is blank too; a line with nothing at all already
     # comes back as a row of empty strings (one field, expanded by the reader).
@@ -371,10 +394,253 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
         format="csv",
         encoding=used_encoding,
         sep=sep,
-        ragged=tuple(sorted(ragged, key=lambda r: r.source_row)),
+        ragged=tuple(ragged),
+        multiline=tuple(multiline),
     )
     logger.debug("read %s: %d rows, encoding %s, sep %r", p, len(df), used_encoding, sep)
     return df, info
+
+
+# One CSV record is one physical line: the exports this toolkit reads never hold
+# a quoted field spanning several lines, so a line break inside a parsed field
+# means a quote left open (a stray ``"`` typed at the start of a free-text
+# field), which would silently merge the following lines into one record.
+_CHUNK = 1 << 24
+
+
+def _count_lines(data: bytes, start: int, stop: int) -> int:
+    """Physical lines of ``data[start:stop]`` (``\\n``, ``\\r\\n`` or a lone ``\\r`` end one)."""
+    if stop <= start:
+        return 0
+    a = np.frombuffer(data, dtype=np.uint8, count=stop - start, offset=start)
+    n_lf = n_cr = n_crlf = 0
+    for i in range(0, len(a), _CHUNK):
+        c = a[i : i + _CHUNK + 1]  # one byte of overlap for a CR LF split by the chunk
+        head = c[:_CHUNK]
+        n_lf += int(np.count_nonzero(head == 10))
+        cr = head == 13
+        k = int(np.count_nonzero(cr))
+        if k:
+            n_cr += k
+            n_crlf += int(np.count_nonzero(cr[: len(c) - 1] & (c[1 : len(head) + 1] == 10)))
+    last = a[-1]
+    return n_lf + n_cr - n_crlf + (0 if last in (10, 13) else 1)
+
+
+def _line_starts(data: bytes, start: int, stop: int) -> np.ndarray:
+    """Offset (in ``data``) of the first byte of each physical line of ``data[start:stop]``."""
+    a = np.frombuffer(data, dtype=np.uint8, count=stop - start, offset=start)
+    ends: list[np.ndarray] = []
+    for i in range(0, len(a), _CHUNK):
+        c = a[i : i + _CHUNK + 1]
+        head = c[:_CHUNK]
+        lf = np.flatnonzero(head == 10)
+        cr = np.flatnonzero(head == 13)
+        if len(cr):
+            nxt = cr + 1
+            follows_lf = np.zeros(len(cr), dtype=bool)
+            inside = nxt < len(c)
+            follows_lf[inside] = c[nxt[inside]] == 10
+            lf = np.union1d(lf, cr[~follows_lf])
+        ends.append(lf + i)
+    term = np.concatenate(ends) if ends else np.empty(0, dtype=np.int64)
+    starts = np.concatenate([[0], term + 1]).astype(np.int64) + start
+    return starts[starts < stop]
+
+
+def _quote_opens_field(line: bytes, sep: str) -> bool:
+    """The first quote of ``line`` (not a doubled ``""``) begins a field.
+
+    That quote is the one that closed the field left open on an earlier line.
+    When it follows a separator (or starts the line), it was meant to open a
+    field of this line: the earlier quote was a stray one. Otherwise it ends
+    a field that really spans several lines.
+    """
+    i = line.find(b'"')
+    while 0 <= i < len(line) - 1 and line[i + 1 : i + 2] == b'"':
+        i = line.find(b'"', i + 2)
+    if i < 0:
+        return True
+    before = line[:i].rstrip(b" ")
+    return before == b"" or before.endswith(sep.encode("utf-8"))
+
+
+def _n_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _arrow_parse(
+    data: bytes, start: int, stop: int, names: list[str], sep: str
+) -> tuple[object, list[tuple[int, int, str]]]:
+    """Parse ``data[start:stop]`` (no header) as text columns; ragged records aside.
+
+    Returns the Arrow table and, for each ragged record, its record number
+    (1-based, in the segment), its number of fields and its text.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    ragged: list[tuple[int, int, str]] = []
+    if stop <= start:
+        return pa.table({n: pa.array([], pa.string()) for n in names}), ragged
+
+    def on_invalid(row: object) -> str:
+        ragged.append((int(row.number), int(row.actual_columns), str(row.text)))  # type: ignore[attr-defined]
+        return "skip"
+
+    table = pacsv.read_csv(
+        pa.BufferReader(pa.py_buffer(data).slice(start, stop - start)),
+        read_options=pacsv.ReadOptions(use_threads=False, column_names=names),
+        parse_options=pacsv.ParseOptions(
+            delimiter=sep,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table, ragged
+
+
+def _parse_segment(
+    data: bytes,
+    start: int,
+    stop: int,
+    first_line: int,
+    names: list[str],
+    sep: str,
+    *,
+    sentinel: bool,
+) -> tuple[object, np.ndarray, list[RaggedRow], list[MultilineRecord], list[tuple[int, int, int]]]:
+    """Parse the lines ``data[start:stop]``, the first being line ``first_line``.
+
+    Returns the records that are exactly one line (table and line numbers),
+    the ragged one-line records, the lines whose quote stays open, and the
+    segments still to parse (the lines those quotes swallowed), as
+    ``(start, stop, first_line)``. With ``sentinel``, a quote left open on the
+    segment's last line is detected too (a closing quote is appended to a copy
+    of the segment).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n_lines = _count_lines(data, start, stop)
+    buf, b_start, b_stop = data, start, stop
+    if sentinel and n_lines:
+        seg = data[start:stop]
+        if seg[-1:] not in (b"\n", b"\r"):
+            seg += b"\n"
+        buf, b_start = seg + b'"', 0
+        b_stop = len(buf)
+    table, ragged_raw = _arrow_parse(buf, b_start, b_stop, names, sep)
+    expected = len(names)
+    n_records = table.num_rows + len(ragged_raw)
+    if not sentinel and n_records == n_lines:  # the common case: one record per line
+        lines = np.arange(first_line, first_line + n_records, dtype=np.int64)
+        bad = np.array([r[0] for r in ragged_raw], dtype=np.int64) + first_line - 1
+        ragged = [RaggedRow(int(r[0]) + first_line - 1, r[1], expected, r[2]) for r in ragged_raw]
+        if len(bad):
+            lines = lines[~np.isin(lines, bad)]
+        return table, lines, ragged, [], []
+
+    # Line breaks inside each record, in record order.
+    is_ragged = np.zeros(n_records, dtype=bool)
+    rag_pos = np.array([r[0] - 1 for r in ragged_raw], dtype=np.int64)
+    is_ragged[rag_pos] = True
+    valid_breaks = np.zeros(table.num_rows, dtype=np.int64)
+    for col in table.columns:
+        counts = [
+            pc.count_substring(col, x).to_numpy(zero_copy_only=False) for x in ("\n", "\r", "\r\n")
+        ]
+        valid_breaks += counts[0] + counts[1] - counts[2]
+    breaks = np.zeros(n_records, dtype=np.int64)
+    breaks[~is_ragged] = valid_breaks
+    breaks[rag_pos] = [_n_breaks(r[2]) for r in ragged_raw]
+    rec_line = first_line + np.concatenate([[0], np.cumsum(breaks + 1)[:-1]]).astype(np.int64)
+    last_line = first_line + n_lines - 1
+    real = rec_line <= last_line  # the sentinel's own record lies beyond the segment
+    merged = (breaks > 0) & real
+    one_line = ~merged & real
+
+    keep_valid = one_line[~is_ragged]
+    out_table = table.filter(pa.array(keep_valid)) if not keep_valid.all() else table
+    lines = rec_line[~is_ragged][keep_valid]
+    ragged = [
+        RaggedRow(int(rec_line[r[0] - 1]), r[1], expected, r[2])
+        for r in ragged_raw
+        if one_line[r[0] - 1]
+    ]
+    multiline: list[MultilineRecord] = []
+    todo: list[tuple[int, int, int]] = []
+    if merged.any():
+        starts = _line_starts(data, start, stop)
+        for m in np.flatnonzero(merged):
+            line = int(rec_line[m])
+            last = min(line + int(breaks[m]), last_line)
+            k = line - first_line
+            line_end = int(starts[k + 1]) if k + 1 < len(starts) else stop
+            text = data[int(starts[k]) : line_end].decode("utf-8", "replace").rstrip("\r\n")
+            j = last - first_line
+            seg_end = int(starts[j + 1]) if j + 1 < len(starts) else stop
+            whole = last > line and not _quote_opens_field(data[int(starts[j]) : seg_end], sep)
+            multiline.append(MultilineRecord(line, last, whole, text))
+            if last > line and not whole:
+                todo.append((line_end, seg_end, line + 1))
+    return out_table, lines, ragged, multiline, todo
+
+
+def _parse_csv_body(
+    data: bytes, start: int, names: list[str], sep: str
+) -> tuple[object, np.ndarray, list[RaggedRow], list[MultilineRecord]]:
+    """Parse the data lines of a CSV file (``data[start:]``, line 2 onwards).
+
+    Every physical line is one record. A line whose quoted field is not closed
+    on the line would make the CSV reader merge the following lines into one
+    field; such a line is reported as a :class:`MultilineRecord` (rejected by
+    the loader) and the lines it swallowed are parsed again, one record per
+    line, so no row vanishes and every row keeps its line number. The first
+    parse costs nothing more than the line count (a vectorised byte count);
+    re-parsing happens only around unclosed quotes.
+
+    Returns
+    -------
+    table : pyarrow.Table
+        The one-line records with the header's number of fields, in line order.
+    lines : ndarray of int64
+        Their line numbers (header = 1).
+    ragged : list of RaggedRow
+        One-line records with another number of fields.
+    multiline : list of MultilineRecord
+        Lines with an unclosed quote.
+    """
+    import pyarrow as pa
+
+    table, lines, ragged, multiline, todo = _parse_segment(
+        data, start, len(data), 2, names, sep, sentinel=False
+    )
+    tables, all_lines = [table], [lines]
+    while todo:
+        s, e, first = todo.pop()
+        t, ln, rg, ml, more = _parse_segment(data, s, e, first, names, sep, sentinel=True)
+        tables.append(t)
+        all_lines.append(ln)
+        ragged.extend(rg)
+        multiline.extend(ml)
+        todo.extend(more)
+    if len(tables) > 1:
+        table = pa.concat_tables(tables)
+        lines = np.concatenate(all_lines)
+        order = np.argsort(lines, kind="stable")
+        table = table.take(pa.array(order))
+        lines = lines[order]
+    ragged.sort(key=lambda r: r.source_row)
+    multiline.sort(key=lambda r: r.source_row)
+    return table, lines, ragged, multiline
 
 
 def _check_header(p: Path, names: list[str]) -> None:

@@ -96,20 +96,25 @@ def test_declared_encoding_and_separator_are_used(tmp_path):
     assert raw.loc[2, "nationalite"] == "Française"
 
 
-def test_quoted_field_with_newline_keeps_row_numbers(tmp_path):
+def test_quoted_field_with_newline_is_rejected_line_by_line(tmp_path):
+    # One record is one line: a quoted field spanning lines is not a thing in these
+    # exports, so both lines of the record are rejected and later lines keep their number.
     p = tmp_path / "logements.csv"
     p.write_text(
         'rpls_id,commune,loyer\n"R0\n01","59350","310,5"\nR002,5935,400\nR003,59009,"1 000"\n',
         encoding="utf-8",
     )
     res = load_table(p, "logements")
-    assert (res.n_read, res.n_accepted, res.n_rejected) == (3, 2, 1)
-    assert res.data["rpls_id"].tolist() == ["R0\n01", "R003"]
-    assert res.data["loyer"].tolist() == [310.5, 1000.0]
-    assert res.data["source_row"].tolist() == [2, 4]
+    assert (res.n_read, res.n_accepted, res.n_rejected) == (4, 1, 3)
+    assert res.data["rpls_id"].tolist() == ["R003"]
+    assert res.data["loyer"].tolist() == [1000.0]
+    assert res.data["source_row"].tolist() == [5]
     assert res.rejects[["source_row", "rule", "value"]].values.tolist() == [
-        [3, "code_insee", "5935"]
+        [2, "enregistrement_multiligne", ""],
+        [3, "enregistrement_multiligne", ""],
+        [4, "code_insee", "5935"],
     ]
+    assert "lignes 2 à 3" in res.rejects.loc[0, "message"]
 
 
 def test_blank_lines_are_skipped_but_row_numbers_match_the_file(tmp_path):
