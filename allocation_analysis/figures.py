@@ -36,18 +36,32 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa: E402
 
 from allocation_analysis.errors import UsageError  # noqa: E402
+from allocation_analysis.labels import (  # noqa: E402
+    GROUP_FR,
+    UnknownCodeError,
+    comparison_label,
+    label,
+    test_label,
+    wrap_label,
+)
 from allocation_analysis.maps import (  # noqa: E402
     DEFAULT_SOURCE,
+    MIN_PUBLISHABLE_SHARE,
     NO_DATA_LABEL,
+    NOT_PUBLISHABLE_TITLE,
     SUPPRESSED_LABEL,
     _fmt_pct,
     _fmt_points,
     _fr_number,
+    _period_label_of,
+    _publishable,
     _require_columns,
     _select_indicator,
+    _subtitle,
     _to_bool,
     diverging_classes,
 )
+from allocation_analysis.text import fmt_int  # noqa: E402
 
 __all__ = [
     "OKABE_ITO",
@@ -76,6 +90,7 @@ OKABE_ITO: tuple[str, ...] = (
 )
 _HATCH_FACE = "#d9d9d9"
 _HATCH_EDGE = "#636363"
+_TARGET_COLOUR = "#333333"
 
 
 # --------------------------------------------------------------------------- formatters
@@ -103,6 +118,46 @@ def _new_figure(figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     return fig, ax
+
+
+def _title(ax: Axes, title: str, subtitle: str = "") -> None:
+    ax.set_title(f"{title}\n{subtitle}" if subtitle else title)
+
+
+def _code_label(code: object, kind: str) -> str:
+    """Catalogue label of ``code``; an unknown code is kept, with a warning."""
+    try:
+        return label(code, kind)
+    except UnknownCodeError:
+        logger.warning("code sans libellé dans le catalogue : %s", code)
+        return str(code)
+
+
+def _not_publishable_figure(
+    title: str, subtitle: str, reason: str, n_shown: int, n_data: int, source: str | None
+) -> Figure:
+    """A figure holding only the « carte non publiable » notice."""
+    fig, ax = _new_figure((8.0, 3.0))
+    ax.set_axis_off()
+    _title(ax, title, subtitle)
+    detail = (
+        f"{fmt_int(n_shown)} commune(s) diffusable(s) sur {fmt_int(n_data)} ayant des données."
+        if n_data
+        else "Aucune commune n'a de données sur la période."
+    )
+    ax.text(
+        0.5,
+        0.5,
+        f"{NOT_PUBLISHABLE_TITLE} : {reason}\n{detail}",
+        ha="center",
+        va="center",
+        fontsize=11,
+        wrap=True,
+        bbox={"boxstyle": "round,pad=0.8", "facecolor": "white", "edgecolor": "#b35806"},
+        transform=ax.transAxes,
+    )
+    _source(fig, source)
+    return fig
 
 
 def _source(fig: Figure, source: str | None) -> None:
@@ -153,6 +208,7 @@ def _plot_choropleth(
     *,
     outline: pd.Series | None = None,
     qpv: gpd.GeoDataFrame | None = None,
+    centre_label: str | None = None,
 ) -> list:
     geo = communes.to_crs(2154)
     handles = []
@@ -169,17 +225,25 @@ def _plot_choropleth(
             ax=ax, facecolor="white", edgecolor="#999999", linewidth=0.3
         )
     if outline is not None and outline.any():
-        geo[outline.to_numpy()].plot(ax=ax, facecolor="none", edgecolor="black", linewidth=1.4)
-    for colour, label in zip(reversed(classes.colours), reversed(classes.labels), strict=True):
-        handles.append(Patch(facecolor=colour, edgecolor="#555555", label=label))
-    handles.append(
-        Patch(facecolor=_HATCH_FACE, edgecolor=_HATCH_EDGE, hatch="////", label=SUPPRESSED_LABEL)
-    )
+        geo[outline.to_numpy()].plot(ax=ax, facecolor="none", edgecolor="black", linewidth=2.2)
+    items = list(zip(reversed(classes.colours), reversed(classes.labels), strict=True))
+    for k, (colour, text) in enumerate(items):
+        if centre_label and k == len(items) // 2:
+            handles.append(Line2D([], [], color="none", label=centre_label))
+        handles.append(Patch(facecolor=colour, edgecolor="#555555", label=text))
+    if hidden.any():
+        handles.append(
+            Patch(
+                facecolor=_HATCH_FACE, edgecolor=_HATCH_EDGE, hatch="////", label=SUPPRESSED_LABEL
+            )
+        )
     if (~present).any():
         handles.append(Patch(facecolor="white", edgecolor="#999999", label=NO_DATA_LABEL))
     if qpv is not None and len(qpv):
-        qpv.to_crs(2154).boundary.plot(ax=ax, color="black", linewidth=0.8)
-        handles.append(Line2D([], [], color="black", linewidth=0.8, label="périmètre QPV"))
+        qpv.to_crs(2154).boundary.plot(ax=ax, color="black", linewidth=0.7, linestyle="--")
+        handles.append(
+            Line2D([], [], color="black", linewidth=0.7, ls="--", label="périmètre QPV (tirets)")
+        )
     ax.set_axis_off()
     ax.set_aspect("equal")
     return handles
@@ -196,11 +260,16 @@ def indicator_choropleth(
     title: str | None = None,
     source: str = DEFAULT_SOURCE,
     min_denominator: int | None = None,
+    period_label: str | None = None,
+    territory_label: str | None = None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
 ) -> Figure:
     """Static counterpart of :func:`allocation_analysis.maps.indicator_map`.
 
     Same classes and colours (ColorBrewer PuOr centred on the target), suppressed or
-    insufficient communes hatched grey, QPV perimeters outlined.
+    insufficient communes hatched grey, QPV perimeters dashed, and the same
+    publishability rule (:data:`allocation_analysis.maps.MIN_PUBLISHABLE_SHARE`):
+    below it the figure only says « Carte non publiable ».
 
     Parameters
     ----------
@@ -213,11 +282,15 @@ def indicator_choropleth(
     qpv : GeoDataFrame, optional
         QPV perimeters.
     title : str, optional
-        Figure title.
+        Figure title (default: the French title of the indicator).
     source : str
         Source line at the bottom.
     min_denominator : int, optional
         Denominators below this value are shown as insufficient.
+    period_label, territory_label : str, optional
+        Period (default: from the rows' ``period``) and territory under the title.
+    min_publishable_share : float
+        Publishability rule.
 
     Returns
     -------
@@ -240,19 +313,45 @@ def indicator_choropleth(
     if min_denominator is not None:
         den = pd.to_numeric(merged["denominator"], errors="coerce").fillna(0)
         hidden |= present & (den < min_denominator)
+    title = wrap_label(title or label(indicator_id, "indicator"), 60)
+    subtitle = _subtitle(
+        period_label=_period_label_of(rows, period_label),
+        territory_label=territory_label,
+        extra=label(window, "window") if window != "semester" else None,
+    )
+    ok, n_shown, n_data = _publishable(present, hidden, min_publishable_share)
+    if not ok:
+        return _not_publishable_figure(
+            title,
+            subtitle,
+            "trop peu d'attributions par commune sur la période",
+            n_shown,
+            n_data,
+            source,
+        )
     classes = diverging_classes(share[present & ~hidden], centre=target, fmt=_fmt_pct)
+    target_text = _fmt_pct(target, 0)
     fig, ax = _new_figure((8.0, 7.0))
-    handles = _plot_choropleth(ax, merged, share, hidden, present, classes, qpv=qpv)
+    handles = _plot_choropleth(
+        ax,
+        merged,
+        share,
+        hidden,
+        present,
+        classes,
+        qpv=qpv,
+        centre_label=f"— objectif : {target_text} —",
+    )
     ax.legend(
         handles=handles,
-        title=f"Part (objectif : {_fmt_pct(target, 0)})",
+        title=f"Part (objectif : {target_text})",
         loc="lower left",
         bbox_to_anchor=(1.0, 0.0),
         fontsize=8,
         title_fontsize=9,
         frameon=False,
     )
-    ax.set_title(title or f"{indicator_id} par commune")
+    _title(ax, title, subtitle)
     _source(fig, source)
     return fig
 
@@ -261,10 +360,15 @@ def disparity_choropleth(
     communes: gpd.GeoDataFrame,
     gaps: pd.DataFrame,
     *,
-    title: str,
+    title: str | None = None,
     alpha: float = 0.05,
     qpv: gpd.GeoDataFrame | None = None,
     source: str = DEFAULT_SOURCE,
+    group: str | None = None,
+    reference: str | None = None,
+    period_label: str | None = None,
+    territory_label: str | None = None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
 ) -> Figure:
     """Static counterpart of :func:`allocation_analysis.maps.disparity_map`.
 
@@ -274,14 +378,21 @@ def disparity_choropleth(
         Columns ``insee_com``, ``nom``, ``geometry``.
     gaps : DataFrame
         Columns ``insee_com, estimate, ci_low, ci_high, p_adjusted, n, suppressed``.
-    title : str
-        Figure title.
+    title : str, optional
+        Figure title (default: built from ``group`` and ``reference``).
     alpha : float
-        Level applied to ``p_adjusted``; significant communes get a thick outline.
+        Level applied to ``p_adjusted``; significant communes get a thick solid
+        outline (QPV perimeters are thin dashed lines).
     qpv : GeoDataFrame, optional
         QPV perimeters.
     source : str
         Source line.
+    group, reference : str, optional
+        Codes of the compared and reference groups, labelled from the catalogue.
+    period_label, territory_label : str, optional
+        Period and territory under the title.
+    min_publishable_share : float
+        Publishability rule.
 
     Returns
     -------
@@ -292,6 +403,10 @@ def disparity_choropleth(
         ["insee_com", "estimate", "ci_low", "ci_high", "p_adjusted", "n", "suppressed"],
         argument="gaps",
     )
+    comparison = comparison_label(group, reference) if group and reference else None
+    if title is None:
+        title = "Écart de taux d'accès" + (f" : {comparison}" if comparison else "")
+    subtitle = _subtitle(period_label=period_label, territory_label=territory_label)
     geo = communes[["insee_com", "nom", "geometry"]].copy()
     geo["insee_com"] = geo["insee_com"].astype(str)
     merged = geo.merge(
@@ -303,30 +418,49 @@ def disparity_choropleth(
     present = merged["_merge"] == "both"
     est = pd.to_numeric(merged["estimate"], errors="coerce")
     hidden = present & (_to_bool(merged["suppressed"]) | est.isna())
+    ok, n_shown, n_data = _publishable(present, hidden, min_publishable_share)
+    if not ok:
+        return _not_publishable_figure(
+            title,
+            subtitle,
+            "trop peu de demandes par commune sur la période",
+            n_shown,
+            n_data,
+            source,
+        )
     significant = present & ~hidden & (pd.to_numeric(merged["p_adjusted"], errors="coerce") < alpha)
     classes = diverging_classes(est[present & ~hidden], centre=0.0, fmt=_fmt_points)
     fig, ax = _new_figure((8.0, 7.0))
     handles = _plot_choropleth(
-        ax, merged, est, hidden, present, classes, outline=significant, qpv=qpv
+        ax,
+        merged,
+        est,
+        hidden,
+        present,
+        classes,
+        outline=significant,
+        qpv=qpv,
+        centre_label="— aucun écart —",
     )
     handles.append(
         Patch(
             facecolor="none",
             edgecolor="black",
-            linewidth=1.4,
-            label="écart significatif (après correction)",
+            linewidth=2.2,
+            label="écart significatif (après correction), contour épais",
         )
     )
     ax.legend(
         handles=handles,
-        title="Écart de taux d'attribution",
+        title="Écart de taux d'accès"
+        + (f"\n({comparison}, en points)" if comparison else " (en points)"),
         loc="lower left",
         bbox_to_anchor=(1.0, 0.0),
         fontsize=8,
         title_fontsize=9,
         frameon=False,
     )
-    ax.set_title(title)
+    _title(ax, title, subtitle)
     _source(fig, source)
     return fig
 
@@ -421,6 +555,26 @@ def funnel_plot(
 
 
 # --------------------------------------------------------------------------- forest
+def _forest_labels(data: pd.DataFrame) -> list[str]:
+    """Row labels: from the catalogue when the codes are given, else the ``label`` column."""
+    if {"outcome", "group", "reference"}.issubset(data.columns):
+        if "method" in data.columns:
+            methods = data["method"]
+        elif "id" in data.columns:
+            methods = data["id"].astype(str).str.rsplit("_", n=1).str[-1]
+        else:
+            methods = pd.Series([None] * len(data), index=data.index)
+        out = []
+        for (_, r), method in zip(data.iterrows(), methods, strict=True):
+            try:
+                out.append(test_label(r["outcome"], r["group"], r["reference"], method))
+            except UnknownCodeError:
+                logger.warning("test sans libellé dans le catalogue : %s", r.to_dict())
+                out.append(str(r.get("label", r["outcome"])))
+        return out
+    return data["label"].astype(str).tolist()
+
+
 def forest_plot(
     results: pd.DataFrame,
     *,
@@ -428,13 +582,19 @@ def forest_plot(
     xlabel: str = "Rapport de cotes (échelle logarithmique)",
     alpha: float = 0.05,
     source: str | None = DEFAULT_SOURCE,
+    wrap: int = 38,
 ) -> Figure:
     """Forest plot of ratios (odds or hazard) with confidence intervals, log scale.
+
+    Row labels are wrapped on spaces and the figure grows with the number of
+    rows and of lines per label, so that no two labels overprint.
 
     Parameters
     ----------
     results : DataFrame
-        Columns ``label, estimate, ci_low, ci_high, p_adjusted`` (ratios > 0).
+        Columns ``estimate, ci_low, ci_high, p_adjusted`` (ratios > 0) and either
+        ``outcome, group, reference`` (codes, with ``method`` or ``id``), labelled
+        from :mod:`allocation_analysis.labels`, or a ready-made French ``label``.
     title : str
         Figure title.
     xlabel : str
@@ -443,6 +603,8 @@ def forest_plot(
         Level applied to ``p_adjusted``: significant rows are drawn filled.
     source : str, optional
         Source line.
+    wrap : int
+        Maximum length of a line of a row label, in characters.
 
     Returns
     -------
@@ -453,17 +615,23 @@ def forest_plot(
     .. [3] Lewis, S. & Clarke, M. (2001). Forest plots: trying to see the wood and
        the trees. *BMJ*, 322(7300), 1479-1480.
     """
-    _require_columns(
-        results, ["label", "estimate", "ci_low", "ci_high", "p_adjusted"], argument="results"
-    )
+    _require_columns(results, ["estimate", "ci_low", "ci_high", "p_adjusted"], argument="results")
     data = results.reset_index(drop=True)
+    if "label" not in data.columns and not {"outcome", "group", "reference"}.issubset(data.columns):
+        raise UsageError(
+            "« results » : il faut une colonne « label » ou les colonnes « outcome », "
+            "« group » et « reference »."
+        )
     values = data[["estimate", "ci_low", "ci_high"]].to_numpy(dtype=float)
     if np.any(values[np.isfinite(values)] <= 0):
         raise UsageError(
             "« results » : les rapports et leurs bornes doivent être strictement positifs."
         )
+    names = [wrap_label(t, wrap) for t in _forest_labels(data)]
     n = len(data)
-    fig, ax = _new_figure((7.5, 1.0 + 0.45 * max(n, 1)))
+    lines = max((t.count("\n") + 1 for t in names), default=1)
+    row_height = 0.2 + 0.17 * lines  # inches: the label's lines plus a gap
+    fig, ax = _new_figure((8.0, 1.9 + row_height * max(n, 1)))
     y = np.arange(n)[::-1]
     signif = pd.to_numeric(data["p_adjusted"], errors="coerce") < alpha
     for yi, (_, r), s in zip(y, data.iterrows(), signif, strict=True):
@@ -495,8 +663,8 @@ def forest_plot(
     ax.xaxis.set_major_formatter(decimal_formatter(2))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y)
-    ax.set_yticklabels(data["label"].astype(str))
-    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_yticklabels(names, fontsize=9, linespacing=1.1)
+    ax.set_ylim(-0.6, n - 0.4)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     handles = [
@@ -517,8 +685,9 @@ def forest_plot(
             ls="",
             label="non significatif",
         ),
+        Line2D([], [], color="black", lw=1, label="1 : aucun écart"),
     ]
-    fig.legend(handles=handles, fontsize=8, frameon=False, loc="outside upper right", ncols=2)
+    fig.legend(handles=handles, fontsize=8, frameon=False, loc="outside upper center", ncols=3)
     _source(fig, source)
     return fig
 
@@ -562,7 +731,8 @@ def km_plot(
         )
         f = frame.sort_values("time")
         colour = OKABE_ITO[k % len(OKABE_ITO)]
-        ax.step(f["time"], f["survival"], where="post", color=colour, lw=1.6, label=str(group))
+        name = label(group, "group") if str(group) in GROUP_FR else str(group)
+        ax.step(f["time"], f["survival"], where="post", color=colour, lw=1.6, label=name)
         ax.fill_between(
             f["time"], f["ci_low"], f["ci_high"], step="post", color=colour, alpha=0.18, lw=0
         )
@@ -580,6 +750,14 @@ def km_plot(
 
 
 # --------------------------------------------------------------------------- trend
+def _semester_tick(period: str) -> str:
+    """``"2025-S2"`` → ``"2e sem.\\n2025"`` (other texts unchanged)."""
+    year, _, half = str(period).partition("-S")
+    if not (year.isdigit() and half in ("1", "2")):
+        return str(period)
+    return f"{'1er' if half == '1' else '2e'} sem.\n{year}"
+
+
 def trend_plot(
     frame: pd.DataFrame,
     *,
@@ -589,6 +767,11 @@ def trend_plot(
 ) -> Figure:
     """Indicators across semesters with their confidence intervals and targets.
 
+    Each distinct target is drawn once, as a grey dashed line labelled with its
+    value and the indicators it applies to; the legend sits below the axes so
+    that it never hides a line. Indicators with no published value (all
+    suppressed) are not drawn and are named in a note.
+
     Parameters
     ----------
     frame : DataFrame
@@ -596,7 +779,8 @@ def trend_plot(
     title : str
         Figure title.
     labels : mapping, optional
-        Display name of each indicator id.
+        Display name of each indicator id (default: the short names of
+        :mod:`allocation_analysis.labels`).
     source : str, optional
         Source line.
 
@@ -608,35 +792,76 @@ def trend_plot(
         frame, ["period", "id", "share", "ci_low", "ci_high", "target"], argument="frame"
     )
     labels = dict(labels or {})
+
+    def name_of(ind: object) -> str:
+        return labels.get(str(ind)) or _code_label(ind, "indicator_short")
+
     periods = sorted(frame["period"].astype(str).unique())
     xpos = {p: i for i, p in enumerate(periods)}
-    fig, ax = _new_figure((7.5, 4.5))
-    for k, (ind, f) in enumerate(frame.groupby("id", sort=False)):
+    fig, ax = _new_figure((7.5, 5.0))
+    targets: dict[float, list[str]] = {}
+    hidden: list[str] = []
+    k = 0
+    for ind, f in frame.groupby("id", sort=False):
+        name = name_of(ind)
+        share = pd.to_numeric(f["share"], errors="coerce")
+        if share.notna().sum() == 0:
+            hidden.append(name)
+            continue
         f = f.assign(x=f["period"].astype(str).map(xpos)).sort_values("x")
         colour = OKABE_ITO[k % len(OKABE_ITO)]
-        name = labels.get(str(ind), str(ind))
-        ax.plot(f["x"], f["share"], marker="o", color=colour, lw=1.6, label=name)
-        ax.fill_between(f["x"], f["ci_low"], f["ci_high"], color=colour, alpha=0.18, lw=0)
-        targets = pd.to_numeric(f["target"], errors="coerce").dropna().unique()
-        for t in targets:
-            ax.axhline(t, color=colour, ls="--", lw=1)
-        if len(targets):
-            ax.plot(
-                [],
-                [],
-                color=colour,
-                ls="--",
-                lw=1,
-                label=f"objectif {name} ({_fmt_pct(targets[0], 0)})",
-            )
+        k += 1
+        own = pd.to_numeric(f["target"], errors="coerce").dropna().unique()
+        shown = f"{name} (objectif {_fmt_pct(own[0], 0)})" if len(own) == 1 else name
+        ax.plot(f["x"], f["share"], marker="o", color=colour, lw=1.6, label=shown)
+        ax.fill_between(
+            f["x"],
+            pd.to_numeric(f["ci_low"], errors="coerce"),
+            pd.to_numeric(f["ci_high"], errors="coerce"),
+            color=colour,
+            alpha=0.18,
+            lw=0,
+        )
+        for t in own:
+            targets.setdefault(round(float(t), 6), []).append(name)
+    for t in sorted(targets):
+        ax.axhline(t, color=_TARGET_COLOUR, ls="--", lw=1, gid="target", zorder=1)
+        ax.annotate(
+            f"objectif {_fmt_pct(t, 0)}",
+            (1.0, t),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color=_TARGET_COLOUR,
+        )
+    if targets:
+        ax.plot(
+            [], [], color=_TARGET_COLOUR, ls="--", lw=1, label="objectif légal ou fixé par la CIA"
+        )
     ax.set_xticks(range(len(periods)))
-    ax.set_xticklabels([p.replace("-S", " S") for p in periods])
+    ax.set_xticklabels([_semester_tick(p) for p in periods])
     ax.yaxis.set_major_formatter(percent_formatter(0))
-    ax.set_ylim(bottom=0)
+    top = max([0.0, *targets, *pd.to_numeric(frame["ci_high"], errors="coerce").dropna()])
+    ax.set_ylim(0, max(0.1, top * 1.12))
     ax.set_xlabel("Semestre")
     ax.set_ylabel("Part")
     ax.set_title(title)
-    ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
+    # below the axes: the legend never hides a line
+    fig.legend(fontsize=8, frameon=False, loc="outside lower center", ncols=2)
+    if hidden:
+        ax.annotate(
+            "Non diffusés (secret statistique) : " + " ; ".join(hidden),
+            (0.0, 1.0),
+            xycoords="axes fraction",
+            xytext=(0, 4),
+            textcoords="offset points",
+            fontsize=7,
+            color="#444444",
+            va="bottom",
+            wrap=True,
+        )
     _source(fig, source)
     return fig
