@@ -136,6 +136,15 @@ def test_every_interval_is_at_the_configured_level(frames, records_010):
             random_state=cfg.seed,
             **common,
         ),
+        "waiting_time_origin_cox": stats.cox(
+            sub,
+            duration="duree_jours",
+            event="_allocation",
+            entry="entree_risque_jours",
+            controls=analysis.ACCESS_CONTROLS,
+            cluster=analysis.CLUSTER,
+            **common,
+        ),
     }
     for tid, res in direct.items():
         res = res.by_group("hors_ue") if isinstance(res, stats.ResultSet) else res
@@ -158,6 +167,8 @@ def test_every_interval_is_at_the_configured_level(frames, records_010):
     table = narrative.tests_table_fr(frame, alpha=0.10)
     assert "IC 90 % (non ajusté)" in table.columns
     assert not any("95" in c for c in table.columns)
+    sentences = narrative.tests_sentences_fr(frame, alpha=0.10)
+    assert "IC 90 % :" in sentences[0] and not any("IC 95 %" in t for t in sentences)
 
 
 # --------------------------------------------------------------------------- §4 families
