@@ -61,16 +61,18 @@ import pandera.pandas as pa
 from allocation_analysis.errors import InputError, UsageError
 from allocation_analysis.io import _arrow, parsing
 from allocation_analysis.io.colmap import ColumnMap, apply_table_map, load_column_map
-from allocation_analysis.io.readers import MultilineRecord, read_table
+from allocation_analysis.io.readers import TEXT_DTYPE, MultilineRecord, read_table
 from allocation_analysis.io.schemas import (
     ALIASES,
     FRAME_RULE_COLUMN,
+    IDENTIFIER_COLUMNS,
     RULE_MESSAGES,
     TABLES,
     ColumnSpec,
     TableSpec,
     empty_column,
     fmt_number,
+    is_personal,
     pandera_schema,
 )
 
@@ -135,6 +137,16 @@ class LoadResult:
         Key of every row read (pseudonymised ``demande_id`` for ``demandes``
         and ``attributions``, ``rpls_id`` for ``logements``), indexed by
         ``source_row``; used by the referential checks.
+    alt_keys : DataFrame
+        Keys a row may really have had (columns ``source_row, column, key,
+        origin``; pseudonymised for ``num_unique``): for a row rejected before
+        its fields could be told apart (``origin == "illisible"``: ragged
+        record, unclosed quote), the identifier field read from the line; for
+        an identifier stored as a number in XLSX/Parquet (``"numerique"``),
+        the same digits with the leading zeros the number may have lost. Used
+        by the referential checks to blame the right file.
+    numeric_columns : frozenset of str
+        Identifier columns stored as numbers in the whole file (XLSX/Parquet).
     """
 
     table: str
@@ -143,6 +155,8 @@ class LoadResult:
     n_read: int
     file: str | None = None
     keys: pd.Series | None = field(default=None, repr=False)
+    alt_keys: pd.DataFrame | None = field(default=None, repr=False)
+    numeric_columns: frozenset[str] = frozenset()
 
     @property
     def rejected_rows(self) -> np.ndarray:
@@ -168,7 +182,9 @@ class LoadResult:
                 "table": self.table,
                 "source_row": rows["source_row"].to_numpy(dtype=np.int64),
                 "column": column,
-                "value": _display(rows[column], column) if column in rows else "",
+                "value": _display(rows[column], column)
+                if column in rows
+                else (MASK if is_personal(column) else ""),
                 "rule": rule,
                 "message": message,
             }
@@ -201,14 +217,11 @@ def _concat_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _display(values: pd.Series, column: str) -> pd.Series | str:
-    if column in _MASKED:
+    if is_personal(column):
         return MASK
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.strftime("%Y-%m-%d").fillna("").to_numpy()
     return values.astype("string").fillna("").to_numpy()
-
-
-_MASKED = {c.name for t in TABLES.values() for c in t.columns if c.masked} | {"demande_id"}
 
 
 @dataclass(frozen=True)
@@ -367,7 +380,7 @@ def _reasons(
 
 
 def _raw_values(raw: pd.DataFrame, column: str, rows: np.ndarray) -> Any:
-    if column in _MASKED:
+    if is_personal(column):
         return MASK
     if column not in raw.columns:
         return ""
@@ -457,9 +470,11 @@ def load_table(
         raise UsageError(f"unknown_share doit être compris entre 0 et 1 (reçu {unknown_share}).")
     fname = str(path)
     raw, info = read_table(path, sheet=sheet, encoding=encoding, sep=sep)
+    source_names = list(raw.columns)
     raw = apply_table_map(
         raw, load_column_map(column_map).for_table(spec.name), spec.names, file=fname
     )
+    canonical_of = dict(zip(source_names, raw.columns, strict=True))
 
     missing = [c for c in spec.required if c not in raw.columns]
     if missing and raw.shape[1] == 1 and len(spec.required) > 1:
@@ -525,6 +540,10 @@ def load_table(
             )
         )
 
+    numeric = {canonical_of.get(c, c): rows for c, rows in info.numeric.items()}
+    numeric_columns = _read_numeric_identifiers(raw, numeric)
+    alt = _alternative_keys(raw, info, numeric, numeric_columns)
+
     parsed: dict[str, pd.Series] = {}
     bad_cells: dict[str, pd.Series] = {}
     for c in spec.columns:
@@ -579,6 +598,11 @@ def load_table(
         memo = _pseudonyms if _pseudonyms is not None else {}
         ids, memo["known"] = _pseudonymise(frame["num_unique"], k, memo.get("known"))
         keys = ids
+        ids_alt = alt["column"] == "num_unique"
+        if ids_alt.any():
+            alt.loc[ids_alt, "key"] = _pseudonymise(alt.loc[ids_alt, "key"].astype(TEXT_DTYPE), k)[
+                0
+            ].to_numpy()
         del frame["num_unique"]
         frame.insert(0, "demande_id", ids)
     elif spec.unique_key and len(spec.unique_key) == 1:
@@ -590,7 +614,14 @@ def load_table(
     del frame
     data.index = pd.RangeIndex(len(data))
     result = LoadResult(
-        table=spec.name, data=data, rejects=rejects, n_read=n_read, file=fname, keys=keys
+        table=spec.name,
+        data=data,
+        rejects=rejects,
+        n_read=n_read,
+        file=fname,
+        keys=keys,
+        alt_keys=alt,
+        numeric_columns=numeric_columns,
     )
     if result.n_read != result.n_accepted + result.n_rejected:  # pragma: no cover - invariant
         raise AssertionError(f"row accounting broken for {fname}")
@@ -605,6 +636,76 @@ def load_table(
     )
     _arrow.release_memory()
     return result
+
+
+def _read_numeric_identifiers(raw: pd.DataFrame, numeric: dict[str, np.ndarray]) -> frozenset[str]:
+    """Identifier cells stored as numbers read as their digits, in place (``59100003.0`` → ``59100003``).
+
+    Returns the identifier columns stored as numbers in every non-empty cell.
+    """
+    whole: set[str] = set()
+    for col in IDENTIFIER_COLUMNS:
+        rows = numeric.get(col)
+        if col not in raw.columns or rows is None or len(rows) == 0:
+            continue
+        rows = rows[np.isin(rows, raw.index.to_numpy())]
+        cells = raw.loc[rows, col].astype(TEXT_DTYPE)
+        raw.loc[rows, col] = cells.str.replace(r"^(\d+)\.0+$", r"\1", regex=True).to_numpy()
+        filled = int((raw[col].astype(TEXT_DTYPE).str.strip() != "").sum())
+        if len(rows) == filled:
+            whole.add(col)
+    return frozenset(whole)
+
+
+_NO_ALT = pd.DataFrame(
+    {"source_row": pd.Series(dtype="int64"), "column": pd.Series(dtype=object),
+     "key": pd.Series(dtype=object), "origin": pd.Series(dtype=object)}
+)  # fmt: skip
+
+
+def _alternative_keys(
+    raw: pd.DataFrame, info: Any, numeric: dict[str, np.ndarray], numeric_columns: frozenset[str]
+) -> pd.DataFrame:
+    """Keys a row may really have had (see :attr:`LoadResult.alt_keys`), as raw text."""
+    import csv
+
+    parts: list[dict[str, Any]] = []
+    cols = [c for c in IDENTIFIER_COLUMNS if c in raw.columns]
+    unread = [(r.source_row, r.text) for r in info.ragged] + [
+        (r.source_row, r.text) for r in info.multiline
+    ]
+    if unread and cols:
+        seps = [info.sep] + [s for s in (";", ",", "\t") if s != info.sep] if info.sep else []
+        for col in cols:
+            pos = list(raw.columns).index(col)
+            for row, text in unread:
+                found = set()
+                for s in seps:  # an extra separator after the key, or another separator
+                    try:
+                        fields = next(csv.reader([text], delimiter=s))
+                    except (csv.Error, StopIteration):
+                        continue
+                    if len(fields) > pos and fields[pos].strip():
+                        found.add(fields[pos].strip())
+                parts.extend(
+                    {"source_row": row, "column": col, "key": f, "origin": "illisible"}
+                    for f in sorted(found)
+                )
+    for col in cols:
+        rows = numeric.get(col)
+        if rows is None or col in numeric_columns:
+            continue
+        rows = rows[np.isin(rows, raw.index.to_numpy())]
+        for row, digits in zip(rows, raw.loc[rows, col].astype(str).str.strip(), strict=True):
+            if digits.isdigit():
+                parts.extend(
+                    {"source_row": int(row), "column": col, "key": digits.zfill(n),
+                     "origin": "numerique"}
+                    for n in range(len(digits) + 1, len(digits) + 4)
+                )  # fmt: skip
+    if not parts:
+        return _NO_ALT.copy()
+    return pd.DataFrame(parts, columns=list(_NO_ALT.columns)).astype({"source_row": "int64"})
 
 
 def _schema_reasons(
@@ -803,11 +904,76 @@ def load_inputs(
     )
 
 
+def _numeric_identifier_error(res: LoadResult, column: str, other: LoadResult) -> InputError:
+    return InputError(
+        f"La colonne {column} est enregistrée comme nombre dans ce fichier : les "
+        "identifiants y perdent leurs zéros initiaux (et tout ce qui n'est pas un chiffre), "
+        f"si bien qu'ils ne correspondent plus à ceux du fichier {other.file}. Enregistrez "
+        f"la colonne {column} au format texte (dans le tableur : format de cellule « Texte » "
+        "avant la saisie ou l'import).",
+        file=res.file,
+        column=column,
+        rule="identifiant_numerique",
+    )
+
+
+def _explained_references(
+    att: LoadResult, ref: LoadResult, column: str, unknown: np.ndarray
+) -> np.ndarray:
+    """Which unknown references are explained by a defect of a row, not by a missing row.
+
+    An allocation key that is unknown in ``ref`` is explained when it is the
+    identifier read from a ``ref`` row rejected before its fields could be
+    told apart, or when either side holds the identifier as a number that
+    lost its leading zeros. The ``ref`` rows (and allocation rows) concerned
+    by a number are rejected here (rule ``identifiant_numerique``); the
+    allocations of rejected ``ref`` rows are rejected by the caller.
+    """
+    assert att.keys is not None and ref.keys is not None
+    ukeys = att.keys[unknown]
+    explained = np.zeros(len(ukeys), dtype=bool)
+    ref_alt = ref.alt_keys if ref.alt_keys is not None else _NO_ALT
+    ref_alt = ref_alt[ref_alt["column"] == column]
+    message = (
+        f"{column} enregistré comme nombre dans le classeur : les zéros initiaux ont été "
+        "perdus ; enregistrez la colonne au format texte"
+    )
+    if len(ref_alt):
+        explained |= _arrow.isin(ukeys, ref_alt["key"])
+        num = ref_alt[(ref_alt["origin"] == "numerique")]
+        hit = num.loc[_arrow.isin(num["key"], ukeys), "source_row"].to_numpy()
+        if len(hit):
+            ref.reject_rows(
+                pd.Series(np.isin(ref.data["source_row"].to_numpy(), hit), index=ref.data.index),
+                column=column,
+                rule="identifiant_numerique",
+                message=message,
+            )
+    att_alt = att.alt_keys if att.alt_keys is not None else _NO_ALT
+    att_alt = att_alt[(att_alt["column"] == column) & (att_alt["origin"] == "numerique")]
+    if len(att_alt):
+        hit = att_alt.loc[_arrow.isin(att_alt["key"], ref.keys), "source_row"].to_numpy()
+        explained |= np.isin(ukeys.index.to_numpy(), hit)
+        if len(hit):
+            att.reject_rows(
+                pd.Series(np.isin(att.data["source_row"].to_numpy(), hit), index=att.data.index),
+                column=column,
+                rule="identifiant_numerique",
+                message=message,
+            )
+    return explained
+
+
 def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
     assert att.keys is not None and dem.keys is not None
     # Arrow hash kernels: pandas' isin/map on Arrow strings make Python objects of the set
     unknown = att.keys.notna().to_numpy() & ~_arrow.isin(att.keys, dem.keys)
     if unknown.any():
+        unknown[unknown] = ~_explained_references(att, dem, "num_unique", unknown)
+    if unknown.any():
+        for res, other in ((dem, att), (att, dem)):
+            if "num_unique" in res.numeric_columns:
+                raise _numeric_identifier_error(res, "num_unique", other)
         rows = att.keys.index[unknown].to_numpy()
         raise InputError(
             f"{len(rows)} attribution(s) renvoient à une demande absente du fichier des "
@@ -839,9 +1005,16 @@ def _check_allocation_dwellings(att: LoadResult, log: LoadResult) -> None:
     # Accepted allocation rows only: a rejected row's rpls_id may itself be garbage.
     rpls = att.data["rpls_id"]
     present = rpls.notna().to_numpy()
-    unknown_acc = att.data.loc[present & ~_arrow.isin(rpls, log.keys), "source_row"].to_numpy()
-    rows = np.sort(unknown_acc)
+    unknown = present & ~_arrow.isin(rpls, log.keys)
+    if unknown.any() and log.alt_keys is not None:
+        # the rpls_id read from a dwelling row rejected before its fields could be told apart
+        alt = log.alt_keys[log.alt_keys["column"] == "rpls_id"]
+        unknown &= ~_arrow.isin(rpls, alt["key"])
+    rows = np.sort(att.data.loc[unknown, "source_row"].to_numpy())
     if len(rows):
+        for res, other in ((log, att), (att, log)):
+            if "rpls_id" in res.numeric_columns:
+                raise _numeric_identifier_error(res, "rpls_id", other)
         raise InputError(
             f"{len(rows)} attribution(s) renvoient à un logement (rpls_id) absent du fichier "
             f"des logements ({log.file}).",

@@ -108,6 +108,10 @@ class ReadInfo:
     multiline : tuple of MultilineRecord
         CSV lines holding a quote that is not closed on the line; not in the
         frame, counted as rows read and rejected by the loader.
+    numeric : dict of str to ndarray
+        XLSX and Parquet only: for each column holding cells stored as numbers,
+        the source rows of those cells (an identifier stored as a number may
+        have lost its leading zeros).
     """
 
     path: Path
@@ -117,6 +121,7 @@ class ReadInfo:
     sheet: str | int | None = None
     ragged: tuple[RaggedRow, ...] = field(default_factory=tuple)
     multiline: tuple[MultilineRecord, ...] = field(default_factory=tuple)
+    numeric: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n_ragged(self) -> int:
@@ -735,7 +740,12 @@ def _read_parquet(p: Path) -> tuple[pd.DataFrame, ReadInfo]:
         }
     )
     df.index = pd.Index(np.arange(2, len(df) + 2, dtype=np.int64), name="source_row")
-    return _drop_blank_rows(df), ReadInfo(path=p, format="parquet")
+    numeric = {
+        n: df.index.to_numpy()[raw[c].notna().to_numpy()]
+        for n, c in zip(names, raw.columns, strict=True)
+        if pd.api.types.is_numeric_dtype(raw[c]) and not pd.api.types.is_bool_dtype(raw[c])
+    }
+    return _drop_blank_rows(df), ReadInfo(path=p, format="parquet", numeric=numeric)
 
 
 def _read_excel(p: Path, sheet: str | int | None) -> tuple[pd.DataFrame, ReadInfo]:
@@ -777,4 +787,16 @@ def _read_excel(p: Path, sheet: str | int | None) -> tuple[pd.DataFrame, ReadInf
         {n: body.iloc[:, i].map(_cell_to_text).astype(TEXT_DTYPE) for i, n in enumerate(names)}
     )
     df.index = pd.Index(np.arange(2, len(df) + 2, dtype=np.int64), name="source_row")
-    return _drop_blank_rows(df), ReadInfo(path=p, format="xlsx", sheet=sheet_name)
+    numeric = {}
+    for i, n in enumerate(names):
+        is_num = body.iloc[:, i].map(_is_number).to_numpy(dtype=bool)
+        if is_num.any():
+            numeric[n] = df.index.to_numpy()[is_num]
+    info = ReadInfo(path=p, format="xlsx", sheet=sheet_name, numeric=numeric)
+    return _drop_blank_rows(df), info
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+        v, bool | np.bool_
+    )

@@ -28,11 +28,63 @@ import pandas as pd
 import pandera.pandas as pa
 
 __all__ = [
+    "IDENTIFIER_COLUMNS",
+    "PERSONAL_COLUMNS",
     "ColumnSpec",
     "TableSpec",
     "TABLES",
+    "is_personal",
     "pandera_schema",
 ]
+
+# Columns whose values describe a person (or lead to one): identifiers, incomes,
+# coordinates of an address, age or birth date, free text. Their values never
+# appear in a rejects table or an error message: only the column, the rule and
+# the row number do. This is the one list; :func:`is_personal` also covers the
+# name patterns below (any ``…_id``/``id_…`` identifier, any ``revenu…``
+# income, any comment column), so that a column added later is masked too.
+PERSONAL_COLUMNS = frozenset(
+    {
+        "num_unique",
+        "demande_id",
+        "rpls_id",
+        "lon",
+        "lat",
+        "x",
+        "y",
+        "age_demandeur",
+        "date_naissance",
+        "revenus_mensuels",
+        "revenu_annuel_uc",
+        "commentaire",
+        "commentaires",
+        "observations",
+        "adresse",
+        "prenom",
+        "telephone",
+        "courriel",
+    }
+)
+_PERSONAL_PREFIXES = ("revenu", "id_", "num_", "commentaire", "observation", "remarque", "adresse")
+_PERSONAL_SUFFIXES = ("_id", "_naissance")
+
+IDENTIFIER_COLUMNS = ("num_unique", "rpls_id")
+"""Key columns referenced across tables; a number typed into one is read back as digits."""
+
+
+def is_personal(column: str) -> bool:
+    """``column`` holds personal values (masked in rejects and messages).
+
+    Examples
+    --------
+    >>> is_personal("revenus_mensuels"), is_personal("num_unique"), is_personal("nationalite")
+    (True, True, False)
+    """
+    c = str(column).strip().lower()
+    return (
+        c in PERSONAL_COLUMNS or c.startswith(_PERSONAL_PREFIXES) or c.endswith(_PERSONAL_SUFFIXES)
+    )
+
 
 MOTIFS_RADIATION = (
     "attribution",
@@ -105,8 +157,8 @@ class ColumnSpec:
         Allowed values (``kind == "enum"``).
     min, max : float, optional
         Inclusive range (numbers).
-    masked : bool
-        Mask the value in rejects (identifiers and coordinates).
+
+    The value of a personal column (:func:`is_personal`) is masked in rejects.
     """
 
     name: str
@@ -115,7 +167,11 @@ class ColumnSpec:
     values: tuple[str, ...] = ()
     min: float | None = None
     max: float | None = None
-    masked: bool = False
+
+    @property
+    def masked(self) -> bool:
+        """Mask the value in rejects and messages (:data:`PERSONAL_COLUMNS`)."""
+        return is_personal(self.name)
 
     @property
     def dtype(self) -> str:
@@ -163,15 +219,15 @@ TABLES: dict[str, TableSpec] = {
         label="demandes de logement social",
         unique_key=("num_unique",),
         columns=(
-            C("num_unique", "text", required=True, masked=True),
+            C("num_unique", "text", required=True),
             C("date_depot", "date", required=True),
             C("date_radiation", "date"),
             C("motif_radiation", "enum", values=MOTIFS_RADIATION),
             C("nationalite", "enum", required=True, values=NATIONALITES),
             C("commune_residence", "insee", required=True),
             C("qpv_residence", "qpv"),
-            C("lon", "float", min=-180.0, max=180.0, masked=True),
-            C("lat", "float", min=-90.0, max=90.0, masked=True),
+            C("lon", "float", min=-180.0, max=180.0),
+            C("lat", "float", min=-90.0, max=90.0),
             C("nb_personnes", "int", required=True, min=1, max=30),
             C("nb_adultes_sup", "int", min=0, max=30),
             C("nb_enfants_moins_14", "int", min=0, max=30),
@@ -192,7 +248,7 @@ TABLES: dict[str, TableSpec] = {
         label="attributions",
         unique_key=("num_unique",),
         columns=(
-            C("num_unique", "text", required=True, masked=True),
+            C("num_unique", "text", required=True),
             C("date_bail", "date", required=True),
             C("rpls_id", "text"),
             C("commune_logement", "insee"),
@@ -217,8 +273,8 @@ TABLES: dict[str, TableSpec] = {
             C("rpls_id", "text", required=True),
             C("commune", "insee", required=True),
             C("qpv", "qpv"),
-            C("lon", "float", min=-180.0, max=180.0, masked=True),
-            C("lat", "float", min=-90.0, max=90.0, masked=True),
+            C("lon", "float", min=-180.0, max=180.0),
+            C("lat", "float", min=-90.0, max=90.0),
             C("nb_pieces", "int", min=1, max=20),
             C("typologie", "enum", values=TYPOLOGIES),
             C("financement", "enum", values=FINANCEMENTS),

@@ -49,7 +49,7 @@ def load_demandes(tmp_path: Path, rows: list[str], **kw) -> object:
 # ----------------------------------------------------------------- row-level rejects
 
 ROW_CASES = {
-    "negative_income": (dict(revenus_mensuels="-5"), "revenus_mensuels", "minimum", "-5"),
+    "negative_income": (dict(revenus_mensuels="-5"), "revenus_mensuels", "minimum", "(masqué)"),
     "household_of_zero": (dict(nb_personnes="0", nb_adultes_sup="", nb_enfants_moins_14=""),
                           "nb_personnes", "minimum", "0"),
     "impossible_date": (dict(date_depot="31/02/2023"), "date_depot", "type_date", "31/02/2023"),
@@ -59,7 +59,9 @@ ROW_CASES = {
     "insee_code_lost_leading_zero": (dict(commune_residence="1053"), "commune_residence",
                                      "code_insee", "1053"),
     "text_in_numeric_column": (dict(revenus_mensuels="beaucoup"), "revenus_mensuels",
-                               "type_nombre", "beaucoup"),
+                               "type_nombre", "(masqué)"),
+    "age_out_of_range": (dict(age_demandeur="12"), "age_demandeur", "minimum", "(masqué)"),
+    "bad_rent_shown": (dict(nb_personnes="x"), "nb_personnes", "type_entier", "x"),
     "fractional_household_size": (dict(nb_personnes="2,5"), "nb_personnes", "type_entier", "2,5"),
     "motif_without_date": (dict(motif_radiation="renonciation"), "motif_radiation",
                            "motif_sans_date_radiation", "renonciation"),

@@ -8,9 +8,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import ATTRIBUTIONS_HEADER, write_csv
+import pandas as pd
+import pytest
+from conftest import (
+    ATTRIBUTIONS_HEADER,
+    ATTRIBUTIONS_ROWS,
+    DEMANDES_HEADER,
+    DEMANDES_ROWS,
+    LOGEMENTS_HEADER,
+    LOGEMENTS_ROWS,
+    SEUILS_HEADER,
+    SEUILS_ROWS,
+    write_csv,
+)
 
-from allocation_analysis.io import load_table
+from allocation_analysis.config import InputPaths
+from allocation_analysis.errors import InputError
+from allocation_analysis.io import load_inputs, load_table, read_table
 
 COMMENT_HEADER = ATTRIBUTIONS_HEADER + ";commentaire"
 
@@ -87,3 +101,120 @@ def test_crlf_file_with_stray_quote(tmp_path):
     assert (res.n_read, res.n_accepted, res.n_rejected) == (10, 9, 1)
     assert res.rejects["source_row"].tolist() == [5]
     assert res.data.loc[res.data["source_row"] == 8, "reservataire"].tolist() == ["etat"]
+
+
+# ------------------------------------- 2. a bad demand row does not blame the allocations
+
+
+def _inputs(tmp_path: Path, dem: list[str], *, att=ATTRIBUTIONS_ROWS) -> InputPaths:
+    return InputPaths(
+        demandes=write_csv(tmp_path / "demandes.csv", DEMANDES_HEADER, dem),
+        attributions=write_csv(tmp_path / "attributions.csv", ATTRIBUTIONS_HEADER, att),
+        logements=write_csv(tmp_path / "logements.csv", LOGEMENTS_HEADER, LOGEMENTS_ROWS),
+        seuils=write_csv(tmp_path / "seuils.csv", SEUILS_HEADER, SEUILS_ROWS),
+    )
+
+
+BAD_DEMAND_ROWS = {
+    # demand 059100002 (line 3) is the one of allocation line 2
+    "extra_separator": DEMANDES_ROWS[1].replace("hébergé", "hébergé;chez un tiers"),
+    "mixed_separators": DEMANDES_ROWS[1].replace(";", ","),
+    "unclosed_quote": DEMANDES_ROWS[1].replace(";T1;", ';"T1;'),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DEMAND_ROWS), ids=list(BAD_DEMAND_ROWS))
+def test_allocation_of_an_unreadable_demand_row_is_a_reject(tmp_path, case):
+    dem = [DEMANDES_ROWS[0], BAD_DEMAND_ROWS[case], *DEMANDES_ROWS[2:]]
+    inputs = load_inputs(_inputs(tmp_path, dem))
+    d = inputs.report.tables["demandes"]
+    assert (d.read, d.accepted, d.rejected) == (5, 4, 1)
+    assert inputs.rejects["demandes"]["source_row"].tolist() == [3]
+    a = inputs.report.tables["attributions"]
+    assert (a.read, a.accepted, a.rejected) == (3, 2, 1)
+    r = inputs.rejects["attributions"]
+    assert r[["source_row", "rule", "value"]].values.tolist() == [
+        [2, "demande_rejetee", "(masqué)"]
+    ]
+
+
+def _xlsx(path: Path, header: str, rows: list[list[object]]) -> Path:
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.active.append(header.split(";"))
+    for row in rows:
+        wb.active.append(row)
+    wb.save(path)
+    return path
+
+
+def _demand_cells(row: str) -> list[object]:
+    return [v if v != "" else None for v in row.split(";")]
+
+
+def test_xlsx_identifier_typed_as_a_number_rejects_that_demand_and_its_allocation(tmp_path):
+    cells = [_demand_cells(r) for r in DEMANDES_ROWS]
+    cells[1][0] = 59100002  # leading zero lost: the allocation of line 2 points to it
+    cells[2][0] = 59100003.0  # a float cell: "59100003", never "59100003.0"
+    paths = _inputs(tmp_path, DEMANDES_ROWS)
+    paths = InputPaths(**{**paths.__dict__, "demandes": _xlsx(tmp_path / "d.xlsx",
+                                                             DEMANDES_HEADER, cells)})  # fmt: skip
+    raw, _ = read_table(paths.demandes)
+    assert raw.loc[4, "num_unique"] == "59100003"
+    inputs = load_inputs(paths)
+    rd = inputs.rejects["demandes"]
+    assert rd[["source_row", "column", "rule", "value"]].values.tolist() == [
+        [3, "num_unique", "identifiant_numerique", "(masqué)"],
+        [4, "num_unique", "identifiant_numerique", "(masqué)"],
+    ]
+    assert "texte" in rd.loc[0, "message"]
+    ra = inputs.rejects["attributions"]
+    assert ra[["source_row", "rule"]].values.tolist() == [
+        [2, "demande_rejetee"],
+        [4, "demande_rejetee"],
+    ]
+    a = inputs.report.tables["attributions"]
+    assert (a.read, a.accepted, a.rejected) == (3, 1, 2)
+
+
+def test_parquet_identifier_column_typed_as_integer_is_refused_naming_the_real_cause(tmp_path):
+    df = pd.read_csv(
+        write_csv(tmp_path / "d.csv", DEMANDES_HEADER, DEMANDES_ROWS), sep=";", dtype=str,
+        encoding="cp1252", keep_default_na=False,
+    )  # fmt: skip
+    df["num_unique"] = df["num_unique"].astype("int64")
+    p = tmp_path / "demandes.parquet"
+    df.to_parquet(p)
+    raw, _ = read_table(p)
+    assert raw.loc[2, "num_unique"] == "59100001"  # digits, no ".0"
+    paths = InputPaths(**{**_inputs(tmp_path, DEMANDES_ROWS).__dict__, "demandes": p})
+    with pytest.raises(InputError) as exc:
+        load_inputs(paths)
+    e = exc.value
+    assert e.file.endswith("demandes.parquet") and e.column == "num_unique"
+    assert e.rule == "identifiant_numerique"
+    assert "nombre" in str(e) and "texte" in str(e) and "059100001" not in str(e)
+    assert "59100001" not in str(e)
+
+
+# ------------------------------------------------ 4. no personal value in rejects
+
+
+def test_identifier_typed_into_the_income_column_is_not_written_to_rejects(tmp_path):
+    from allocation_analysis.io.schemas import PERSONAL_COLUMNS, is_personal
+
+    cols = DEMANDES_HEADER.split(";")
+    row = DEMANDES_ROWS[1].split(";")
+    row[cols.index("revenus_mensuels")] = "059100777"  # shifted column: an id as income
+    row[cols.index("age_demandeur")] = "1234,56"  # and an income as age
+    bad = ";".join(row).replace("059100002", "059100008")
+    res = load_table(
+        write_csv(tmp_path / "demandes.csv", DEMANDES_HEADER, [*DEMANDES_ROWS, bad]), "demandes"
+    )
+    text = res.rejects.to_csv()
+    assert "059100777" not in text and "1234" not in text and "059100008" not in text
+    assert set(res.rejects["column"]) == {"age_demandeur"}
+    assert set(res.rejects["value"]) == {"(masqué)"}
+    assert {"num_unique", "revenus_mensuels", "lon", "lat", "age_demandeur"} <= PERSONAL_COLUMNS
+    assert is_personal("revenu_fiscal") and is_personal("id_offre") and is_personal("commentaire")
+    assert not is_personal("commune_residence") and not is_personal("nationalite")
