@@ -558,16 +558,19 @@ def funnel_plot(
 def _forest_labels(data: pd.DataFrame) -> list[str]:
     """Row labels: from the catalogue when the codes are given, else the ``label`` column."""
     if {"outcome", "group", "reference"}.issubset(data.columns):
-        if "method" in data.columns:
-            methods = data["method"]
-        elif "id" in data.columns:
+        # the method code ends the test id (``results.json`` spells the method out)
+        if "id" in data.columns:
             methods = data["id"].astype(str).str.rsplit("_", n=1).str[-1]
+        elif "method" in data.columns:
+            methods = data["method"]
         else:
             methods = pd.Series([None] * len(data), index=data.index)
         out = []
         for (_, r), method in zip(data.iterrows(), methods, strict=True):
             try:
-                out.append(test_label(r["outcome"], r["group"], r["reference"], method))
+                head = test_label(r["outcome"], r["group"], r["reference"])
+                tail = test_label(r["outcome"], r["group"], r["reference"], method)[len(head) :]
+                out.append(f"{head}\n{tail.strip()}" if tail.strip() else head)
             except UnknownCodeError:
                 logger.warning("test sans libellé dans le catalogue : %s", r.to_dict())
                 out.append(str(r.get("label", r["outcome"])))
@@ -593,7 +596,7 @@ def forest_plot(
     ----------
     results : DataFrame
         Columns ``estimate, ci_low, ci_high, p_adjusted`` (ratios > 0) and either
-        ``outcome, group, reference`` (codes, with ``method`` or ``id``), labelled
+        ``outcome, group, reference`` (codes, with ``id`` or a ``method`` code), labelled
         from :mod:`allocation_analysis.labels`, or a ready-made French ``label``.
     title : str
         Figure title.
@@ -627,7 +630,9 @@ def forest_plot(
         raise UsageError(
             "« results » : les rapports et leurs bornes doivent être strictement positifs."
         )
-    names = [wrap_label(t, wrap) for t in _forest_labels(data)]
+    names = [
+        "\n".join(wrap_label(part, wrap) for part in t.split("\n")) for t in _forest_labels(data)
+    ]
     n = len(data)
     lines = max((t.count("\n") + 1 for t in names), default=1)
     row_height = 0.2 + 0.17 * lines  # inches: the label's lines plus a gap
@@ -849,19 +854,19 @@ def trend_plot(
     ax.set_ylabel("Part")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    # below the axes: the legend never hides a line
-    fig.legend(fontsize=8, frameon=False, loc="outside lower center", ncols=2)
     if hidden:
-        ax.annotate(
-            "Non diffusés (secret statistique) : " + " ; ".join(hidden),
-            (0.0, 1.0),
-            xycoords="axes fraction",
-            xytext=(0, 4),
-            textcoords="offset points",
-            fontsize=7,
-            color="#444444",
-            va="bottom",
-            wrap=True,
+        ax.plot(
+            [],
+            [],
+            color="none",
+            label=wrap_label("non diffusés (secret statistique) : " + " ; ".join(hidden), 70),
         )
+    # outside the axes (above them, as on the forest plot): the legend never hides a line
+    handles = ax.get_legend_handles_labels()[0]
+    if k:
+        handles.insert(
+            k, Patch(facecolor="#999999", alpha=0.3, lw=0, label="intervalle de confiance à 95 %")
+        )
+    fig.legend(handles=handles, fontsize=8, frameon=False, loc="outside upper center", ncols=2)
     _source(fig, source)
     return fig

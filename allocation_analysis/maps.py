@@ -223,7 +223,8 @@ def diverging_classes(
     centre : float
         Value at the boundary between the two hues (target, or zero for gaps).
     fmt : callable
-        Formats a break for the legend.
+        Formats a break for the legend; called as ``fmt(value, 0)`` when every
+        break is a whole percentage, so that legends read « 25 % », not « 25,0 % ».
 
     Returns
     -------
@@ -234,13 +235,24 @@ def diverging_classes(
     max_abs = float(np.max(np.abs(arr - centre))) if arr.size else 0.0
     step = _nice_step(max_abs, 3)
     breaks = tuple(centre + k * step for k in (-2, -1, 0, 1, 2))
+    # whole percentages or points are written without decimals (« 25 % », « +10 points »)
+    whole = all(abs(100 * b - round(100 * b)) < 1e-9 for b in breaks)
+
+    def f(value: float) -> str:
+        if not whole:
+            return fmt(value)
+        try:
+            return fmt(value, 0)
+        except TypeError:  # a formatter without a decimals argument
+            return fmt(value)
+
     labels = (
-        f"moins de {fmt(breaks[0])}",
-        f"de {fmt(breaks[0])} à moins de {fmt(breaks[1])}",
-        f"de {fmt(breaks[1])} à moins de {fmt(breaks[2])}",
-        f"de {fmt(breaks[2])} à moins de {fmt(breaks[3])}",
-        f"de {fmt(breaks[3])} à moins de {fmt(breaks[4])}",
-        f"{fmt(breaks[4])} ou plus",
+        f"moins de {f(breaks[0])}",
+        f"de {f(breaks[0])} à moins de {f(breaks[1])}",
+        f"de {f(breaks[1])} à moins de {f(breaks[2])}",
+        f"de {f(breaks[2])} à moins de {f(breaks[3])}",
+        f"de {f(breaks[3])} à moins de {f(breaks[4])}",
+        f"{f(breaks[4])} ou plus",
     )
     return ColourClasses(breaks=breaks, colours=DIVERGING_COLOURS, labels=labels)
 
@@ -631,17 +643,22 @@ def _not_publishable_map(
         },
         control=False,
     ).add_to(m)
-    if n_data:
-        detail = (
-            f"Seules {fmt_int(n_shown)} communes sur {fmt_int(n_data)} ont assez d'effectifs "
-            "pour être diffusées sans rompre le secret statistique ; la carte n'est publiée "
-            f"qu'à partir de {fmt_pct(min_share, digits=0)} des communes."
-        )
-        if n_shown <= 1:
-            detail = detail.replace("Seules", "Seule").replace("ont assez", "a assez")
-            detail = detail.replace("communes sur", "commune sur", 1)
-    else:
+    floor = fmt_pct(min_share, digits=0)
+    if n_data == 0:
         detail = "Aucune commune n'a de données sur la période."
+    elif n_shown == 0:
+        detail = (
+            f"Aucune des {fmt_int(n_data)} communes ayant des données n'a assez d'effectifs "
+            "pour être diffusée sans rompre le secret statistique."
+        )
+    else:
+        verb = "a" if n_shown == 1 else "ont"
+        detail = (
+            f"{'Seule' if n_shown == 1 else 'Seules'} {fmt_int(n_shown)} "
+            f"{'commune' if n_shown == 1 else 'communes'} sur {fmt_int(n_data)} {verb} assez "
+            "d'effectifs pour être diffusées sans rompre le secret statistique ; la carte "
+            f"n'est publiée qu'à partir de {floor} des communes ayant des données."
+        )
     box = (
         f'<div class="aa-unpublishable-head">{html.escape(NOT_PUBLISHABLE_TITLE)} : '
         f"{html.escape(reason)}</div>"
@@ -1095,6 +1112,8 @@ def disparity_map(
         raise UsageError(f"« gaps » : plusieurs lignes pour la commune {dup}.")
     g_long = _group_label(group, {}) if group else "groupe comparé"
     r_long = _group_label(reference, {}) if reference else "groupe de référence"
+    g_short = _group_label(group, {}, kind="group_short") if group else "groupe comparé"
+    r_short = _group_label(reference, {}, kind="group_short") if reference else "référence"
     if comparison is None and group and reference:
         comparison = comparison_label(group, reference)
     if title is None:
@@ -1168,7 +1187,7 @@ def disparity_map(
     fields += [f"t_{col}" for col, _a, _f in extra] + ["t_n", "t_signif"]
     aliases += [alias for _c, alias, _f in extra]
     aliases += [
-        f"Demandes des deux groupes ({g_long} et {r_long})",
+        f"Demandes des deux groupes ({g_short} et {r_short})",
         f"Significativité (seuil {_fr_number(alpha, 2)})",
     ]
     web = web.join(props)
@@ -1190,11 +1209,9 @@ def disparity_map(
         tooltip=_tooltip(fields, aliases),
     ).add_to(m)
     has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
-    below = f"orange : taux plus faible pour les {g_long}"
-    above = f"violet : taux plus élevé pour les {g_long}"
     notes = [
-        f"écart de taux d'accès des {g_long} moins celui des {r_long}, en points de pourcentage",
-        f"{below} ; {above}",
+        f"taux d'accès « {g_short} » moins taux « {r_short} », en points de pourcentage",
+        f"orange : taux plus faible pour « {g_short} » ; violet : plus élevé",
     ]
     legend = _legend_html(
         "Écart de taux d'accès",

@@ -134,8 +134,8 @@ def test_diverging_classes_are_centred_on_the_target():
     assert classes.colour(0.25) in PUOR_6_PURPLE
     assert classes.colour(0.20) == "#b35806"
     assert classes.colour(0.30) == "#542788"
-    assert classes.labels[0] == "moins de 21,0\u202f%"
-    assert classes.labels[-1] == "29,0\u202f% ou plus"
+    assert classes.labels[0] == "moins de 21\u202f%"  # whole percentages: no decimals
+    assert classes.labels[-1] == "29\u202f% ou plus"
 
 
 def test_saved_page_has_no_external_script_or_stylesheet(four_communes, indicator_frame, tmp_path):
@@ -506,8 +506,7 @@ def test_disparity_map_labels_groups_and_gives_both_rates(four_communes):
         "Taux d'accès des ménages de nationalité française",
         "20,0 %",
         "28,0 %",
-        "Demandes des deux groupes (ménages de nationalité hors UE et ménages de "
-        "nationalité française)",
+        "Demandes des deux groupes (hors UE et française)",
         "aucun écart",
     ):
         assert expected in text, expected
