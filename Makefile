@@ -59,6 +59,7 @@ r-reference:
 	Rscript tests/reference/make_reference_cox_eventless.R tests/reference/r_reference_cox_eventless.json
 	Rscript tests/reference/make_reference_separation.R tests/reference/r_reference_separation.json
 	Rscript tests/reference/make_reference_delayed_entry.R
+	Rscript tests/reference/make_reference_few_clusters.R
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

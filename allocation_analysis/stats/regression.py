@@ -13,6 +13,7 @@ import logging
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,12 +32,113 @@ from allocation_analysis.stats._validation import (
     resolve_groups,
 )
 
-__all__ = ["logit_disparity"]
+__all__ = ["ClusterReference", "cluster_reference", "logit_disparity"]
 
 logger = logging.getLogger(__name__)
 
 #: VIF above which a collinearity warning is attached to the result.
 VIF_THRESHOLD = 10.0
+
+#: Number of clusters below which a "few clusters" warning is attached.
+FEW_CLUSTERS = 20
+
+
+@dataclass(frozen=True)
+class ClusterReference:
+    """Reference distribution of a Wald test with a cluster-robust variance.
+
+    Student's t with ``G - 1`` degrees of freedom, ``G`` the number of
+    clusters; see :func:`cluster_reference`.
+
+    Attributes
+    ----------
+    n_clusters : int
+        Number of clusters ``G`` (at least 2).
+    df : int
+        Degrees of freedom of the reference t distribution, ``G - 1``.
+    """
+
+    n_clusters: int
+    df: int
+
+    def critical(self, alpha: float) -> float:
+        """Two-sided critical value ``t_{G-1}(1 - alpha/2)``."""
+        return float(sps.t.ppf(1 - alpha / 2, self.df))
+
+    def p_value(self, t: float) -> float:
+        """Two-sided p-value ``2 P(T_{G-1} > |t|)``."""
+        return float(2 * sps.t.sf(abs(t), self.df))
+
+    @property
+    def label(self) -> str:
+        """French name of the reference, e.g. ``"loi de Student à 11 degrés de liberté"``."""
+        ddl = "degré" if self.df == 1 else "degrés"
+        return f"loi de Student à {self.df} {ddl} de liberté"
+
+    @property
+    def warnings(self) -> list[str]:
+        """The French "few clusters" warning when ``G < FEW_CLUSTERS``."""
+        if self.n_clusters >= FEW_CLUSTERS:
+            return []
+        return [
+            f"peu de grappes : G = {self.n_clusters} (< {FEW_CLUSTERS}). La p-valeur et "
+            f"l'intervalle de confiance utilisent la loi de Student à {self.df} "
+            f"{'degré' if self.df == 1 else 'degrés'} de liberté plutôt que la loi normale, "
+            "mais peuvent rester trop optimistes, surtout si les grappes sont de tailles très "
+            "inégales ou si le groupe comparé est concentré dans quelques grappes ; un "
+            "bootstrap sauvage par grappes est plus sûr."
+        ]
+
+
+def cluster_reference(n_clusters: int) -> ClusterReference:
+    """Small-sample reference distribution of a cluster-robust Wald test.
+
+    The cluster-robust (sandwich) variance is consistent as the number of
+    clusters ``G`` grows, but with few clusters it is biased downwards and
+    noisy (it is a sum of ``G`` outer products), so a z-test against the
+    normal distribution rejects too often, clearly so below a few dozen
+    clusters. Referring ``b / se`` to Student's t with ``G - 1`` degrees of
+    freedom, the practice recommended by Cameron & Miller [1]_ (§VI.C, and the
+    default of Stata's ``regress, vce(cluster)``), here applied by analogy to
+    the logit and Cox models, removes most of this excess while keeping the
+    variance unchanged (in ``tests/stats/test_few_clusters.py``, a null with 15
+    clusters: 8.7 % rejections at 5 % with the normal, 6.5 % with t(14)); Bell &
+    McCaffrey [2]_ and Imbens & Kolesár [3]_ show that the right degrees of
+    freedom are data-dependent and can be much smaller than ``G - 1`` when the
+    clusters are unbalanced or the regressor of interest is concentrated in a
+    few clusters, which is why a warning is added below ``FEW_CLUSTERS`` clusters
+    rather than trusting the t reference blindly.
+
+    The t reference is used whatever ``G`` and not only below a threshold: it
+    tends to the normal as ``G`` grows (``t_89(0.975) = 1.987`` against
+    ``1.960``, an interval 1.4 % wider with 90 communes), so applying it
+    everywhere costs almost nothing with many clusters, and avoids a jump in
+    the p-values and intervals when a sample crosses an arbitrary threshold.
+
+    Parameters
+    ----------
+    n_clusters : int
+        Number of clusters ``G`` in the fitted sample (at least 2).
+
+    Returns
+    -------
+    ClusterReference
+
+    References
+    ----------
+    .. [1] Cameron, A. C. and Miller, D. L. (2015). A practitioner's guide to
+       cluster-robust inference. *J. Human Resources* 50(2), 317–372.
+    .. [2] Bell, R. M. and McCaffrey, D. F. (2002). Bias reduction in standard
+       errors for linear regression with multi-stage samples. *Survey
+       Methodology* 28(2), 169–181.
+    .. [3] Imbens, G. W. and Kolesár, M. (2016). Robust standard errors in
+       small samples: some practical advice. *Review of Economics and
+       Statistics* 98(4), 701–712.
+    """
+    g = int(n_clusters)
+    if g < 2:
+        raise ValueError("Au moins deux grappes sont nécessaires.")
+    return ClusterReference(n_clusters=g, df=g - 1)
 
 
 def _as_controls(controls: Sequence[str] | str) -> list[str]:
@@ -208,7 +310,12 @@ def logit_disparity(
         the cluster-robust sandwich with the small-sample factor
         ``G/(G-1) * (N-1)/(N-K)``, identical to R
         ``sandwich::vcovCL(fit, cluster=, type="HC1")`` (statsmodels
-        ``cov_type="cluster"`` with its default correction).
+        ``cov_type="cluster"`` with its default correction), and the p-value
+        and the confidence intervals of the odds ratio and of the marginal
+        effect refer ``b / se`` to Student's t with ``G - 1`` degrees of
+        freedom instead of the normal (:func:`cluster_reference`, after
+        Cameron & Miller [2]_), whatever ``G``; a warning is added when
+        ``G < 20``.
     alpha : float, default 0.05
         1 - confidence level.
 
@@ -216,13 +323,16 @@ def logit_disparity(
     -------
     TestResult or ResultSet
         ``estimate`` = odds ratio (``estimate_name="odds_ratio"``),
-        ``statistic`` = Wald chi-square ``(b_g / se)^2`` with ``df = 1``.
-        ``details``: ``coef``, ``se``, ``z``, ``coefficients`` (all the model's
+        ``statistic`` = Wald chi-square ``(b_g / se)^2`` with ``df = 1``
+        (with ``cluster``, the same ``t^2`` is referred to ``F(1, G - 1)``).
+        ``details``: ``coef``, ``se``, ``z`` (the t statistic with
+        ``cluster``), ``coefficients`` (all the model's
         coefficients), ``ame`` / ``ame_se`` / ``ame_ci`` (average marginal
         effect of the group: mean over the sample of the predicted probability
         with the group set to ``compared`` minus set to ``reference``, with a
         delta-method SE using the same covariance as the OR), ``vif``
-        (variance inflation factors of the design), ``n_clusters``,
+        (variance inflation factors of the design), ``n_clusters`` (``G``),
+        ``df_reference`` (``G - 1``, ``None`` without ``cluster``),
         ``covariance`` (``"model"`` or ``"cluster"``).
 
     Notes
@@ -412,7 +522,7 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
         )
     # separation on the group itself: the outcome is constant within a group
     sep_group = any(np.unique(y[g == v]).size == 1 for v in (0.0, 1.0))
-    cov_type, cov_kwds, n_clusters = "nonrobust", {}, None
+    cov_type, cov_kwds, n_clusters, ref_dist = "nonrobust", {}, None, None
     if cluster is not None:
         codes, uniq = pd.factorize(sub[cluster])
         n_clusters = len(uniq)
@@ -420,6 +530,8 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
             warns.append("Moins de deux grappes : variance robuste par grappes non définie.")
             return _empty(name, method, "odds_ratio", groups, n, warns, alpha)
         cov_type, cov_kwds = "cluster", {"groups": codes}
+        ref_dist = cluster_reference(n_clusters)
+        method = method.replace("(HC1)", f"(HC1, G = {n_clusters})") + ", " + ref_dist.label
     fit = None
     sep_msgs: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -464,8 +576,13 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
     cov = np.asarray(fit.cov_params())
     b, se = float(params[1]), float(math.sqrt(cov[1, 1]))
     z = b / se
-    zc = sps.norm.ppf(1 - alpha / 2)
-    p = float(2 * sps.norm.sf(abs(z)))
+    if ref_dist is None:
+        zc = float(sps.norm.ppf(1 - alpha / 2))
+        p = float(2 * sps.norm.sf(abs(z)))
+    else:  # cluster-robust variance: Student's t with G - 1 df (cluster_reference)
+        zc = ref_dist.critical(alpha)
+        p = ref_dist.p_value(z)
+        warns.extend(ref_dist.warnings)
     # average marginal effect (average discrete change), delta-method SE
     # average marginal effect of the group: every row predicted as compared (group = 1)
     # and as reference (group = 0), without copying the design
@@ -493,6 +610,7 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
         "vif": vifs,
         "covariance": "cluster" if cluster is not None else "model",
         "n_clusters": n_clusters,
+        "df_reference": None if ref_dist is None else ref_dist.df,
         "n_by_group": {ref: n_ref, cmp: n_cmp},
         "events_by_group": {ref: int(y[g == 0].sum()), cmp: int(y[g == 1].sum())},
     }

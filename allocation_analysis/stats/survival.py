@@ -748,7 +748,10 @@ def cox(
     cluster : str, optional
         Cluster column: robust sandwich variance ``D'D`` with ``D`` the dfbeta
         residuals summed by cluster, as R ``coxph(..., cluster = )`` (no
-        small-sample factor).
+        small-sample factor); the p-value and interval then refer ``b / se``
+        to Student's t with ``G - 1`` degrees of freedom (``G`` clusters), with
+        a warning when ``G < 20``: see
+        :func:`allocation_analysis.stats.regression.cluster_reference`.
     entry : str, optional
         Delayed-entry time (left truncation), in the units of ``duration``
         (rows with ``duration <= entry`` raise a ``ValueError``).
@@ -927,13 +930,29 @@ def cox(
         dfb = L @ var
         codes, uniq = pd.factorize(sub[cluster])
         n_clusters = len(uniq)
+        if n_clusters < 2:
+            warns.append("Moins de deux grappes : variance robuste par grappes non définie.")
+            return TestResult(**base, warnings=tuple(warns), alpha=alpha)
         Dg = np.zeros((n_clusters, Xm.shape[1]))
         np.add.at(Dg, codes, dfb)
         var = Dg.T @ Dg
+        # few clusters: Student's t with G - 1 df
+        from allocation_analysis.stats.regression import cluster_reference
+
+        ref_dist = cluster_reference(n_clusters)
+        base["method"] = base["method"].replace(
+            ", variance robuste par grappes",
+            f", variance robuste par grappes (G = {n_clusters}), {ref_dist.label}",
+        )
+        warns.extend(ref_dist.warnings)
     se = float(math.sqrt(var[0, 0]))
     b = float(beta[0])
-    zc = float(sps.norm.ppf(1 - alpha / 2))
     zstat = b / se
+    if n_clusters is None:
+        zc = float(sps.norm.ppf(1 - alpha / 2))
+        p_value = float(2 * sps.norm.sf(abs(zstat)))
+    else:
+        zc, p_value = ref_dist.critical(alpha), ref_dist.p_value(zstat)
     try:
         ph = _zph(strata_objs, Xm, beta, start, stop, d, names)
     except np.linalg.LinAlgError:
@@ -950,6 +969,7 @@ def cox(
         "events_by_group": ev_by,
         "covariance": "cluster" if cluster is not None else "model",
         "n_clusters": n_clusters,
+        "df_reference": None if n_clusters is None else n_clusters - 1,
         "ph_test": ph,
     }
     if "GLOBAL" in ph.index and ph.loc["GLOBAL", "p"] < alpha:
@@ -961,7 +981,7 @@ def cox(
         **base,
         statistic=zstat * zstat,
         df=1.0,
-        p_value=float(2 * sps.norm.sf(abs(zstat))),
+        p_value=p_value,
         estimate=math.exp(b),
         ci_low=math.exp(b - zc * se),
         ci_high=math.exp(b + zc * se),
