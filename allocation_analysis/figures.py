@@ -53,6 +53,7 @@ from allocation_analysis.maps import (  # noqa: E402
     _fmt_pct,
     _fmt_points,
     _fr_number,
+    _not_publishable_detail,
     _period_label_of,
     _publishable,
     _require_columns,
@@ -134,16 +135,21 @@ def _code_label(code: object, kind: str) -> str:
 
 
 def _not_publishable_figure(
-    title: str, subtitle: str, reason: str, n_shown: int, n_data: int, source: str | None
+    title: str,
+    subtitle: str,
+    reason: str,
+    n_shown: int,
+    n_data: int,
+    source: str | None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
 ) -> Figure:
     """A figure holding only the « carte non publiable » notice."""
     fig, ax = _new_figure((8.0, 3.0))
     ax.set_axis_off()
     _title(ax, title, subtitle)
-    detail = (
-        f"{fmt_int(n_shown)} commune(s) diffusable(s) sur {fmt_int(n_data)} ayant des données."
-        if n_data
-        else "Aucune commune n'a de données sur la période."
+    detail = wrap_label(
+        _not_publishable_detail(n_shown, n_data, min_publishable_share or MIN_PUBLISHABLE_SHARE),
+        80,
     )
     ax.text(
         0.5,
@@ -328,6 +334,7 @@ def indicator_choropleth(
             n_shown,
             n_data,
             source,
+            min_publishable_share,
         )
     classes = diverging_classes(share[present & ~hidden], centre=target, fmt=_fmt_pct)
     target_text = _fmt_pct(target, 0)
@@ -427,6 +434,7 @@ def disparity_choropleth(
             n_shown,
             n_data,
             source,
+            min_publishable_share,
         )
     significant = present & ~hidden & (pd.to_numeric(merged["p_adjusted"], errors="coerce") < alpha)
     classes = diverging_classes(est[present & ~hidden], centre=0.0, fmt=_fmt_points)
@@ -530,7 +538,27 @@ def funnel_plot(
     ax.plot(lim["denominator"], lim["upper_998"], color="#D55E00", ls=":", lw=1.2)
     ax.axhline(target, color="black", lw=1, label=f"objectif ({_fmt_pct(target, 0)})")
     pts = points.dropna(subset=["denominator", "share"])
-    ax.scatter(pts["denominator"], pts["share"], s=18, color="#333333", zorder=3, label="communes")
+    n_hidden = len(points) - len(pts)
+    if len(pts):
+        ax.scatter(
+            pts["denominator"], pts["share"], s=18, color="#333333", zorder=3, label="communes"
+        )
+    if n_hidden:
+        note = (
+            "aucune commune diffusable (secret statistique) : seules les limites sont tracées"
+            if not len(pts)
+            else f"{fmt_int(n_hidden)} commune(s) non diffusée(s) (secret statistique)"
+        )
+        ax.annotate(
+            note,
+            (0.5, 0.02),
+            xycoords="axes fraction",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="#444444",
+            bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#bbbbbb"},
+        )
     if annotate and len(pts):
         lo = np.interp(pts["denominator"], lim["denominator"], lim["lower_998"])
         hi = np.interp(pts["denominator"], lim["denominator"], lim["upper_998"])
@@ -741,6 +769,9 @@ def km_plot(
         ax.fill_between(
             f["time"], f["ci_low"], f["ci_high"], step="post", color=colour, alpha=0.18, lw=0
         )
+    ax.fill_between(
+        [], [], [], color="#999999", alpha=0.3, lw=0, label="intervalle de confiance à 95 %"
+    )
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
     ax.yaxis.set_major_formatter(percent_formatter(0))

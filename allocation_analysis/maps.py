@@ -617,6 +617,27 @@ def _publishable(has_row: pd.Series, hidden: pd.Series, min_share: float) -> tup
     return ok, n_shown, n_data
 
 
+def _not_publishable_detail(n_shown: int, n_data: int, min_share: float) -> str:
+    """The sentence explaining why a commune map is not published."""
+    floor = fmt_pct(min_share, digits=0)
+    if n_data == 0:
+        detail = "Aucune commune n'a de données sur la période."
+    elif n_shown == 0:
+        detail = (
+            f"Aucune des {fmt_int(n_data)} communes ayant des données n'a assez d'effectifs "
+            "pour être diffusée sans rompre le secret statistique."
+        )
+    else:
+        verb = "a" if n_shown == 1 else "ont"
+        detail = (
+            f"{'Seule' if n_shown == 1 else 'Seules'} {fmt_int(n_shown)} "
+            f"{'commune' if n_shown == 1 else 'communes'} sur {fmt_int(n_data)} {verb} assez "
+            "d'effectifs pour être diffusées sans rompre le secret statistique ; la carte "
+            f"n'est publiée qu'à partir de {floor} des communes ayant des données."
+        )
+    return detail
+
+
 def _not_publishable_map(
     web: gpd.GeoDataFrame,
     *,
@@ -643,22 +664,7 @@ def _not_publishable_map(
         },
         control=False,
     ).add_to(m)
-    floor = fmt_pct(min_share, digits=0)
-    if n_data == 0:
-        detail = "Aucune commune n'a de données sur la période."
-    elif n_shown == 0:
-        detail = (
-            f"Aucune des {fmt_int(n_data)} communes ayant des données n'a assez d'effectifs "
-            "pour être diffusée sans rompre le secret statistique."
-        )
-    else:
-        verb = "a" if n_shown == 1 else "ont"
-        detail = (
-            f"{'Seule' if n_shown == 1 else 'Seules'} {fmt_int(n_shown)} "
-            f"{'commune' if n_shown == 1 else 'communes'} sur {fmt_int(n_data)} {verb} assez "
-            "d'effectifs pour être diffusées sans rompre le secret statistique ; la carte "
-            f"n'est publiée qu'à partir de {floor} des communes ayant des données."
-        )
+    detail = _not_publishable_detail(n_shown, n_data, min_share)
     box = (
         f'<div class="aa-unpublishable-head">{html.escape(NOT_PUBLISHABLE_TITLE)} : '
         f"{html.escape(reason)}</div>"

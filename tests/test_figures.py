@@ -126,7 +126,11 @@ def test_km_plot_one_curve_per_group(tmp_path):
     }
     fig = figures.km_plot(curves, title="Délai d'attribution")
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["française", "hors UE"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "française",
+        "hors UE",
+        "intervalle de confiance à 95 %",
+    ]
     assert "100 %" in _tick_texts(fig, "y")
     assert _dpi(figures.save_figure(fig, tmp_path / "km.png")) == pytest.approx(
         (300, 300), abs=0.01
@@ -373,4 +377,34 @@ def test_mostly_masked_choropleth_says_not_publishable():
     texts = " ".join(_all_texts(fig))
     assert "Carte non publiable : trop peu d'attributions par commune sur la période" in texts
     assert "MEL — 2e semestre 2025" in texts
+    _assert_no_code(fig)
+
+
+def test_funnel_plot_says_when_no_commune_is_published():
+    d = np.arange(10, 301)
+    se = np.sqrt(0.25 * 0.75 / d)
+    limits = pd.DataFrame(
+        {
+            "denominator": d,
+            "lower_95": 0.25 - 1.96 * se,
+            "upper_95": 0.25 + 1.96 * se,
+            "lower_998": 0.25 - 3.09 * se,
+            "upper_998": 0.25 + 3.09 * se,
+        }
+    )
+    points = pd.DataFrame(
+        {"scope_value": ["59001", "59002"], "denominator": [np.nan] * 2, "share": [np.nan] * 2}
+    )
+    fig = figures.funnel_plot(points, limits, target=0.25, title="Entonnoir")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "communes" not in legend
+    assert any("aucune commune diffusable" in t for t in _all_texts(fig))
+
+
+def test_km_plot_labels_group_codes_from_the_catalogue():
+    t = np.arange(0, 300, 30.0)
+    curve = pd.DataFrame({"time": t, "survival": 1 - t / 600, "ci_low": 0.4, "ci_high": 1.0})
+    fig = figures.km_plot({"francaise": curve, "hors_ue": curve}, title="Délai")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend[:2] == [labels.GROUP_FR["francaise"], labels.GROUP_FR["hors_ue"]]
     _assert_no_code(fig)
