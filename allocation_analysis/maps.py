@@ -8,7 +8,13 @@ statistics. Every map is built the same way:
   and snapped to a grid of ``10**-5`` degree (about one metre);
 * a classed, colour-blind-safe palette (ColorBrewer PuOr centred on the target
   or on zero, BuPu for shares), grey hatching for suppressed values;
-* a title, a legend, a source line, a metric scale bar and a layer control;
+* when too few communes can be shown (:data:`MIN_PUBLISHABLE_SHARE`), no
+  choropleth but a box « Carte non publiable : … » over the commune outlines;
+* a title with the period and the territory (also the page's ``<title>``), a
+  legend, a source line, a metric scale bar and a layer control;
+* every code a reader could see (groups, indicators, windows, statuses) is
+  labelled from :mod:`allocation_analysis.labels`, and numbers are written by
+  :mod:`allocation_analysis.text`;
 * no basemap by default, and Leaflet inlined from the ``XStatic-Leaflet``
   package, so that :func:`save_map` writes a page that renders with no network.
 
@@ -56,6 +62,8 @@ from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_pct, is_mi
 __all__ = [
     "DEFAULT_SOURCE",
     "DEFAULT_TOLERANCE_M",
+    "MIN_PUBLISHABLE_SHARE",
+    "NOT_PUBLISHABLE_TITLE",
     "SUPPRESSED_LABEL",
     "disparity_map",
     "indicator_map",

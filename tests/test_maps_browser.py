@@ -235,3 +235,79 @@ def test_mel_maps_render_offline(browser, shared_geo, tmp_path):
         crs=2154,
     )
     _check_all_maps(browser, mel, qpv, tmp_path, "mel")
+
+
+def _visible_text(browser, path: Path, screenshot: str, hover: bool = True) -> dict:
+    """The page's visible text (``innerText``), with a commune's tooltip open."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort(),
+    )
+    page = context.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_selector(".leaflet-overlay-pane path", timeout=10_000)
+    tooltip = ""
+    if hover:
+        page.locator("path.aa-area").first.hover(force=True)
+        page.wait_for_selector(".aa-tooltip", timeout=5_000)
+        tooltip = page.locator(".aa-tooltip").inner_text()
+    out = {
+        "text": page.evaluate("document.body.innerText"),
+        "tooltip": tooltip,
+        "title": page.title(),
+        "box_visible": page.locator(".aa-unpublishable").count() > 0
+        and page.locator(".aa-unpublishable").is_visible(),
+        "legend": page.locator(".aa-legend").count(),
+        "suppressed_paths": page.locator("path.aa-suppressed").count(),
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / screenshot))
+    context.close()
+    return out
+
+
+def _codes_in(text: str) -> list[str]:
+    import re
+
+    from allocation_analysis import labels
+
+    words = set()
+    for table in labels.CATALOGUE.values():
+        for wording in table.values():
+            words |= set(re.findall(r"[\w']+", wording))
+    codes = {c for c in labels.ALL_CODES if "_" in c or c not in words}
+    return sorted(c for c in codes if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", text))
+
+
+def test_visible_text_and_tooltips_show_no_code(browser, tmp_path):
+    communes, qpv = _grid_territory()
+    codes = communes["insee_com"]
+    built = {
+        "indicateur": maps.indicator_map(
+            communes, _indicators(codes, 1), indicator_id="q1_hors_qpv", qpv=qpv
+        ),
+        "disparite": maps.disparity_map(
+            communes, _gaps(codes, 2), group="hors_ue", reference="francaise", qpv=qpv
+        ),
+        "placement": maps.placement_map(communes, _placement(codes, 3), qpv=qpv),
+    }
+    for name, m in built.items():
+        path = maps.save_map(m, tmp_path / f"texte_{name}.html")
+        r = _visible_text(browser, path, f"texte_{name}.png")
+        assert r["tooltip"], name
+        assert _codes_in(r["text"] + "\n" + r["tooltip"] + "\n" + r["title"]) == [], name
+
+
+def test_non_publishable_box_is_shown_instead_of_hatching(browser, tmp_path):
+    communes, _qpv = _grid_territory()
+    frame = _indicators(communes["insee_com"], 1).assign(suppressed=True)
+    frame.loc[frame.index[:3], "suppressed"] = False  # 3 of 20 publishable
+    m = maps.indicator_map(
+        communes, frame, indicator_id="q1_hors_qpv", territory_label="Territoire test"
+    )
+    r = _visible_text(browser, maps.save_map(m, tmp_path / "non_publiable.html"), "np.png", False)
+    assert r["box_visible"]
+    assert "Carte non publiable : trop peu d'attributions par commune sur la période" in r["text"]
+    assert r["suppressed_paths"] == 0 and r["legend"] == 0
+    assert "Territoire test" in r["title"] and "2e semestre 2025" in r["title"]
