@@ -986,9 +986,9 @@ def indicator_map(
         if not (_is_missing(r["ci_low"]) or _is_missing(r["ci_high"])):
             share_text += f" (IC 95 % : {_fmt_pct(r['ci_low'])} – {_fmt_pct(r['ci_high'])})"
         props.loc[i, "t_share"] = share_text
-        status = str(r["status"])
-        props.loc[i, "t_status"] = STATUS_LABELS_FR.get(status) or _group_label(
-            status, {}, kind="status"
+        status = r["status"]
+        props.loc[i, "t_status"] = (
+            MISSING if _is_missing(status) else _group_label(status, {}, kind="status")
         )
         props.loc[i, "aa_state"] = "value"
         props.loc[i, "aa_fill"] = classes.colour(float(r["share"]))
