@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _ref_b import RTOL, ref_b, ref_data
+from scipy import stats as sps
 
 from allocation_analysis.stats import ResultSet, TestResult
 from allocation_analysis.stats.regression import logit_disparity
@@ -59,9 +60,14 @@ def test_cluster_robust_se_matches_sandwich_vcovcl_hc1(data, compared):
         cluster="commune",
     )
     assert res.details["se"] == pytest.approx(r["se_cluster"], rel=RTOL)
-    assert res.ci_low == pytest.approx(r["ci_low_cluster"], rel=RTOL)
-    assert res.ci_high == pytest.approx(r["ci_high_cluster"], rel=RTOL)
-    assert res.p_value == pytest.approx(r["p_value_cluster"], rel=RTOL)
+    # p-value and interval: Student's t with G - 1 = 24 df (regression.cluster_reference),
+    # from R's vcovCL standard error; tests/stats/test_few_clusters.py checks them against R
+    b, se = math.log(r["odds_ratio"]), r["se_cluster"]
+    q = sps.t.ppf(0.975, 24)
+    assert res.ci_low == pytest.approx(math.exp(b - q * se), rel=RTOL)
+    assert res.ci_high == pytest.approx(math.exp(b + q * se), rel=RTOL)
+    assert res.p_value == pytest.approx(2 * sps.t.sf(abs(b / se), 24), rel=RTOL)
+    assert res.details["df_reference"] == 24
     assert res.details["ame_se"] == pytest.approx(r["ame_se_cluster"], rel=RTOL)
     assert res.details["n_clusters"] == 25
 

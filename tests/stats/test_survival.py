@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _ref_b import REFERENCE_DIR, RTOL, ref_b, ref_data
+from scipy import stats as sps
 
 from allocation_analysis.stats import ResultSet
 from allocation_analysis.stats.survival import cox, cumulative_incidence, kaplan_meier, logrank
@@ -122,6 +123,16 @@ def test_cox_matches_coxph_efron(lung, key, kwargs):
         controls=["age"],
         **kwargs,
     )
+    if key == "cluster":  # robust variance: Student's t with G - 1 df (cluster_reference)
+        df_ref = res.details["n_clusters"] - 1
+        assert res.details["df_reference"] == df_ref
+        b, q = math.log(r["hazard_ratio"]), sps.t.ppf(0.975, df_ref)
+        r = {
+            **r,
+            "ci_low": math.exp(b - q * r["se"]),
+            "ci_high": math.exp(b + q * r["se"]),
+            "p_value": 2 * sps.t.sf(abs(b / r["se"]), df_ref),
+        }
     assert res.n == r["n"]
     assert res.details["n_events"] == r["nevent"]
     assert res.estimate == pytest.approx(r["hazard_ratio"], rel=RTOL)
