@@ -18,8 +18,8 @@ Each family of codes is a *kind*:
 - ``scope``: scopes of an indicator (``territory``, ``commune``…);
 - ``reservataire``: reservation contingents (``etat``, ``action_logement``…);
 - ``status``: status of an indicator against its target (``atteint``…);
-- ``outcome``, ``method``, ``estimate``: outcomes, methods and estimate names
-  of the disparity tests;
+- ``outcome``, ``method``, ``estimate``, ``family``: outcomes, methods,
+  estimate names and multiple-testing families of the disparity tests;
 - ``stage``: stages of the allocation process (``designated``…);
 - ``table``: input tables (``demandes``, ``seuils_q1``…).
 
@@ -46,6 +46,7 @@ __all__ = [
     "ALL_CODES",
     "CATALOGUE",
     "ESTIMATE_LABELS_FR",
+    "FAMILY_FR",
     "GROUP_FR",
     "GROUP_SHORT_FR",
     "GROUP_VAR_FR",
@@ -56,6 +57,7 @@ __all__ = [
     "METHOD_FR",
     "OUTCOME_FR",
     "RESERVATAIRE_FR",
+    "RESERVATAIRE_IN_FR",
     "SCOPE_FR",
     "STAGE_FR",
     "STATUS_LABELS_FR",
@@ -161,6 +163,15 @@ RESERVATAIRE_FR: dict[str, str] = {
 }
 """Reservation contingents (``reservataire`` column)."""
 
+RESERVATAIRE_IN_FR: dict[str, str] = {
+    "etat": "sur le contingent de l'État",
+    "action_logement": "sur le contingent d'Action Logement",
+    "collectivite": "sur le contingent des collectivités",
+    "bailleur": "sur le contingent propre des bailleurs",
+    "autre": "sur les autres contingents",
+}
+"""The same contingents as sentence complements (« …, sur le contingent de l'État »)."""
+
 STATUS_LABELS_FR: dict[str, str] = {
     "atteint": "objectif atteint",
     "non_atteint_significatif": "objectif non atteint, écart significatif",
@@ -231,6 +242,12 @@ ESTIMATE_LABELS_FR: dict[str, str] = {
 }
 """Names of the estimates (``estimate_name``)."""
 
+FAMILY_FR: dict[str, str] = {
+    "principal": "test principal",
+    "robustesse": "vérification de robustesse",
+}
+"""Multiple-testing families of the disparity tests."""
+
 STAGE_FR: dict[str, str] = {
     "designated": "désignation par la CAL",
     "favourable": "avis favorable de la CAL",
@@ -267,6 +284,7 @@ CATALOGUE: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "outcome": OUTCOME_FR,
         "method": METHOD_FR,
         "estimate": ESTIMATE_LABELS_FR,
+        "family": FAMILY_FR,
         "stage": STAGE_FR,
         "table": TABLE_FR,
     }
@@ -292,6 +310,7 @@ _DEFAULT_ORDER: tuple[str, ...] = (
     "outcome",
     "method",
     "estimate",
+    "family",
     "stage",
     "table",
 )

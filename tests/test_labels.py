@@ -32,6 +32,7 @@ READER_CODES = {
     "outcome": ["access", "waiting_time", "placement"],
     "method": ["rates", "cmh", "logit", "logrank", "cox", "fairlie", "dissimilarity"],
     "table": ["demandes", "attributions", "logements", "seuils_q1"],
+    "family": ["principal", "robustesse"],
 }
 
 
@@ -64,6 +65,11 @@ def test_unknown_codes_are_never_returned_silently():
         labels.label("inconnu_xyz")
     with pytest.raises(ValueError, match="kind"):
         labels.label("hors_ue", "pas_un_type")
+
+
+def test_contingents_have_a_sentence_form():
+    assert set(labels.RESERVATAIRE_IN_FR) == set(labels.RESERVATAIRE_FR)
+    assert labels.RESERVATAIRE_IN_FR["etat"] == "sur le contingent de l'État"
 
 
 def test_label_without_kind_and_intersections():
