@@ -692,6 +692,7 @@ def results_frame(
                 "statistic": _num(res.statistic),
                 "df": _num(res.df),
                 "p_value": _num(res.p_value),
+                "df_reference": _num(res.details.get("df_reference")),
                 "sided": r.sided,
                 "n": int(res.n),
                 "warnings": list(res.warnings),
@@ -727,6 +728,7 @@ def results_frame(
                 alpha=float(rec["alpha"]),
                 level=level,
                 log_scale=rec["estimate_name"] in _RATIOS,
+                df=_num(rec["df_reference"]),
             )
             frame.loc[i, ["ci_low_adjusted", "ci_high_adjusted", "ci_level_adjusted"]] = [
                 lo,

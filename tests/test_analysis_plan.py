@@ -162,7 +162,11 @@ def test_every_interval_is_at_the_configured_level(frames, records_010):
     got = by[("access_origin_logit", "hors_ue")]
     assert logit95.ci_low < got.ci_low < got.estimate < got.ci_high < logit95.ci_high
     ratio = math.log(got.ci_high / got.ci_low) / math.log(logit95.ci_high / logit95.ci_low)
-    assert ratio == pytest.approx(1.644854 / 1.959964, rel=1e-5)
+    # cluster-robust: Student quantiles with G - 1 degrees of freedom
+    from scipy import stats as sps
+
+    dfr = got.details["df_reference"]
+    assert ratio == pytest.approx(sps.t.ppf(0.95, dfr) / sps.t.ppf(0.975, dfr), rel=1e-9)
     # the published table says which level
     table = narrative.tests_table_fr(frame, alpha=0.10)
     assert "IC 90 % (non ajusté)" in table.columns

@@ -177,6 +177,7 @@ def wald_interval_at_level(
     alpha: float,
     level: float,
     log_scale: bool,
+    df: float | None = None,
     rtol: float = 1e-6,
 ) -> tuple[float, float]:
     """A Wald interval at level ``1 - alpha`` recomputed at another ``level``.
@@ -197,6 +198,10 @@ def wald_interval_at_level(
         Wanted confidence level, in (0, 1).
     log_scale : bool, keyword-only
         The interval is symmetric on the log scale (ratios).
+    df : float, optional, keyword-only
+        Degrees of freedom when the interval was built with Student's t
+        quantiles (cluster-robust tests with few clusters: ``G - 1``); the
+        normal quantiles otherwise.
     rtol : float, keyword-only
         Tolerance of the symmetry check.
 
@@ -228,7 +233,8 @@ def wald_interval_at_level(
         (hi + lo) / 2, est, rel_tol=rtol, abs_tol=rtol * max(half, 1e-12)
     ):
         return math.nan, math.nan
-    ratio = float(sps.norm.ppf((1 + level) / 2) / sps.norm.ppf(1 - alpha / 2))
+    ref = sps.norm if df is None or not math.isfinite(float(df)) else sps.t(float(df))
+    ratio = float(ref.ppf((1 + level) / 2) / ref.ppf(1 - alpha / 2))
     new_lo, new_hi = est - half * ratio, est + half * ratio
     if log_scale:
         return math.exp(new_lo), math.exp(new_hi)

@@ -110,3 +110,16 @@ def test_wald_interval_at_level_equals_the_interval_built_at_that_level():
             float("nan"), 0.1, 0.6, alpha=0.05, level=0.99, log_scale=True
         )
     )
+
+
+def test_wald_interval_at_level_uses_the_t_quantiles_of_a_few_clusters_test():
+    # a log-OR of 0.4 with se 0.2 and a t(11) reference (12 clusters)
+    from scipy import stats as sps
+
+    from allocation_analysis.stats.multiple import wald_interval_at_level
+
+    b, se, df = 0.4, 0.2, 11
+    q95, q99 = sps.t.ppf(0.975, df), sps.t.ppf(0.995, df)
+    lo, hi = math.exp(b - q95 * se), math.exp(b + q95 * se)
+    got = wald_interval_at_level(math.exp(b), lo, hi, alpha=0.05, level=0.99, log_scale=True, df=df)
+    assert got == pytest.approx((math.exp(b - q99 * se), math.exp(b + q99 * se)), rel=1e-12)
