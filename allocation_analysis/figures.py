@@ -319,7 +319,7 @@ def indicator_choropleth(
     if min_denominator is not None:
         den = pd.to_numeric(merged["denominator"], errors="coerce").fillna(0)
         hidden |= present & (den < min_denominator)
-    title = wrap_label(title or label(indicator_id, "indicator"), 60)
+    title = wrap_label(title or label(indicator_id, "indicator"), 72)
     subtitle = _subtitle(
         period_label=_period_label_of(rows, period_label),
         territory_label=territory_label,
