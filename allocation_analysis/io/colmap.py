@@ -98,7 +98,15 @@ def load_column_map(source: str | Path | Mapping[str, Any] | ColumnMap | None) -
     if isinstance(source, str | Path):
         import yaml
 
+        from allocation_analysis.io.readers import check_regular_file
+
         name = str(source)
+        try:
+            check_regular_file(Path(source))
+        except InputError as exc:
+            if exc.rule == "fichier_introuvable":
+                raise InputError("Table de correspondance introuvable.", file=name) from None
+            raise
         try:
             raw = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
         except FileNotFoundError:

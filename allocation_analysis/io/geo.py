@@ -260,8 +260,11 @@ def geometry_rejects(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _read_layer(path: Path, *, layer: str | None) -> gpd.GeoDataFrame:
+    from allocation_analysis.io.readers import check_regular_file
+
     if not path.exists():
         raise InputError("Fichier géographique introuvable.", file=str(path))
+    check_regular_file(path, directory_ok=True)  # a FIFO or a device would block the reader
     try:
         kwargs = {"layer": layer} if layer is not None else {}
         raw = gpd.read_file(path, **kwargs)

@@ -47,6 +47,7 @@ Decisions where the data contract is silent
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Mapping
@@ -427,6 +428,7 @@ def load_table(
     sheet: str | int | None = None,
     encoding: str | None = None,
     sep: str | None = None,
+    extract_date: dt.date | str | None = None,
     _pseudonyms: dict[str, Any] | None = None,
 ) -> LoadResult:
     """Read, validate and pseudonymise one input table.
@@ -450,6 +452,9 @@ def load_table(
         refused.
     sheet, encoding, sep
         Passed to :func:`~allocation_analysis.io.readers.read_table`.
+    extract_date : date or str, optional
+        Date of the extract (default: today). A date after it (a filing in
+        2099) is a row reject (rule ``date_future``).
     _pseudonyms : dict, optional
         Internal (:func:`load_inputs`): identifiers already hashed with the
         same key, reused, and updated with this table's.
@@ -466,6 +471,7 @@ def load_table(
     """
     t_start = time.perf_counter()
     spec = _spec(table)
+    limit = _extract_timestamp(extract_date)
     if not 0 <= unknown_share <= 1:
         raise UsageError(f"unknown_share doit être compris entre 0 et 1 (reçu {unknown_share}).")
     fname = str(path)
@@ -501,11 +507,11 @@ def load_table(
             file=fname,
             rule="fichier_vide",
         )
+    reasons: list[pd.DataFrame] = []
     extra = [c for c in raw.columns if c not in spec.names]
     if extra:
         logger.info("%s: columns ignored (not in the data contract): %s", fname, ", ".join(extra))
 
-    reasons: list[pd.DataFrame] = []
     if info.ragged:
         reasons.append(
             pd.DataFrame(
@@ -540,6 +546,12 @@ def load_table(
             )
         )
 
+    nul_rows: dict[str, np.ndarray] = {}
+    for col, rows in info.nul.items():
+        col = canonical_of.get(col, col)
+        reason = _nul_reasons(spec, raw, col, rows)
+        reasons.append(reason)
+        nul_rows[col] = reason["source_row"].to_numpy()
     numeric = {canonical_of.get(c, c): rows for c, rows in info.numeric.items()}
     numeric_columns = _read_numeric_identifiers(raw, numeric)
     alt = _alternative_keys(raw, info, numeric, numeric_columns)
@@ -552,7 +564,10 @@ def load_table(
             continue
         values, bad = _parse_column(c, raw[c.name])
         parsed[c.name] = values
-        bad_cells[c.name] = bad
+        if c.name in nul_rows:  # already rejected: no "obligatoire" on the emptied cell
+            bad_cells[c.name] = bad | pd.Series(raw.index.isin(nul_rows[c.name]), index=bad.index)
+        else:
+            bad_cells[c.name] = bad
         if not bad.any():
             continue
         rows = raw.index.to_numpy()[bad.to_numpy()]
@@ -578,6 +593,21 @@ def load_table(
                 spec.name, rows, c.name, _raw_values(raw, c.name, rows), rule, f"{c.name} : {text}"
             )
         )
+    for c in spec.columns:
+        if c.kind == "date" and c.name in raw.columns:
+            future = (parsed[c.name] > limit).to_numpy(dtype=bool, na_value=False)
+            if future.any():
+                rows = raw.index.to_numpy()[future]
+                reasons.append(
+                    _reasons(
+                        spec.name,
+                        rows,
+                        c.name,
+                        _raw_values(raw, c.name, rows),
+                        "date_future",
+                        f"{c.name} : date postérieure à la date d'extraction ({limit:%d/%m/%Y})",
+                    )
+                )
     frame = pd.DataFrame(parsed, index=raw.index)
 
     reasons.extend(_schema_reasons(spec, frame, raw, bad_cells))
@@ -636,6 +666,41 @@ def load_table(
     )
     _arrow.release_memory()
     return result
+
+
+def _extract_timestamp(extract_date: dt.date | str | None) -> pd.Timestamp:
+    """The extract date as a timestamp (default: today); a bad value is a usage error."""
+    if extract_date is None:
+        return pd.Timestamp(dt.date.today())
+    try:
+        out = pd.Timestamp(extract_date)
+    except (TypeError, ValueError):
+        out = pd.NaT
+    if out is pd.NaT:
+        raise UsageError(
+            f"Date d'extraction invalide : « {extract_date} » (attendu AAAA-MM-JJ)."
+        ) from None
+    return out.normalize()
+
+
+_NUL_MESSAGE = (
+    "caractère nul (octet 0) dans le champ : le fichier est corrompu ou mal exporté, "
+    "la valeur serait tronquée"
+)
+
+
+def _nul_reasons(spec: TableSpec, raw: pd.DataFrame, column: str, rows: np.ndarray) -> pd.DataFrame:
+    """Rejects of the cells holding a NUL (shown as ``␀``); the cells are emptied in place.
+
+    The row is rejected for the NUL alone: the emptied cell is not parsed (no
+    second reason, and it does not count as an unknown enumeration value).
+    """
+    rows = rows[np.isin(rows, raw.index.to_numpy())]
+    shown = raw.loc[rows, column].astype(TEXT_DTYPE).str.replace("\x00", "\u2400", regex=False)
+    raw.loc[rows, column] = ""
+    # a column outside the contract may hold anything (free text): never shown
+    value: Any = MASK if is_personal(column) or column not in spec.names else shown.to_numpy()
+    return _reasons(spec.name, rows, column, value, "caractere_nul", f"{column} : {_NUL_MESSAGE}")
 
 
 def _read_numeric_identifiers(raw: pd.DataFrame, numeric: dict[str, np.ndarray]) -> frozenset[str]:
@@ -806,6 +871,7 @@ def load_inputs(
     siren_epci: str | None = None,
     period: Any = None,
     unknown_share: float = 0.05,
+    extract_date: dt.date | str | None = None,
 ) -> Inputs:
     """Load and cross-validate every input of one territory.
 
@@ -826,6 +892,9 @@ def load_inputs(
         date.
     unknown_share : float
         See :func:`load_table`.
+    extract_date : date or str, optional
+        Date of the extract (default: today); later dates are row rejects
+        (see :func:`load_table`).
 
     Returns
     -------
@@ -846,7 +915,7 @@ def load_inputs(
             raise UsageError(f"Le fichier « {name} » est obligatoire ({flag}).")
     cmap = load_column_map(column_map if column_map is not None else paths.column_map)
     k = key if key is not None else load_or_create_key()
-    opts = {"column_map": cmap, "unknown_share": unknown_share}
+    opts = {"column_map": cmap, "unknown_share": unknown_share, "extract_date": extract_date}
 
     results: dict[str, LoadResult] = {}
     # the allocations reuse the pseudonyms of the demand file's identifiers

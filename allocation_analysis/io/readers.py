@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import logging
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,14 @@ import pandas as pd
 
 from allocation_analysis.errors import InputError
 
-__all__ = ["TEXT_DTYPE", "MultilineRecord", "RaggedRow", "ReadInfo", "read_table"]
+__all__ = [
+    "TEXT_DTYPE",
+    "MultilineRecord",
+    "RaggedRow",
+    "ReadInfo",
+    "check_regular_file",
+    "read_table",
+]
 
 TEXT_DTYPE = pd.StringDtype("pyarrow")
 """dtype of the text frames: Arrow-backed, so string operations are vectorised."""
@@ -112,6 +120,9 @@ class ReadInfo:
         XLSX and Parquet only: for each column holding cells stored as numbers,
         the source rows of those cells (an identifier stored as a number may
         have lost its leading zeros).
+    nul : dict of str to ndarray
+        For each column holding cells with a NUL character, the source rows of
+        those cells (a NUL would cut the value short in later conversions).
     """
 
     path: Path
@@ -122,6 +133,7 @@ class ReadInfo:
     ragged: tuple[RaggedRow, ...] = field(default_factory=tuple)
     multiline: tuple[MultilineRecord, ...] = field(default_factory=tuple)
     numeric: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    nul: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n_ragged(self) -> int:
@@ -175,12 +187,7 @@ def read_table(
         or empty header; unknown sheet. The message (in French) names the file.
     """
     p = Path(path)
-    if not p.exists():
-        raise InputError("Fichier introuvable.", file=str(p), rule="fichier_introuvable")
-    if p.is_dir():
-        raise InputError(
-            "Un fichier était attendu, c'est un dossier.", file=str(p), rule="fichier_illisible"
-        )
+    check_regular_file(p)
     try:
         with p.open("rb") as fh:
             head = fh.read(8)
@@ -201,6 +208,50 @@ def read_table(
             rule="format_non_pris_en_charge",
         )
     return _read_csv(p, encoding=encoding, sep=sep)
+
+
+def check_regular_file(p: Path, *, directory_ok: bool = False) -> None:
+    """Refuse, before opening it, a path that is not an ordinary file.
+
+    A named pipe (FIFO) would block the reader forever and a device
+    (``/dev/zero``, a terminal) would never end; only the file's metadata is
+    read here (``stat``), which never blocks.
+
+    Parameters
+    ----------
+    p : Path
+        The path given by the user.
+    directory_ok : bool
+        Accept a folder too (a shapefile given as its folder).
+
+    Raises
+    ------
+    InputError
+        Missing path, folder (unless ``directory_ok``), or anything other
+        than a regular file (FIFO, device, socket).
+    """
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise InputError("Fichier introuvable.", file=str(p), rule="fichier_introuvable") from None
+    except OSError as exc:
+        raise InputError(
+            f"Fichier illisible ({exc.strerror}).", file=str(p), rule="fichier_illisible"
+        ) from None
+    if stat.S_ISDIR(mode):
+        if directory_ok:
+            return
+        raise InputError(
+            "Un fichier était attendu, c'est un dossier.", file=str(p), rule="fichier_illisible"
+        )
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            "Ce chemin n'est pas un fichier ordinaire (tube nommé, périphérique ou socket) : "
+            "il ne peut pas être lu comme un fichier de données. Donnez le chemin d'un "
+            "fichier CSV, XLSX ou Parquet enregistré sur le disque.",
+            file=str(p),
+            rule="fichier_non_ordinaire",
+        )
 
 
 def _detect_format(p: Path, head: bytes) -> str:
@@ -305,9 +356,12 @@ def _utf8_body_start(raw: bytes, encoding: str | None) -> int | None:
 
 
 def _looks_binary(raw: bytes) -> bool:
+    """Control characters (NUL included) in more than 1 % of the first 64 KiB.
+
+    A few stray NUL bytes in a text export are row rejects (rule
+    ``caractere_nul``), not a reason to refuse the file.
+    """
     sample = raw[:65536]
-    if b"\x00" in sample:
-        return True
     controls = sum(sample.count(bytes([c])) for c in range(32) if c not in (9, 10, 13))
     return controls > max(2, len(sample) // 100)
 
@@ -380,6 +434,7 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
         nl = data.find(b"\n")
         start = len(data) if nl < 0 else nl + 1
     del raw
+    has_nul = data.find(b"\x00", start) >= 0  # memchr: no cost on a clean file
     try:
         table, lines, ragged, multiline = _parse_csv_body(data, start, names, sep)
     except pa.ArrowInvalid as exc:
@@ -392,6 +447,7 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
     df.columns = names
     df.index = pd.Index(lines, name="source_row")
     df = _drop_blank_rows(df)
+    nul = _nul_cells(df) if has_nul else {}
     # A line with only separators is blank too; a line with nothing at all already
     # comes back as a row of empty strings (one field, expanded by the reader).
     info = ReadInfo(
@@ -401,6 +457,7 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
         sep=sep,
         ragged=tuple(ragged),
         multiline=tuple(multiline),
+        nul=nul,
     )
     logger.debug("read %s: %d rows, encoding %s, sep %r", p, len(df), used_encoding, sep)
     return df, info
@@ -669,6 +726,20 @@ def _check_header(p: Path, names: list[str]) -> None:
         )
 
 
+def _nul_cells(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Source rows of the cells holding a NUL character, per column (Arrow kernels)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: dict[str, np.ndarray] = {}
+    for col in df.columns:
+        arr = pa.array(df[col].astype(TEXT_DTYPE).array)
+        hit = pc.fill_null(pc.match_substring(arr, "\x00"), False).to_numpy(zero_copy_only=False)
+        if hit.any():
+            out[col] = df.index.to_numpy()[hit]
+    return out
+
+
 def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty or df.shape[1] == 0:
         return df
@@ -745,7 +816,8 @@ def _read_parquet(p: Path) -> tuple[pd.DataFrame, ReadInfo]:
         for n, c in zip(names, raw.columns, strict=True)
         if pd.api.types.is_numeric_dtype(raw[c]) and not pd.api.types.is_bool_dtype(raw[c])
     }
-    return _drop_blank_rows(df), ReadInfo(path=p, format="parquet", numeric=numeric)
+    df = _drop_blank_rows(df)
+    return df, ReadInfo(path=p, format="parquet", numeric=numeric, nul=_nul_cells(df))
 
 
 def _read_excel(p: Path, sheet: str | int | None) -> tuple[pd.DataFrame, ReadInfo]:
@@ -792,8 +864,9 @@ def _read_excel(p: Path, sheet: str | int | None) -> tuple[pd.DataFrame, ReadInf
         is_num = body.iloc[:, i].map(_is_number).to_numpy(dtype=bool)
         if is_num.any():
             numeric[n] = df.index.to_numpy()[is_num]
-    info = ReadInfo(path=p, format="xlsx", sheet=sheet_name, numeric=numeric)
-    return _drop_blank_rows(df), info
+    df = _drop_blank_rows(df)
+    info = ReadInfo(path=p, format="xlsx", sheet=sheet_name, numeric=numeric, nul=_nul_cells(df))
+    return df, info
 
 
 def _is_number(v: object) -> bool:

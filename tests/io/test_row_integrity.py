@@ -218,3 +218,78 @@ def test_identifier_typed_into_the_income_column_is_not_written_to_rejects(tmp_p
     assert {"num_unique", "revenus_mensuels", "lon", "lat", "age_demandeur"} <= PERSONAL_COLUMNS
     assert is_personal("revenu_fiscal") and is_personal("id_offre") and is_personal("commentaire")
     assert not is_personal("commune_residence") and not is_personal("nationalite")
+
+
+# ------------------------------------------------- 3. NUL bytes, devices, future dates
+
+
+def test_nul_byte_inside_a_field_rejects_the_row(tmp_path):
+    # far from the start of the file, so that it is not taken for a binary file
+    rows = [allocation(i) for i in range(2000)]
+    rows[1500] = allocation(1500).replace(";;;;;;;;", ";2.93\x003557;;;;;;;", 1)
+    p = write_allocations(tmp_path, rows)
+    assert p.read_bytes().index(b"\x00") > 65536
+    res = load_table(p, "attributions")
+    assert (res.n_read, res.n_accepted, res.n_rejected) == (2000, 1999, 1)
+    r = res.rejects[res.rejects["rule"] == "caractere_nul"]
+    assert r[["source_row", "column", "value"]].values.tolist() == [
+        [1502, "revenus_mensuels", "(masqué)"]
+    ]
+    assert 2.93 not in res.data["revenus_mensuels"].tolist()
+
+
+def test_single_nul_byte_near_the_start_is_a_row_reject_not_a_binary_file(tmp_path):
+    rows = [allocation(i) for i in range(5)]
+    rows[1] = rows[1].replace("etat", "et\x00at")
+    res = load_table(write_allocations(tmp_path, rows), "attributions")
+    assert (res.n_read, res.n_accepted, res.n_rejected) == (5, 4, 1)
+    r = res.rejects[res.rejects["rule"] == "caractere_nul"].iloc[0]
+    assert (r["source_row"], r["column"]) == (3, "reservataire")
+    assert "\x00" not in res.rejects.to_csv()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_fifo_or_device_is_refused_before_opening(tmp_path, kind):
+    import os
+
+    if kind == "fifo":
+        target = tmp_path / "demandes.csv"
+        os.mkfifo(target)
+    else:
+        target = Path("/dev/zero")
+    with pytest.raises(InputError, match="fichier ordinaire") as exc:
+        load_table(target, "demandes")  # would block (FIFO) or never end (device)
+    assert str(target) in str(exc.value)
+    from allocation_analysis.io import load_column_map
+
+    with pytest.raises(InputError, match="fichier ordinaire"):
+        load_column_map(target)
+
+
+def test_dates_after_the_extract_date_are_rejected(tmp_path):
+    import datetime as dt
+
+    dem = [
+        *DEMANDES_ROWS[:4],
+        DEMANDES_ROWS[4].replace("05/05/2023", "05/05/2099"),
+        demand_row("059100006", "12/12/2024"),
+    ]
+    p = write_csv(tmp_path / "demandes.csv", DEMANDES_HEADER, dem)
+    res = load_table(p, "demandes")  # default: today
+    assert (res.n_read, res.n_accepted, res.n_rejected) == (6, 5, 1)
+    assert res.rejects[["source_row", "column", "rule", "value"]].values.tolist() == [
+        [6, "date_depot", "date_future", "05/05/2099"]
+    ]
+    res = load_table(p, "demandes", extract_date=dt.date(2024, 6, 30))
+    # line 3 was closed on 20/06/2024, before the extract: accepted
+    assert res.rejects[["source_row", "rule"]].values.tolist() == [
+        [6, "date_future"],
+        [7, "date_future"],
+    ]
+    assert "30/06/2024" in res.rejects["message"].iloc[0]
+
+
+def demand_row(num: str, date_depot: str) -> str:
+    fields = DEMANDES_ROWS[0].split(";")
+    fields[0], fields[1] = num, date_depot
+    return ";".join(fields)
