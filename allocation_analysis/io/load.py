@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -488,13 +489,25 @@ def load_table(
             "Une seule colonne a été lue : le séparateur ne correspond pas "
             "(attendu « ; », « , » ou tabulation).",
             file=fname,
-            column=str(raw.columns[0])[:60],
+            # the only "column" is the whole first line: named only when it is a header
+            column=str(raw.columns[0])[:60]
+            if any(n in str(raw.columns[0]) for n in spec.required)
+            else None,
             rule="separateur",
         )
     if missing:
+        found = [str(c) for c in raw.columns]
+        if all(_NAME_LIKE.match(c) for c in found):
+            shown = f"Colonnes trouvées : {', '.join(found)}."
+        else:  # cells of a data line (headerless export, wrong separator): never echoed
+            shown = (
+                f"{len(found)} colonne(s) trouvée(s), dont certaines ne ressemblent pas à des "
+                "noms de colonnes : la première ligne est peut-être une ligne de données "
+                "(en-tête absent) ou le séparateur ne correspond pas."
+            )
         raise InputError(
             f"Colonne(s) obligatoire(s) absente(s) de la table « {spec.name} » : "
-            f"{', '.join(missing)}. Colonnes trouvées : {', '.join(map(str, raw.columns))}. "
+            f"{', '.join(missing)}. {shown} "
             "Une table de correspondance (--column-map) permet de renommer les colonnes.",
             file=fname,
             column=missing[0],
@@ -666,6 +679,11 @@ def load_table(
     )
     _arrow.release_memory()
     return result
+
+
+# What a column name looks like: starts with a letter, short, no long run of digits
+# (an identifier, a code) and no separator of another dialect.
+_NAME_LIKE = re.compile(r"^(?!.*\d{5})(?!.*[|;,\t])[^\W\d].{0,63}$")
 
 
 def _extract_timestamp(extract_date: dt.date | str | None) -> pd.Timestamp:

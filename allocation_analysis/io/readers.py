@@ -437,9 +437,11 @@ def _read_csv(p: Path, *, encoding: str | None, sep: str | None) -> tuple[pd.Dat
     has_nul = data.find(b"\x00", start) >= 0  # memchr: no cost on a clean file
     try:
         table, lines, ragged, multiline = _parse_csv_body(data, start, names, sep)
-    except pa.ArrowInvalid as exc:
+    except pa.ArrowInvalid:  # its text may quote a line of data: not shown
         raise InputError(
-            f"Fichier CSV illisible ({exc}).", file=str(p), rule="fichier_illisible"
+            "Fichier CSV illisible (structure non reconnue par le lecteur CSV).",
+            file=str(p),
+            rule="fichier_illisible",
         ) from None
     del data
     df = table.to_pandas(types_mapper={pa.string(): TEXT_DTYPE}.get)
@@ -705,9 +707,25 @@ def _parse_csv_body(
     return table, lines, ragged, multiline
 
 
+# A header cell made of digits and punctuation only (an identifier, an amount, a
+# date) is a value, not a column name: the export has no header line.
+_DATA_LIKE = re.compile(r"^[\s+\-]*\d[\d\s.,/:\-]*$")
+
+
 def _check_header(p: Path, names: list[str]) -> None:
     if all(n == "" for n in names):
         raise InputError("La ligne d'en-tête est vide.", file=str(p), rule="en_tete")
+    data_like = sum(bool(_DATA_LIKE.match(n)) for n in names)
+    if data_like:
+        # never echo the cells: on a headerless export they are the first data row
+        raise InputError(
+            f"La première ligne ne ressemble pas à un en-tête : sur {len(names)} colonne(s) "
+            f"trouvée(s), {data_like} ont pour nom un nombre ou une date, comme une ligne de "
+            "données. Le fichier doit commencer par la ligne des noms de colonnes "
+            "(par exemple num_unique, date_depot …) ; ajoutez-la ou exportez-la.",
+            file=str(p),
+            rule="en_tete_absent",
+        )
     empty = [i + 1 for i, n in enumerate(names) if n == ""]
     if empty:
         raise InputError(

@@ -293,3 +293,23 @@ def demand_row(num: str, date_depot: str) -> str:
     fields = DEMANDES_ROWS[0].split(";")
     fields[0], fields[1] = num, date_depot
     return ";".join(fields)
+
+
+def test_headerless_export_never_echoes_the_first_data_row(tmp_path):
+    p = tmp_path / "demandes.csv"
+    p.write_bytes(("\r\n".join(DEMANDES_ROWS) + "\r\n").encode("cp1252"))
+    with pytest.raises(InputError) as exc:
+        load_table(p, "demandes")
+    text = str(exc.value)
+    assert "21 colonne" in text and "en-tête" in text and "demandes.csv" in text
+    for value in ("059100001", "1 234,56", "15/01/2022", "3,0573"):
+        assert value not in text
+    assert exc.value.column is None
+
+
+def test_headerless_export_with_another_separator_never_echoes_the_row(tmp_path):
+    p = tmp_path / "demandes.csv"
+    p.write_text("\n".join(r.replace(";", "|") for r in DEMANDES_ROWS), encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        load_table(p, "demandes")
+    assert "059100001" not in str(exc.value) and "Française" not in str(exc.value)
