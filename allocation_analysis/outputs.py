@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,29 +33,71 @@ __all__ = [
 ]
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+_FORMULA_START = r"^[=+\-@\t\r\n]"
+# A signed plain number ("-5", "+3,5") runs nothing: it is left as it is.
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 
 
 def escape_formula(value: Any) -> Any:
     """Neutralise a text cell that a spreadsheet would run as a formula.
 
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or
+    a line feed is prefixed with an apostrophe, except a plain signed number
+    (``-5``, ``+3,5``). Numbers, missing values and other text are returned
+    unchanged. Every CSV and XLSX writer of the toolkit goes through
+    :func:`escape_frame`, which applies this to whole columns.
+
     Examples
     --------
     >>> escape_formula('=HYPERLINK("http://x","y")')
     '\\'=HYPERLINK("http://x","y")'
-    >>> escape_formula(-3.5)
-    -3.5
+    >>> escape_formula(-3.5), escape_formula("-3.5"), escape_formula("-2+3")
+    (-3.5, '-3.5', "'-2+3")
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_PREFIXES)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
         return "'" + value
     return value
 
 
+def _escape_text_column(s: pd.Series) -> pd.Series:
+    """:func:`escape_formula` on a text or object column, vectorised (copy when changed)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    starts = s.str.match(_FORMULA_START)
+    if starts.dtype != bool:
+        starts = starts.fillna(False).astype(bool)
+    if not starts.any():
+        return s
+    plain = s.str.fullmatch(_PLAIN_NUMBER.pattern)
+    if plain.dtype != bool:
+        plain = plain.fillna(False).astype(bool)
+    hit = starts & ~plain
+    if not hit.any():
+        return s
+    out = s.copy()
+    out[hit] = "'" + s[hit].astype(str)
+    return out
+
+
 def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Escape every text cell and the column names of ``frame`` (copy)."""
+    """Escape every text cell and the column names of ``frame`` (copy).
+
+    Numeric columns (a negative number included) are left as numbers;
+    object columns mixing numbers and text have only their text escaped.
+    """
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(escape_formula)
+        s = out[col]
+        if (
+            s.dtype == object
+            or pd.api.types.is_string_dtype(s)
+            or (isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.dtype == object)
+        ):
+            out[col] = _escape_text_column(s)
     out.columns = [escape_formula(str(c)) for c in out.columns]
     return out
 

@@ -65,3 +65,23 @@ def test_json_writes_null_for_nan_and_numpy_scalars(tmp_path):
     )
     assert json.loads(path.read_text()) == {"a": None, "b": 3, "c": [None, 1.5]}
     assert "NaN" not in path.read_text()
+
+
+def test_negative_numbers_stay_numbers_and_plain_numbers_in_text_are_kept(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "x": [-3.5, 2.0],
+            "n": pd.array([-1, 4], dtype="Int64"),
+            "t": pd.array(["-5", "-2+3"], dtype="string"),
+            "mix": pd.Series([-7, "=1+1"], dtype=object),
+            "cat": pd.Categorical(["@SUM(A1)", "ok"]),
+        }
+    )
+    path = write_csv(frame, tmp_path / "t.csv")
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    assert rows[1] == ["-3.5", "-1", "-5", "-7", "'@SUM(A1)"]
+    assert rows[2] == ["2", "4", "'-2+3", "'=1+1", "ok"]
+    ws = load_workbook(write_xlsx({"t": frame}, tmp_path / "t.xlsx"))["t"]
+    assert ws.cell(row=2, column=1).value == -3.5 and ws.cell(row=2, column=1).data_type == "n"
+    assert ws.cell(row=3, column=4).value == "'=1+1"
+    assert ws.cell(row=2, column=5).value == "'@SUM(A1)"

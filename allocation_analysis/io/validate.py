@@ -18,6 +18,7 @@ from typing import Any
 
 from allocation_analysis.config import InputPaths, Period
 from allocation_analysis.io.load import load_inputs
+from allocation_analysis.outputs import write_csv
 
 __all__ = ["validate_command"]
 
@@ -37,7 +38,8 @@ def validate_command(options: dict[str, Any], *, rejects_dir: str | Path | None 
         not given), as built by the CLI from flags and ``--config``.
     rejects_dir : str or Path, optional
         Folder where ``<table>.csv`` rejects files are written (UTF-8, ``,``;
-        row numbers, never identifiers).
+        row numbers, never a personal value; text cells escaped against
+        formula injection by :func:`~allocation_analysis.outputs.write_csv`).
 
     Returns
     -------
@@ -82,7 +84,7 @@ def validate_command(options: dict[str, Any], *, rejects_dir: str | Path | None 
         out = Path(rejects_dir)
         out.mkdir(parents=True, exist_ok=True)
         for table, rej in inputs.rejects.items():
-            rej.to_csv(out / f"{table}.csv", index=False, encoding="utf-8")
+            write_csv(rej, out / f"{table}.csv")  # formula-escaped like every published table
         print(f"Lignes rejetées écrites dans {out}")
     empty = [t.table for t in report.tables.values() if t.read > 0 and t.accepted == 0]
     if empty:

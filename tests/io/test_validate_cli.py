@@ -124,3 +124,18 @@ def test_real_subprocess_on_cp1252_export(valid_files):
     )
     assert proc.returncode == 0, proc.stderr
     assert "5 lignes lues, 5 acceptées, 0 rejetées" in proc.stdout
+
+
+def test_rejects_written_by_validate_are_formula_escaped(valid_files, tmp_path, capsys):
+    rows = [
+        *DEMANDES_ROWS,
+        DEMANDES_ROWS[0].replace("059100001", "059100006").replace("QP059001", '=HYPERLINK("x")'),
+        DEMANDES_ROWS[0].replace("059100001", "059100007").replace("QP059001", "@SUM(A1)"),
+    ]
+    files = dict(valid_files)
+    files["demandes"] = write_csv(tmp_path / "dem_bad.csv", DEMANDES_HEADER, rows)
+    rej_dir = tmp_path / "rejets"
+    assert main([*_args(files, "--period", "2024-S2"), "--rejects", str(rej_dir)]) == 0
+    rej = pd.read_csv(rej_dir / "demandes.csv", dtype=str, keep_default_na=False)
+    assert rej["value"].tolist() == ['\'=HYPERLINK("x")', "'@SUM(A1)"]
+    assert rej["source_row"].tolist() == ["7", "8"]
