@@ -180,8 +180,9 @@ def load_effects(effects: str | Path | Mapping[str, Any] | None = None) -> dict[
     Parameters
     ----------
     effects : str, Path, mapping or None
-        A YAML file, an already parsed mapping, ``"null"``/``"default"`` for the
-        packaged files, or ``None`` for ``effects_default.yaml``.
+        A YAML file, an already parsed mapping, ``"null"``,
+        ``"null_confounded"`` or ``"default"`` for the packaged files, or
+        ``None`` for ``effects_default.yaml``.
 
     Returns
     -------
@@ -200,6 +201,8 @@ def load_effects(effects: str | Path | Mapping[str, Any] | None = None) -> dict[
         effects = _default_effects_path()
     elif effects == "null":
         effects = _default_effects_path("effects_null.yaml")
+    elif effects == "null_confounded":
+        effects = _default_effects_path("effects_null_confounded.yaml")
     if isinstance(effects, Mapping):
         raw: Any = dict(effects)
         where = "effets fournis"
@@ -238,7 +241,61 @@ def load_effects(effects: str | Path | Mapping[str, Any] | None = None) -> dict[
             "residence_qpv": ratio(block, "residence_qpv"),
         }
     out["placement_qpv"]["premier_quartile"] = ratio("placement_qpv", "premier_quartile")
+    if raw.get("composition") is not None:
+        out["composition"] = _composition(raw["composition"], where)
     return out
+
+
+_GROUPS = ("francaise", "ue", "hors_ue")
+
+
+def _composition(raw: Any, where: str) -> dict[str, Any]:
+    """Check the optional ``composition`` block of an effects file.
+
+    Keys (all optional; absent = the generator's usual population):
+    ``seniority_years`` (group → mean seniority in years of the demands
+    already pending when the simulation starts, default 2.3 for every
+    group), ``first_choice_core`` (group → probability that the household's
+    first-choice commune is one of the ten most populous communes, drawn in
+    proportion to their population, instead of the usual choice), and
+    ``commune_effect_sd`` (standard deviation of a first-choice commune effect
+    on the access log-odds, the same for every group: larger communes are
+    tighter, with correlation −0.7 between the effect and the standardised
+    log population).
+    """
+    if not isinstance(raw, dict):
+        raise InputError(
+            "Le bloc « composition » doit contenir des paires clé: valeur.", file=where
+        )
+
+    def number(value: Any, key: str, *, low: float, high: float) -> float:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = math.nan
+        if not (math.isfinite(v) and low <= v <= high):
+            raise InputError(
+                f"Valeur « composition.{key} » invalide ({value!r}) : un nombre entre "
+                f"{low:g} et {high:g} est attendu.",
+                file=where,
+            )
+        return v
+
+    def by_group(key: str, default: float, *, low: float, high: float) -> dict[str, float]:
+        node = raw.get(key) or {}
+        if not isinstance(node, dict):
+            raise InputError(
+                f"« composition.{key} » : une valeur par groupe est attendue.", file=where
+            )
+        return {g: number(node.get(g, default), f"{key}.{g}", low=low, high=high) for g in _GROUPS}
+
+    return {
+        "seniority_years": by_group("seniority_years", 2.3, low=0.05, high=20.0),
+        "first_choice_core": by_group("first_choice_core", 0.0, low=0.0, high=1.0),
+        "commune_effect_sd": number(
+            raw.get("commune_effect_sd", 0.0), "commune_effect_sd", low=0.0, high=3.0
+        ),
+    }
 
 
 # --------------------------------------------------------------------------- territory
@@ -696,10 +753,13 @@ def _stage_a(
     n_fil = rng.poisson(_FILINGS_PER_SEMESTER * n0, size=len(sems))
     n = n0 + int(n_fil.sum())
     h = _draw_households(rng, n, terr, pieces)
+    comp = eff.get("composition")
     start0 = np.datetime64(f"{FIRST_YEAR}-01-01")
-    seniority_days = np.minimum(np.ceil(rng.exponential(2.3 * 365.25, n0)), 10 * 365).astype(
-        np.int64
-    )
+    scale = 2.3 * 365.25
+    if comp is not None:
+        scale = np.array([comp["seniority_years"][g] for g in _GROUPS])[h["nat"][:n0]] * 365.25
+    seniority_days = np.minimum(np.ceil(rng.exponential(scale, n0)), 10 * 365).astype(np.int64)
+    commune_lp = _composition_effects(seed, block, h, terr, comp)
     depot = np.empty(n, dtype="datetime64[D]")
     depot[:n0] = start0 - np.maximum(seniority_days, 1)
     pos = n0
@@ -717,7 +777,7 @@ def _stage_a(
         at_risk = np.flatnonzero(~closed & (depot <= end - np.timedelta64(1, "D")))
         sen = np.maximum((start - depot[at_risk]).astype(np.int64), 0) / 365.25
         hs = {k: v[at_risk] for k, v in h.items() if k != "souhaits"}
-        p = _expit(_access_lp(hs, sen, eff))
+        p = _expit(_access_lp(hs, sen, eff) + commune_lp[at_risk])
         alloc = rng.random(len(at_risk)) < p
         other = (rng.random(len(at_risk)) < P_OTHER_CLOSING) & ~alloc
         lo = np.maximum(start + np.timedelta64(1, "D"), depot[at_risk])
@@ -743,6 +803,48 @@ def _stage_a(
         closed[idx_a] = True
         closed[idx_o] = True
     return _Demands(h, depot, radiation, motif, alloc_sem, 0, block)
+
+
+def _composition_effects(
+    seed: int,
+    block: int,
+    h: dict[str, np.ndarray],
+    terr: Territory,
+    comp: Mapping[str, Any] | None,
+) -> np.ndarray:
+    """Apply the ``composition`` block: first choices moved to the core communes,
+    and the first-choice commune effect on the access log-odds of each demand.
+
+    Draws come from their own generators, so a data set without a
+    ``composition`` block is identical to the usual one.
+    """
+    n = h["nat"].size
+    if comp is None:
+        return np.zeros(n)
+    w = terr.communes["poids"].to_numpy(dtype=float)
+    codes = terr.communes["insee_com"].to_numpy()
+    rng = np.random.default_rng(np.random.SeedSequence([seed, block, 7]))
+    p_core = np.array([comp["first_choice_core"][g] for g in _GROUPS])[h["nat"]]
+    move = rng.random(n) < p_core
+    if move.any():
+        core = np.argsort(-w, kind="stable")[:10]
+        new = core[rng.choice(core.size, size=int(move.sum()), p=w[core] / w[core].sum())]
+        h["commune_choix1"] = h["commune_choix1"].copy()
+        h["commune_choix1"][move] = new
+        souhaits = h["souhaits"].copy()
+        for i, c in zip(np.flatnonzero(move).tolist(), new.tolist(), strict=True):
+            rest = [x for x in str(souhaits[i]).split("|")[1:] if x != codes[c]]
+            souhaits[i] = "|".join([codes[c], *rest])
+        h["souhaits"] = souhaits
+    sd = comp["commune_effect_sd"]
+    if sd == 0:
+        return np.zeros(n)
+    # one effect per commune for the whole territory (the same in every block)
+    rng_t = np.random.default_rng(np.random.SeedSequence([seed, 8]))
+    z = np.log(w)
+    z = (z - z.mean()) / (z.std() if z.std() > 0 else 1.0)
+    effect = sd * (-0.7 * z + math.sqrt(1 - 0.49) * rng_t.standard_normal(w.size))
+    return effect[h["commune_choix1"]]
 
 
 def _active_income_uc(d: _Demands, day: np.datetime64) -> np.ndarray:

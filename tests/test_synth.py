@@ -476,3 +476,44 @@ def test_validate_accepts_french_spreadsheet_export_with_zero_rejects(tmp_path: 
 
 def _read_fr(folder: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(folder / f"{name}.csv", sep=";", dtype=str, encoding="cp1252")
+
+
+def test_confounded_null_differs_by_group_but_plants_no_disparity() -> None:
+    from allocation_analysis.synth import generate
+
+    eff = load_effects("null_confounded")
+    assert all(v == 1.0 for v in eff["access"]["nationalite"].values())
+    assert eff["composition"]["seniority_years"]["hors_ue"] == 1.0
+    ds = generate(scale="small", seed=4, effects="null_confounded")
+    plain = generate(scale="small", seed=4, effects="null")
+    dem = ds.demandes.assign(depot=pd.to_datetime(ds.demandes["date_depot"]))
+    start = pd.Timestamp("2022-01-01")
+    stock = dem[dem["depot"] < start]
+    age = (start - stock["depot"]).dt.days.groupby(stock["nationalite"]).mean() / 365.25
+    # demands of non-EU nationals pending at the start were filed more recently
+    assert age["hors_ue"] < 0.6 * age["francaise"]
+    first = ds.demandes["communes_souhaitees"].str.split("|").str[0]
+    first_plain = plain.demandes["communes_souhaitees"].str.split("|").str[0]
+    from allocation_analysis.synth import demo_territory
+
+    w = demo_territory().communes.set_index("insee_com")["poids"]
+    core = set(w.nlargest(10).index)
+    share = first.isin(core).groupby(ds.demandes["nationalite"]).mean()
+    share_plain = first_plain.isin(core).groupby(plain.demandes["nationalite"]).mean()
+    assert share["hors_ue"] > share_plain["hors_ue"] + 0.2
+    assert abs(share["francaise"] - share_plain["francaise"]) < 0.02
+    assert ds.truth["effects"]["composition"]["commune_effect_sd"] == 0.5
+
+
+def test_composition_block_is_checked(tmp_path: Path) -> None:
+    bad = {
+        "access": {"nationalite": {"ue": 1, "hors_ue": 1}, "residence_qpv": 1},
+        "placement_qpv": {
+            "nationalite": {"ue": 1, "hors_ue": 1},
+            "residence_qpv": 1,
+            "premier_quartile": 1,
+        },
+        "composition": {"first_choice_core": {"hors_ue": 1.5}},
+    }
+    with pytest.raises(InputError, match="first_choice_core.hors_ue"):
+        load_effects(bad)
