@@ -29,7 +29,7 @@ outcome and of every covariate, group sizes are unchanged, and every one of
 these tests' null hypotheses holds exactly.
 
 *Parametric (model-based) null* (``null="parametric"``), for the adjusted
-logits of access (controls ``ACCESS_CONTROLS``, cluster-robust SE by
+logits of access (controls ``ACCESS_MODEL_CONTROLS``, cluster-robust SE by
 ``commune_choix1``) and placement (``PLACEMENT_CONTROLS``), for ``fairlie``
 and for ``ipw_disparity``: the logistic model of the outcome on the controls
 *without* any group term is fitted once on the whole population
@@ -363,7 +363,7 @@ class Population:
     allocations : DataFrame
         The semester's leases.
     p_access, p_placement : numpy.ndarray
-        Null-model probabilities of ``access`` (controls ``ACCESS_CONTROLS``)
+        Null-model probabilities of ``access`` (controls ``ACCESS_MODEL_CONTROLS``)
         and ``logement_en_qpv`` (``PLACEMENT_CONTROLS``), one per row.
     truth : dict
         The generator's truth (planted effects).
@@ -394,7 +394,7 @@ def build_population(ds: Any, *, period: str | Period | None = None) -> Populati
     from allocation_analysis import analysis
 
     access, alloc, _ = analysis_frames(ds, period=period)
-    p_acc = null_probabilities(access, outcome="access", controls=analysis.ACCESS_CONTROLS)
+    p_acc = null_probabilities(access, outcome="access", controls=analysis.ACCESS_MODEL_CONTROLS)
     p_pl = null_probabilities(
         alloc, outcome="logement_en_qpv", controls=analysis.PLACEMENT_CONTROLS
     )

@@ -125,14 +125,14 @@ def test_every_interval_is_at_the_configured_level(frames, records_010):
         "access_origin_logit": stats.logit_disparity(
             sub,
             outcome="access",
-            controls=analysis.ACCESS_CONTROLS,
+            controls=analysis.ACCESS_MODEL_CONTROLS,
             cluster=analysis.CLUSTER,
             **common,
         ),
         "access_origin_fairlie": stats.fairlie(
             sub,
             outcome="access",
-            controls=analysis.ACCESS_CONTROLS,
+            controls=analysis.ACCESS_MODEL_CONTROLS,
             random_state=cfg.seed,
             **common,
         ),
@@ -142,6 +142,7 @@ def test_every_interval_is_at_the_configured_level(frames, records_010):
             event="_allocation",
             entry="entree_risque_jours",
             controls=analysis.ACCESS_CONTROLS,
+            strata=analysis.CLUSTER,
             cluster=analysis.CLUSTER,
             **common,
         ),
@@ -155,7 +156,7 @@ def test_every_interval_is_at_the_configured_level(frames, records_010):
     logit95 = stats.logit_disparity(
         sub,
         outcome="access",
-        controls=analysis.ACCESS_CONTROLS,
+        controls=analysis.ACCESS_MODEL_CONTROLS,
         cluster=analysis.CLUSTER,
         **{**common, "alpha": 0.05},
     )
@@ -271,7 +272,7 @@ def test_adjusted_interval_is_the_direct_interval_at_the_adjusted_level(frames, 
         group="residence_qpv",
         reference="hors_qpv",
         compared="qpv",
-        controls=analysis.ACCESS_CONTROLS,
+        controls=analysis.ACCESS_MODEL_CONTROLS,
         cluster=analysis.CLUSTER,
         alpha=1 - level,
     )

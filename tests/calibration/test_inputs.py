@@ -65,7 +65,10 @@ def test_report_specs_reproduce_disparity_tests(dataset):
         ref = report[(tid, cmp)]
         for field in ("estimate", "ci_low", "ci_high", "p_value", "n"):
             a, b = getattr(res, field), getattr(ref, field)
-            assert a == b or (_isnan(a) and _isnan(b)), (tid, cmp, field, a, b)
+            # the report runs its models with one BLAS thread: sums of a
+            # design with ~100 columns may differ in their last bits
+            same = a == b or (_isnan(a) and _isnan(b)) or math.isclose(a, b, rel_tol=1e-9)
+            assert same, (tid, cmp, field, a, b)
 
 
 def _isnan(x) -> bool:
