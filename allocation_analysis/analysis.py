@@ -113,13 +113,18 @@ import numpy as np
 import pandas as pd
 
 from allocation_analysis.config import AnalysisConfig
+from allocation_analysis.labels import INDICATOR_LABELS_FR
+from allocation_analysis.labels import TABLE_FR as _TABLE_FR
 from allocation_analysis.stats import ResultSet, TestResult
 
 __all__ = [
     "ACCESS_CONTROLS",
+    "ACCESS_MODEL_CONTROLS",
+    "CLUSTER",
     "COST_OPTIONS",
     "GROUPINGS",
     "ONE_SIDED",
+    "PLACEMENT_CLUSTER",
     "PLACEMENT_CONTROLS",
     "PRINCIPAL",
     "ROBUSTNESS",
@@ -970,13 +975,6 @@ def test_entries(frame: pd.DataFrame) -> list[dict]:
 # ---------------------------------------------------------------------------
 # data notebook: validation and overview
 # ---------------------------------------------------------------------------
-_TABLE_FR = {
-    "demandes": "demandes",
-    "attributions": "attributions",
-    "logements": "logements",
-    "seuils": "seuils du 1er quartile",
-    "seuils_q1": "seuils du 1er quartile",
-}
 
 
 def validation_tables(validation: dict, *, threshold: int) -> dict[str, pd.DataFrame]:
@@ -1044,25 +1042,17 @@ def overview_text_fr(population: pd.DataFrame, period) -> str:  # noqa: ANN001
 # disparity notebook: figure inputs
 # ---------------------------------------------------------------------------
 def forest_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Odds/hazard ratios of the run, labelled in French, for a forest plot."""
+    """Odds/hazard ratios of the run, for a forest plot.
+
+    The codes (``outcome``, ``group``, ``reference``, ``id``) are passed on:
+    :func:`allocation_analysis.figures.forest_plot` labels them in French from
+    :mod:`allocation_analysis.labels`.
+    """
     ratios = frame[
         frame["estimate_name"].isin(["odds_ratio", "hazard_ratio"]) & frame["estimate"].notna()
     ]
-    labels = []
-    for rec in ratios.to_dict(orient="records"):
-        what = {"access": "Accès", "waiting_time": "Délai", "placement": "Placement en QPV"}[
-            rec["outcome"]
-        ]
-        labels.append(f"{what} — {rec['group']} vs {rec['reference']} ({rec['id'].split('_')[-1]})")
-    return pd.DataFrame(
-        {
-            "label": labels,
-            "estimate": ratios["estimate"].to_numpy(),
-            "ci_low": ratios["ci_low"].to_numpy(),
-            "ci_high": ratios["ci_high"].to_numpy(),
-            "p_adjusted": ratios["p_adjusted"].to_numpy(),
-        }
-    )
+    cols = ["id", "outcome", "group", "reference", "estimate", "ci_low", "ci_high", "p_adjusted"]
+    return ratios[cols].reset_index(drop=True)
 
 
 def km_curves(
@@ -1108,15 +1098,6 @@ def km_curves(
 # ---------------------------------------------------------------------------
 # indicators notebook
 # ---------------------------------------------------------------------------
-INDICATOR_LABELS_FR: dict[str, str] = {
-    "q1_hors_qpv": "Attributions hors QPV aux ménages du 1er quartile ou relogés (ANRU)",
-    "non_q1_en_qpv": "Attributions en QPV aux ménages des autres quartiles",
-    "prioritaires_action_logement": "Attributions Action Logement aux ménages prioritaires ou DALO",
-    "prioritaires_collectivite": "Attributions des collectivités aux ménages prioritaires ou DALO",
-    "prioritaires_bailleur": "Attributions des bailleurs aux ménages prioritaires ou DALO",
-}
-"""French titles of the legal indicators (maps, figures, tables)."""
-
 _INDICATOR_KEYS = (
     "id",
     "scope",
@@ -1156,7 +1137,7 @@ def indicator_entries(frame: pd.DataFrame) -> list[dict]:
 
 def indicator_display(frame: pd.DataFrame) -> pd.DataFrame:
     """A French, rounded view of indicator rows for the report."""
-    from allocation_analysis.indicators import STATUS_LABELS_FR
+    from allocation_analysis.labels import STATUS_LABELS_FR, label
     from allocation_analysis.text import fmt_int, fmt_pct
 
     rows = []
@@ -1164,7 +1145,7 @@ def indicator_display(frame: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "Indicateur": INDICATOR_LABELS_FR.get(rec["id"], rec["id"]),
-                "Fenêtre": "semestre" if rec["window"] == "semester" else "12 mois glissants",
+                "Fenêtre": label(rec["window"], "window"),
                 "Numérateur": fmt_int(rec["numerator"]),
                 "Dénominateur": fmt_int(rec["denominator"]),
                 "Part": fmt_pct(rec["share"]),

@@ -77,6 +77,8 @@ from scipy import stats
 
 from allocation_analysis.config import AnalysisConfig, Period
 from allocation_analysis.errors import AnalysisError, UsageError
+from allocation_analysis.labels import RESERVATAIRE_IN_FR as _RESERVATAIRE_FR
+from allocation_analysis.labels import STATUS_LABELS_FR
 from allocation_analysis.text import SECRET_FR, fmt_int, fmt_pct
 
 __all__ = [
@@ -132,15 +134,6 @@ INDICATOR_COLUMNS: tuple[str, ...] = (
     "suppressed",
 )
 """Columns of the indicators frame, one row per ``indicators`` entry of results.json."""
-
-STATUS_LABELS_FR: dict[str, str] = {
-    "atteint": "objectif atteint",
-    "non_atteint_significatif": "objectif non atteint, écart significatif",
-    "non_atteint_non_significatif": "objectif non atteint, écart non significatif",
-    "sans_objet": "sans objet (aucune attribution)",
-    "non_diffuse": SECRET_FR,
-}
-"""French labels of the status codes, for tables."""
 
 _PRIORITAIRES = {f"prioritaires_{r}": r for r in ("action_logement", "collectivite", "bailleur")}
 
@@ -729,14 +722,6 @@ _WHAT_FR = {
         "sont allées à des ménages prioritaires ou reconnus DALO",
         "l'objectif légal",
     ),
-}
-
-_RESERVATAIRE_FR = {
-    "etat": "sur le contingent de l'État",
-    "action_logement": "sur le contingent d'Action Logement",
-    "collectivite": "sur le contingent des collectivités",
-    "bailleur": "sur le contingent propre des bailleurs",
-    "autre": "sur les autres contingents",
 }
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "WINDOW_FR",
     "comparison_label",
     "label",
+    "territory_label",
     "test_label",
     "wrap_label",
 ]
@@ -362,6 +363,18 @@ def label(code: object, kind: str | None = None) -> str:
             return table[text]
     where = f"de type « {kind} »" if kind else "dans le catalogue"
     raise UnknownCodeError(f"Code sans libellé {where} : « {text} ».")
+
+
+TERRITORY_FR: dict[str, str] = {
+    "demo": "Métropole de démonstration (territoire fictif)",
+    "mel": "Métropole Européenne de Lille",
+}
+"""Display names of the territories the toolkit knows; any other name is shown as given."""
+
+
+def territory_label(name: str) -> str:
+    """Display name of a territory (its run name when the catalogue does not know it)."""
+    return TERRITORY_FR.get(str(name), str(name))
 
 
 def comparison_label(group: str, reference: str, *, short: bool = True) -> str:

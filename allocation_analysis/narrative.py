@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from allocation_analysis.labels import ESTIMATE_LABELS_FR as _ESTIMATE_FR
+from allocation_analysis.labels import FAMILY_FR, GROUP_FR, METHOD_FR, OUTCOME_FR
 from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_p, fmt_pct, is_missing
 
 __all__ = [
@@ -28,48 +30,7 @@ __all__ = [
     "tests_table_fr",
 ]
 
-GROUP_FR: dict[str, str] = {
-    "francaise": "ménages de nationalité française",
-    "ue": "ménages ressortissants de l'UE",
-    "hors_ue": "ménages de nationalité hors UE",
-    "qpv": "ménages résidant en QPV",
-    "hors_qpv": "ménages résidant hors QPV",
-}
-
-OUTCOME_FR: dict[str, str] = {
-    "access": "Accès (attribution dans le semestre)",
-    "waiting_time": "Délai d'attente",
-    "placement": "Attribution d'un logement en QPV",
-}
-
-METHOD_FR: dict[str, str] = {
-    "rates": "taux bruts",
-    "cmh": "Mantel–Haenszel (stratifié)",
-    "logit": "régression logistique ajustée",
-    "fairlie": "décomposition de Fairlie",
-    "logrank": "test du log-rank",
-    "cox": "modèle de Cox ajusté",
-    "dissimilarity": "indice de dissimilarité",
-    "ipw": "pondération par score de propension",
-    "profiles": "profils types (gradient boosting)",
-}
-
-_ESTIMATE_FR: dict[str, str] = {
-    "odds_ratio": "rapport de cotes",
-    "hazard_ratio": "rapport de risques instantanés",
-    "rate_difference": "écart de taux",
-    "unexplained_gap": "part inexpliquée de l'écart de taux",
-    "mean_profile_probability_difference": "écart moyen de probabilité (profils types)",
-    "dissimilarity": "indice de dissimilarité",
-}
-
 _DIFFERENCES = {"rate_difference", "unexplained_gap", "mean_profile_probability_difference"}
-
-FAMILY_FR: dict[str, str] = {
-    "principal": "test principal",
-    "robustesse": "vérification de robustesse",
-}
-"""Multiple-testing families of :func:`allocation_analysis.analysis.results_frame`."""
 
 ADJUSTED_CI_COLUMN = "IC ajusté pour tests multiples"
 NOT_ADJUSTED = "sans objet"
