@@ -34,8 +34,9 @@ def validate_command(options: dict[str, Any], *, rejects_dir: str | Path | None 
     ----------
     options : dict
         Keys ``demandes, attributions, logements, seuils, communes, qpv,
-        column_map, period, territory, siren_epci`` (missing or ``None`` =
-        not given), as built by the CLI from flags and ``--config``.
+        column_map, period, territory, siren_epci, extract_date`` (missing or
+        ``None`` = not given; ``extract_date`` defaults to today), as built by
+        the CLI from flags and ``--config``.
     rejects_dir : str or Path, optional
         Folder where ``<table>.csv`` rejects files are written (UTF-8, ``,``;
         row numbers, never a personal value; text cells escaped against
@@ -62,10 +63,12 @@ def validate_command(options: dict[str, Any], *, rejects_dir: str | Path | None 
     else:
         period_obj = Period.parse(str(period))
     siren = options.get("siren_epci")
+    extract = options.get("extract_date")
     inputs = load_inputs(
         paths,
         siren_epci=str(siren) if siren not in (None, "") else None,
         period=period_obj,
+        extract_date=extract if extract not in (None, "") else None,
     )
     report = inputs.report
     print(report.summary())

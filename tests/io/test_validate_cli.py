@@ -139,3 +139,13 @@ def test_rejects_written_by_validate_are_formula_escaped(valid_files, tmp_path, 
     rej = pd.read_csv(rej_dir / "demandes.csv", dtype=str, keep_default_na=False)
     assert rej["value"].tolist() == ['\'=HYPERLINK("x")', "'@SUM(A1)"]
     assert rej["source_row"].tolist() == ["7", "8"]
+
+
+def test_validate_passes_the_extract_date_to_the_loader(valid_files, capsys):
+    from allocation_analysis.io import validate_command
+
+    options = {name: str(path) for name, path in valid_files.items()}
+    # leases of 2024-09-01 and filings after 2024-06-30 become future dates
+    assert validate_command({**options, "extract_date": "2024-06-30"}) == 0
+    out = capsys.readouterr().out
+    assert "date_future" in out
