@@ -156,7 +156,9 @@ def batch_command(*, config: str, scheduler: str | None = None, workers: int = 2
     log.info("%d exécution(s) planifiée(s)", len(tasks))
     summary = run_batch(tasks, scheduler=scheduler, workers=workers)
     output.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(output / "batch_summary.csv", index=False)
+    from allocation_analysis.outputs import write_csv
+
+    write_csv(summary, output / "batch_summary.csv")
     sys.stdout.write(summary.drop(columns=["output"]).to_string(index=False) + "\n")
     sys.stdout.write(f"Résumé : {output / 'batch_summary.csv'}\n")
     return 0 if (summary["status"] == "ok").all() else 3
