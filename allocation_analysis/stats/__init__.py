@@ -7,7 +7,8 @@ implementations (``tests/reference/``) and calibrated on synthetic data.
 Families
 --------
 rates
-    :func:`compare_rates` — Wilson intervals, Newcombe difference, score / Fisher tests.
+    :func:`compare_rates` — Wilson intervals, Newcombe difference, score / Fisher tests;
+    :func:`compare_counts`, the same difference and score test from counts.
 stratified
     :func:`cmh`, :func:`cmh_from_tables` — Mantel–Haenszel, Breslow–Day–Tarone.
 regression
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
         power_two_proportions,
     )
     from allocation_analysis.stats.profiles import ipw_disparity, profile_probabilities
-    from allocation_analysis.stats.rates import compare_rates
+    from allocation_analysis.stats.rates import compare_counts, compare_rates
     from allocation_analysis.stats.regression import logit_disparity
     from allocation_analysis.stats.segregation import dissimilarity, isolation, theil_h
     from allocation_analysis.stats.stratified import cmh, cmh_from_tables
@@ -62,6 +63,7 @@ _LAZY = {
     "power_two_proportions": "power",
     "ipw_disparity": "profiles",
     "profile_probabilities": "profiles",
+    "compare_counts": "rates",
     "compare_rates": "rates",
     "logit_disparity": "regression",
     "dissimilarity": "segregation",
@@ -91,6 +93,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ResultSet",
+    "compare_counts",
     "TestResult",
     "adjust_pvalues",
     "cmh",

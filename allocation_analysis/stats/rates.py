@@ -120,6 +120,53 @@ def _pearson(table: np.ndarray) -> dict[str, float]:
     }
 
 
+def compare_counts(
+    x_compared: float,
+    n_compared: float,
+    x_reference: float,
+    n_reference: float,
+    *,
+    alpha: float = 0.05,
+) -> dict[str, float]:
+    """Difference of two independent proportions from their counts.
+
+    The difference ``x_compared / n_compared - x_reference / n_reference``,
+    Newcombe's hybrid score interval (:func:`newcombe_interval`) and the
+    score test of equal proportions (Pearson chi-square without continuity
+    correction, R ``prop.test(c(x1, x2), c(n1, n2), correct = FALSE)``), as
+    :func:`compare_rates` gives them from individual rows.
+
+    Parameters
+    ----------
+    x_compared, n_compared, x_reference, n_reference : float
+        Events and totals of the two samples.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    dict
+        ``difference``, ``ci_low``, ``ci_high``, ``statistic`` (chi-square,
+        1 df), ``p_value``; NaN when a sample is empty.
+    """
+    alpha = check_alpha(alpha)
+    if n_compared <= 0 or n_reference <= 0:
+        nan = math.nan
+        return dict(difference=nan, ci_low=nan, ci_high=nan, statistic=nan, p_value=nan)
+    lo, hi = newcombe_interval(x_compared, n_compared, x_reference, n_reference, alpha=alpha)
+    table = np.array(
+        [[x_compared, n_compared - x_compared], [x_reference, n_reference - x_reference]],
+        dtype=float,
+    )
+    chi = _pearson(table)
+    return {
+        "difference": x_compared / n_compared - x_reference / n_reference,
+        "ci_low": lo,
+        "ci_high": hi,
+        "statistic": chi["chisq"],
+        "p_value": chi["p_value"],
+    }
+
+
 def _ratio(x1: float, n1: float, x2: float, n2: float, alpha: float) -> dict[str, float]:
     """Rate ratio compared / reference with the log (Katz) interval."""
     if n1 == 0 or n2 == 0 or x2 == 0:

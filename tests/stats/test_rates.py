@@ -190,3 +190,18 @@ def test_score_test_size_under_the_null_is_nominal():
     size = rejected / n_rep
     print(f"\ncompare_rates score test: size at alpha=0.05 over {n_rep} replicates = {size:.3f}")
     assert 0.03 <= size <= 0.07
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['x_compared']}/{c['n_compared']}")
+def test_compare_counts_matches_r_prop_test_and_newcombe(case):
+    from allocation_analysis.stats import compare_counts
+
+    got = compare_counts(
+        case["x_compared"], case["n_compared"], case["x_reference"], case["n_reference"]
+    )
+    assert got["difference"] == pytest.approx(
+        case["x_compared"] / case["n_compared"] - case["x_reference"] / case["n_reference"]
+    )
+    assert got["statistic"] == pytest.approx(case["chisq"], rel=1e-9)
+    assert got["p_value"] == pytest.approx(case["p_value"], rel=1e-9)
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx(tuple(case["newcombe"]), rel=1e-9)

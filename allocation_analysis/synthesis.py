@@ -1,0 +1,331 @@
+"""The synthesis page of the report: the legal obligations at a glance and the main findings.
+
+What the working group reads first: for every legal indicator of the
+territory, over the semester and the rolling 12 months, whether the objective
+is met, how far the share is from it, and how it changed since the previous
+semester and since the same semester a year earlier (with whether the change
+is beyond chance); then the main disparity findings, one plain sentence each.
+
+Choices made here (documented for reviewers):
+
+- **A masked count never hides compliance.** When a numerator is below the
+  secret threshold but the denominator is published, the share is not
+  published, but whether the objective is met is: it says only that the share
+  is below (or above) the target, an interval of width at least the target,
+  never the count. The distance is given in words from the unpublished share
+  (:data:`DISTANCE_BANDS`): "nettement en dessous" (more than 10 points below),
+  "en dessous" (5 to 10), "légèrement en dessous" (less than 5). When the
+  denominator itself is below the threshold the status is "non diffusé".
+- **Changes.** Difference of the two shares in percentage points, Newcombe's
+  hybrid score interval and the score (Pearson chi-square) test of equal
+  proportions between the two semesters (R ``prop.test(correct = FALSE)``);
+  the two periods' leases are different households, so the samples are
+  independent, except for the rolling 12 months, which share a semester with
+  the window a semester earlier (that comparison is not made: the 12-month
+  change is against the 12 months ending a year earlier, which do not
+  overlap). A change is published only when both shares are.
+- **Main findings.** The primary tests of the report
+  (:data:`allocation_analysis.analysis.TEST_PLAN`, family ``principal``) that
+  are significant after the Benjamini–Hochberg adjustment, largest effects
+  first, at most :data:`MAX_FINDINGS`, each in one sentence with the
+  direction, the size in words and the adjusted interval; a sentence says so
+  when none is.
+
+References
+----------
+.. [1] Newcombe, R. G. (1998). Interval estimation for the difference between
+   independent proportions: comparison of eleven methods. *Statistics in
+   Medicine* 17(8), 873–890.
+.. [2] Code de la construction et de l'habitation, art. L441-1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocation_analysis.config import AnalysisConfig
+from allocation_analysis.labels import INDICATOR_LABELS_FR, label
+from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_pct
+
+__all__ = [
+    "DISTANCE_BANDS",
+    "MAX_FINDINGS",
+    "finding_sentence_fr",
+    "findings_fr",
+    "obligations_display",
+    "obligations_table",
+]
+
+MAX_FINDINGS = 5
+"""Most findings listed on the synthesis page."""
+
+DISTANCE_BANDS: tuple[tuple[float, str], ...] = (
+    (0.10, "nettement en dessous de l'objectif"),
+    (0.05, "en dessous de l'objectif"),
+    (0.0, "légèrement en dessous de l'objectif"),
+)
+"""Shortfall (target − share, in proportion) → words, largest first."""
+
+_LIGHT = {"atteint": "🟢", "non_atteint": "🔴", "non_diffuse": "⚪", "sans_objet": "⚪"}
+
+
+def _distance_fr(share: float, target: float) -> str:
+    gap = target - share
+    if gap <= 0:
+        return "objectif atteint"
+    for bound, words in DISTANCE_BANDS:
+        if gap > bound:
+            return words
+    return DISTANCE_BANDS[-1][1]
+
+
+def _change(
+    cur: Mapping[str, Any], old: Mapping[str, Any] | None, *, alpha: float
+) -> dict[str, Any]:
+    """Difference of shares between two periods, with interval and score test."""
+    from allocation_analysis.stats import compare_counts
+
+    empty = {"change": math.nan, "change_ci_low": math.nan, "change_ci_high": math.nan}
+    empty["change_p_value"] = math.nan
+    if old is None:
+        return empty
+    vals = [cur["numerator"], cur["denominator"], old["numerator"], old["denominator"]]
+    if any(v is None or pd.isna(v) for v in vals) or min(vals[1], vals[3]) <= 0:
+        return empty
+    res = compare_counts(*(float(v) for v in vals), alpha=alpha)
+    return {
+        "change": res["difference"],
+        "change_ci_low": res["ci_low"],
+        "change_ci_high": res["ci_high"],
+        "change_p_value": res["p_value"],
+    }
+
+
+def obligations_table(allocations: pd.DataFrame, *, config: AnalysisConfig) -> pd.DataFrame:
+    """The legal obligations of the territory for the semester and the 12 months.
+
+    Parameters
+    ----------
+    allocations : DataFrame
+        Prepared allocations (:func:`allocation_analysis.derive.prepare_allocations`),
+        all periods of the extract.
+    config : AnalysisConfig
+        Period, targets, alpha and secret threshold.
+
+    Returns
+    -------
+    DataFrame
+        One row per indicator and window (``semester``, ``rolling_12m``):
+        ``id``, ``window``, ``denominator`` (published or NA), ``share``
+        (published or NaN), ``target``, ``status`` (``atteint``,
+        ``non_atteint``, ``non_diffuse``, ``sans_objet``; computed from the
+        unpublished share when only the numerator is masked), ``distance``
+        (words), and for ``previous`` (the previous semester; for the 12 months
+        the 12 months ending a year earlier) and ``year_before`` (the same
+        semester a year earlier; for the 12 months, the same): ``*_share``,
+        ``*_change``, ``*_change_ci_low``, ``*_change_ci_high``,
+        ``*_change_p_value`` (NaN when either share is not published).
+    """
+    from allocation_analysis import indicators, privacy
+
+    p = config.period
+    year_before = p.previous().previous()
+    periods = {"current": p, "previous": p.previous(), "year_before": year_before}
+    raw: dict[str, pd.DataFrame] = {}
+    pub: dict[str, pd.DataFrame] = {}
+    for key, per in periods.items():
+        ind = indicators.compute_indicators(
+            allocations, period=per, config=config, scopes=["territory"]
+        )
+        raw[key] = ind.set_index(["id", "window"])
+        pub[key] = privacy.protect_indicators(ind, threshold=config.secret_threshold).set_index(
+            ["id", "window"]
+        )
+    thr = config.secret_threshold
+    rows = []
+    for (ind_id, window), r in raw["current"].iterrows():
+        pc = pub["current"].loc[(ind_id, window)]
+        den = int(r["denominator"])
+        target = float(r["target"])
+        if den == 0:
+            status, distance = "sans_objet", "aucune attribution"
+        elif den < thr:
+            status, distance = "non_diffuse", "trop peu d'attributions pour être diffusé"
+        else:
+            met = float(r["share"]) >= target
+            status = "atteint" if met else "non_atteint"
+            distance = _distance_fr(float(r["share"]), target)
+        row: dict[str, Any] = {
+            "id": ind_id,
+            "window": window,
+            "denominator": pc["denominator"],
+            "share": pc["share"],
+            "target": target,
+            "status": status,
+            "distance": distance,
+        }
+        for key in ("previous", "year_before"):
+            old_key = key if window == "semester" else "year_before"
+            old = pub[old_key]
+            prev = old.loc[(ind_id, window)] if (ind_id, window) in old.index else None
+            row[f"{key}_share"] = prev["share"] if prev is not None else math.nan
+            ch = _change(pc, prev, alpha=config.alpha)
+            row.update({f"{key}_{k}": v for k, v in ch.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _change_fr(share: float, change: float, p_value: float, *, alpha: float) -> str:
+    if pd.isna(share):
+        return MISSING
+    if pd.isna(change):
+        return f"{fmt_pct(share)} (évolution non diffusable)"
+    pts = fmt_float(100 * change, digits=1)
+    sign = "+" if change > 0 else ""
+    beyond = "au-delà du hasard" if p_value < alpha else "dans les limites du hasard"
+    return f"{fmt_pct(share)} → écart {sign}{pts} pt ({beyond})"
+
+
+def obligations_display(table: pd.DataFrame, *, config: AnalysisConfig) -> pd.DataFrame:
+    """The synthesis table in French: one row per obligation and window."""
+    out = []
+    for rec in table.to_dict(orient="records"):
+        status = rec["status"]
+        share = rec["share"]
+        if status in ("atteint", "non_atteint"):
+            shown = fmt_pct(share) if not pd.isna(share) else "part non diffusée (secret)"
+            verdict = "Objectif atteint" if status == "atteint" else "Objectif non atteint"
+            verdict = f"{_LIGHT[status]} {verdict}"
+            if status == "non_atteint":
+                verdict += f" : {rec['distance']}"
+        else:
+            shown = MISSING
+            verdict = f"{_LIGHT[status]} {rec['distance'].capitalize()}"
+        prev_label = (
+            "Semestre précédent"
+            if rec["window"] == "semester"
+            else "12 mois glissants un an plus tôt"
+        )
+        prev = _change_fr(
+            rec["previous_share"],
+            rec["previous_change"],
+            rec["previous_change_p_value"],
+            alpha=config.alpha,
+        )
+        year = _change_fr(
+            rec["year_before_share"],
+            rec["year_before_change"],
+            rec["year_before_change_p_value"],
+            alpha=config.alpha,
+        )
+        out.append(
+            {
+                "Obligation": INDICATOR_LABELS_FR.get(rec["id"], label(rec["id"])),
+                "Période": label(rec["window"], "window"),
+                "Attributions": fmt_int(rec["denominator"]),
+                "Part": shown,
+                "Objectif": fmt_pct(rec["target"], digits=0),
+                "Résultat": verdict,
+                "Évolution": f"{prev_label} : {prev}"
+                if rec["window"] == "semester"
+                else f"{prev_label} : {year}",
+                "Même semestre un an plus tôt": year if rec["window"] == "semester" else "—",
+            }
+        )
+    return pd.DataFrame(out)
+
+
+_OUTCOME_PHRASE = {
+    "access": "d'obtenir un logement dans le semestre",
+    "placement": "de se voir attribuer un logement situé en QPV",
+}
+
+
+def _percent_words(ratio: float) -> str:
+    """0.70 → « environ 30 % de chances en moins », 1.6 → « … en plus »."""
+    pct = round(abs(ratio - 1) * 100)
+    return f"environ {pct} % de chances en {'moins' if ratio < 1 else 'plus'}"
+
+
+def finding_sentence_fr(rec: Mapping[str, Any], *, alpha: float) -> str:
+    """One plain-language sentence for a primary test (a ratio, adjusted).
+
+    Examples
+    --------
+    >>> rec = {"outcome": "access", "group": "hors_ue", "reference": "francaise",
+    ...        "estimate_name": "odds_ratio", "estimate": 0.70, "p_adjusted": 0.002,
+    ...        "ci_low_adjusted": 0.58, "ci_high_adjusted": 0.84}
+    >>> print(finding_sentence_fr(rec, alpha=0.05))  # doctest: +NORMALIZE_WHITESPACE
+    À situation comparable, les ménages de nationalité hors UE ont environ 30 % de
+    chances en moins d'obtenir un logement dans le semestre que les ménages de
+    nationalité française (rapport de cotes 0,70 ; fourchette compatible avec les
+    données, corrigée pour tests multiples : de 0,58 à 0,84).
+    """
+    grp = label(rec["group"], "group")
+    ref = label(rec["reference"], "group")
+    est = float(rec["estimate"])
+    lo, hi = rec.get("ci_low_adjusted"), rec.get("ci_high_adjusted")
+    rng = ""
+    if lo is not None and hi is not None and not (pd.isna(lo) or pd.isna(hi)):
+        rng = (
+            f" ; fourchette compatible avec les données, corrigée pour tests multiples : "
+            f"de {fmt_float(lo)} à {fmt_float(hi)}"
+        )
+    if rec["outcome"] == "waiting_time":
+        speed = "plus lent" if est < 1 else "plus rapide"
+        pct = round(abs(est - 1) * 100)
+        body = (
+            f"À situation comparable, les demandes des {grp} aboutissent à un rythme environ "
+            f"{pct} % {speed} que celles des {ref} (rapport de risques {fmt_float(est)}{rng})."
+        )
+    else:
+        what = _OUTCOME_PHRASE.get(rec["outcome"], label(rec["outcome"], "outcome"))
+        body = (
+            f"À situation comparable, les {grp} ont {_percent_words(est)} "
+            f"{what} que les {ref} (rapport de cotes {fmt_float(est)}{rng})."
+        )
+    return body
+
+
+def findings_fr(tests: pd.DataFrame, *, alpha: float) -> list[str]:
+    """The main disparity findings, one sentence each (primary tests only).
+
+    Parameters
+    ----------
+    tests : DataFrame
+        :func:`allocation_analysis.analysis.results_frame` of the run.
+    alpha : float
+        Level of the adjusted p-values.
+
+    Returns
+    -------
+    list of str
+        At most :data:`MAX_FINDINGS` sentences, largest effects first, then a
+        sentence on what such a gap means; one sentence saying that no gap is
+        established when none is significant.
+    """
+    from allocation_analysis import analysis
+
+    prim = tests[(tests["family"] == analysis.PRINCIPAL) & tests["estimate"].notna()]
+    sig = prim[prim["p_adjusted"] < alpha].copy()
+    if sig.empty:
+        n = len(prim)
+        return [
+            f"Aucun des {fmt_int(n)} tests principaux ne met en évidence d'écart au-delà du "
+            "hasard après correction pour tests multiples. Cela ne prouve pas l'absence "
+            "d'écart : les effectifs du semestre peuvent être trop faibles pour le détecter."
+        ]
+    size = np.abs(np.log(sig["estimate"].astype(float).clip(lower=1e-12)))
+    sig = sig.iloc[np.argsort(-size.to_numpy(), kind="stable")].head(MAX_FINDINGS)
+    out = [finding_sentence_fr(rec, alpha=alpha) for rec in sig.to_dict("records")]
+    out.append(
+        "Ces écarts sont établis au-delà du hasard, après correction pour tests multiples. "
+        "Un écart statistique est une alerte qui indique où regarder, pas une preuve de "
+        "discrimination : il peut tenir à des différences que les données ne décrivent pas."
+    )
+    return out

@@ -1,0 +1,123 @@
+"""The synthesis page: legal obligations at a glance, changes, main findings."""
+
+import math
+
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from allocation_analysis import calibration, session, synth, synthesis
+from allocation_analysis.config import AnalysisConfig, Period
+
+
+@pytest.fixture(scope="module")
+def demo():
+    ds = synth.generate(scale="small", seed=1)
+    inputs = calibration.loaded_inputs(ds)
+    config = AnalysisConfig(period=Period.parse("2025-S2"), siren_epci=inputs.siren_epci)
+    alloc = session.prepare(inputs, config)["allocations"]
+    truth = pd.DataFrame(ds.truth["indicateurs"])
+    truth = truth[truth["perimetre"] == "territoire"].set_index(
+        ["indicateur", "periode", "fenetre"]
+    )
+    return alloc, config, truth
+
+
+def _truth_share(truth, ind, period, window):
+    r = truth.loc[(ind, period, window)]
+    return r["numerateur"], r["denominateur"]
+
+
+def test_obligations_follow_the_generators_counts_and_targets(demo):
+    alloc, config, truth = demo
+    table = synthesis.obligations_table(alloc, config=config).set_index(["id", "window"])
+    published = 0
+    for (ind, window), row in table.iterrows():
+        fen = "semestre" if window == "semester" else "12_mois"
+        k, n = _truth_share(truth, ind, "2025-S2", fen)
+        if n == 0:
+            assert row["status"] == "sans_objet"
+            continue
+        if n < config.secret_threshold:
+            assert row["status"] == "non_diffuse"
+            continue
+        # the status rests on the true share even when the numerator is masked
+        assert row["status"] == ("atteint" if k / n >= row["target"] else "non_atteint")
+        if not math.isnan(row["share"]):
+            assert row["share"] == pytest.approx(k / n)
+            published += 1
+        if window == "semester":
+            k0, n0 = _truth_share(truth, ind, "2025-S1", fen)
+            if not math.isnan(row["previous_change"]):
+                assert row["previous_change"] == pytest.approx(k / n - k0 / n0)
+                # score test of equal proportions, computed here from the 2x2 table
+                chi2, p, _, _ = sps.chi2_contingency([[k, n - k], [k0, n0 - k0]], correction=False)
+                assert row["previous_change_p_value"] == pytest.approx(p, rel=1e-9)
+        k1, n1 = _truth_share(truth, ind, "2024-S2", fen)
+        if not math.isnan(row["year_before_change"]):
+            assert row["year_before_change"] == pytest.approx(k / n - k1 / n1)
+    assert published >= 4
+
+
+def _allocations(n_in_qpv_out: int, n_q1: int) -> pd.DataFrame:
+    """``n_in_qpv_out`` leases outside QPV in 2025-S2, ``n_q1`` of them to Q1 households."""
+    rows = []
+    for i in range(n_in_qpv_out):
+        rows.append(
+            {
+                "date_bail": pd.Timestamp("2025-09-01"),
+                "commune_logement": "99001",
+                "bailleur_siren": "399000011",
+                "reservataire": "action_logement",
+                "logement_en_qpv": False,
+                "q1": i < n_q1,
+                "prioritaire_ou_dalo": False,
+                "mutation": False,
+                "relogement_anru": False,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_a_masked_numerator_still_says_the_objective_is_not_met():
+    # 2 of 57 leases outside QPV to first-quartile households: 3.5 %, far below 25 %
+    alloc = _allocations(57, 2)
+    config = AnalysisConfig(period=Period.parse("2025-S2"))
+    table = synthesis.obligations_table(alloc, config=config).set_index(["id", "window"])
+    row = table.loc[("q1_hors_qpv", "semester")]
+    assert math.isnan(row["share"])  # the share would give the count back
+    assert row["status"] == "non_atteint"
+    assert row["distance"] == "nettement en dessous de l'objectif"
+    shown = synthesis.obligations_display(table.reset_index(), config=config)
+    text = " ".join(shown.astype(str).to_numpy().ravel())
+    assert "Objectif non atteint : nettement en dessous" in text
+    assert " 2 " not in f" {text} " and "3,5" not in text
+
+
+def test_findings_are_plain_sentences_of_the_significant_primary_tests():
+    tests = pd.DataFrame(
+        [
+            dict(family="principal", outcome="access", group="hors_ue", reference="francaise",
+                 estimate_name="odds_ratio", estimate=0.7, p_adjusted=0.01,
+                 ci_low_adjusted=0.55, ci_high_adjusted=0.9),
+            dict(family="principal", outcome="waiting_time", group="qpv", reference="hors_qpv",
+                 estimate_name="hazard_ratio", estimate=0.8, p_adjusted=0.03,
+                 ci_low_adjusted=0.66, ci_high_adjusted=0.97),
+            dict(family="principal", outcome="placement", group="ue", reference="francaise",
+                 estimate_name="odds_ratio", estimate=1.1, p_adjusted=0.6,
+                 ci_low_adjusted=0.8, ci_high_adjusted=1.5),
+            dict(family="robustesse", outcome="access", group="hors_ue", reference="francaise",
+                 estimate_name="odds_ratio", estimate=0.2, p_adjusted=0.0001,
+                 ci_low_adjusted=None, ci_high_adjusted=None),
+        ]
+    )  # fmt: skip
+    out = synthesis.findings_fr(tests, alpha=0.05)
+    assert len(out) == 3  # two findings (primary, significant) and what they mean
+    assert out[0].startswith("À situation comparable, les ménages de nationalité hors UE ont")
+    assert "environ 30 % de chances en moins d'obtenir un logement" in out[0]
+    assert "rythme environ 20 % plus lent" in out[1]
+    assert "pas une preuve de discrimination" in out[2]
+    for code in ("hors_ue", "francaise", "hors_qpv"):
+        assert code not in " ".join(out)
+    none = synthesis.findings_fr(tests.assign(p_adjusted=0.5), alpha=0.05)
+    assert len(none) == 1 and "Aucun des 3 tests principaux" in none[0]
