@@ -79,7 +79,7 @@ from allocation_analysis.config import AnalysisConfig, Period
 from allocation_analysis.errors import AnalysisError, UsageError
 from allocation_analysis.labels import RESERVATAIRE_IN_FR as _RESERVATAIRE_FR
 from allocation_analysis.labels import STATUS_LABELS_FR
-from allocation_analysis.text import SECRET_FR, fmt_int, fmt_pct
+from allocation_analysis.text import SECRET_FR, fmt_date, fmt_int, fmt_pct
 
 __all__ = [
     "INDICATOR_IDS",
@@ -680,21 +680,6 @@ def funnel_data(
 
 # --------------------------------------------------------------------------- sentences
 
-_MONTHS_FR = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-
 _WHAT_FR = {
     "q1_hors_qpv": (
         "des attributions hors QPV",
@@ -726,9 +711,7 @@ _WHAT_FR = {
 
 
 def _date_fr(d: Any) -> str:
-    d = pd.Timestamp(d)
-    day = "1er" if d.day == 1 else str(d.day)
-    return f"{day} {_MONTHS_FR[d.month - 1]} {d.year}"
+    return fmt_date(d)
 
 
 def _window_fr(row: Mapping[str, Any]) -> str:

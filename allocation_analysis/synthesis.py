@@ -41,6 +41,7 @@ References
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -50,10 +51,12 @@ import pandas as pd
 
 from allocation_analysis.config import AnalysisConfig
 from allocation_analysis.labels import INDICATOR_LABELS_FR, label
-from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_pct
+from allocation_analysis.text import MISSING, fmt_date, fmt_float, fmt_int, fmt_pct
 
 __all__ = [
     "DISTANCE_BANDS",
+    "FICTIONAL_TERRITORIES",
+    "cover_fr",
     "MAX_FINDINGS",
     "finding_sentence_fr",
     "findings_fr",
@@ -250,6 +253,78 @@ def _percent_words(ratio: float) -> str:
     """0.70 → « environ 30 % de chances en moins », 1.6 → « … en plus »."""
     pct = round(abs(ratio - 1) * 100)
     return f"environ {pct} % de chances en {'moins' if ratio < 1 else 'plus'}"
+
+
+FICTIONAL_TERRITORIES = frozenset({"demo"})
+"""Run names of the built-in synthetic territory: their report carries a banner."""
+
+
+def cover_fr(
+    config: AnalysisConfig,
+    allocations: pd.DataFrame,
+    demandes: pd.DataFrame | None = None,
+    *,
+    produced: dt.date | None = None,
+) -> str:
+    """The cover lines of the report (Markdown): what, where, when, from what data.
+
+    Parameters
+    ----------
+    config : AnalysisConfig
+        Territory and period.
+    allocations : DataFrame
+        Prepared allocations (their last lease date is the extract's end).
+    demandes : DataFrame, optional
+        Prepared demands (their last filing date, when given).
+    produced : date, optional
+        Production date (default today).
+
+    Returns
+    -------
+    str
+        A title line, a « DONNÉES FICTIVES » banner for the built-in territory,
+        the production date and version, the extract dates and a true source
+        line.
+    """
+    from allocation_analysis import __version__
+    from allocation_analysis.labels import territory_label
+
+    produced = produced or dt.date.today()
+    fictional = config.territory in FICTIONAL_TERRITORIES
+    lines = [
+        f"**Analyse semestrielle des attributions de logements sociaux — "
+        f"{territory_label(config.territory)} — {config.period.label_fr}**",
+        "",
+    ]
+    if fictional:
+        lines += [
+            "> **DONNÉES FICTIVES.** Ce rapport de démonstration porte sur un territoire et "
+            "une population inventés par l'outil, avec des écarts introduits volontairement : "
+            "il ne décrit aucun territoire réel.",
+            "",
+        ]
+    dates = []
+    last = pd.to_datetime(allocations.get("date_bail"), errors="coerce").max()
+    if pd.notna(last):
+        dates.append(f"baux signés jusqu'au {fmt_date(last)}")
+    if demandes is not None and "date_depot" in demandes:
+        last_d = pd.to_datetime(demandes["date_depot"], errors="coerce").max()
+        if pd.notna(last_d):
+            dates.append(f"demandes déposées jusqu'au {fmt_date(last_d)}")
+    source = (
+        "données fictives générées par allocation_analysis (territoire de démonstration)"
+        if fictional
+        else "système national d'enregistrement des demandes (SNE) : demandes et "
+        "attributions ; répertoire des logements locatifs des bailleurs sociaux (RPLS) : "
+        "logements"
+    )
+    lines += [
+        f"Produit le {fmt_date(produced)} avec allocation_analysis {__version__}."
+        + (f" Données : {', '.join(dates)}." if dates else ""),
+        "",
+        f"Source : {source}.",
+    ]
+    return "\n".join(lines)
 
 
 def finding_sentence_fr(rec: Mapping[str, Any], *, alpha: float) -> str:

@@ -151,3 +151,36 @@ def fmt_p(value: Any, *, digits: int = 3, missing: str = MISSING) -> str:
     if v < floor:
         return f"p < {fmt_float(floor, digits=digits)}"
     return f"p = {fmt_float(v, digits=digits)}"
+
+
+MONTHS_FR: tuple[str, ...] = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def fmt_date(value: Any, *, missing: str = MISSING) -> str:
+    """Format a date in words: ``"1er juillet 2025"``, ``"31 décembre 2025"``.
+
+    Parameters
+    ----------
+    value : date-like
+        The date.
+    missing : str
+        Text returned for a missing value.
+    """
+    if is_missing(value):
+        return missing
+    d = pd.Timestamp(value)
+    day = "1er" if d.day == 1 else str(d.day)
+    return f"{day} {MONTHS_FR[d.month - 1]} {d.year}"
