@@ -687,8 +687,14 @@ def results_frame(
     records : list of TestRecord
         From :func:`disparity_tests`.
     secret_threshold : int, keyword-only
-        Results resting on fewer observations are suppressed (statistical
-        secret); their p-values still count in their family's adjustment.
+        Statistical secret (:func:`allocation_analysis.privacy.protect_test_results`):
+        a comparison with a group whose size or number of events is in
+        ``[1, secret_threshold - 1]`` has its estimate, intervals and p-values
+        withheld (``note`` « effectif trop faible pour être diffusé »); ``n`` is
+        published only when no group of the axis is so small (otherwise it
+        would give a masked count back, as ``n`` minus the reference group's
+        size); small integers of the warnings are masked. Withheld p-values
+        still count in their family's adjustment.
     alpha : float, optional
         Level of the selection of the primary family; default the level the
         records carry (the run's ``alpha``).
@@ -696,6 +702,8 @@ def results_frame(
     Returns
     -------
     DataFrame
+        One row per test, with ``suppressed`` (values withheld) and ``note``
+        (French reason of a withheld value, else ``None``).
 
     References
     ----------
@@ -705,6 +713,7 @@ def results_frame(
        rate-adjusted multiple confidence intervals for selected parameters.
        *JASA* 100(469), 71–81.
     """
+    from allocation_analysis.privacy import group_counts_of, protect_test_results
     from allocation_analysis.stats import adjust_pvalues
     from allocation_analysis.stats.multiple import fcr_adjusted_level, wald_interval_at_level
 
@@ -732,6 +741,7 @@ def results_frame(
                 "sided": r.sided,
                 "n": int(res.n),
                 "warnings": list(res.warnings),
+                "_counts": group_counts_of(res.details, (r.grouping.reference, r.compared)),
             }
         )
     frame = pd.DataFrame(rows)
@@ -771,21 +781,8 @@ def results_frame(
                 hi,
                 level,
             ]
-    small = (frame["n"] > 0) & (frame["n"] < secret_threshold)
-    value_cols = [
-        "estimate",
-        "ci_low",
-        "ci_high",
-        "statistic",
-        "p_value",
-        "p_adjusted",
-        "ci_low_adjusted",
-        "ci_high_adjusted",
-    ]
-    frame.loc[small, value_cols] = np.nan
-    frame["n"] = frame["n"].astype("Int64").mask(small)
-    frame["suppressed"] = small
-    return frame
+    counts = frame.pop("_counts").tolist()
+    return protect_test_results(frame, counts, threshold=secret_threshold)
 
 
 # ---------------------------------------------------------------------------
@@ -936,7 +933,9 @@ def test_entries(frame: pd.DataFrame) -> list[dict]:
     (``bilatéral`` or ``unilatéral``), ``alpha`` (``ci_low``/``ci_high`` are a
     ``1 - alpha`` interval, not adjusted) and, for the primary tests, the
     interval consistent with the adjustment (``ci_low_adjusted``,
-    ``ci_high_adjusted`` at level ``ci_level_adjusted``).
+    ``ci_high_adjusted`` at level ``ci_level_adjusted``). ``n`` is ``None``
+    when it is not publishable and ``note`` then says why, in French
+    (:func:`allocation_analysis.privacy.protect_test_results`).
     """
     keys = [
         "id",
@@ -955,6 +954,7 @@ def test_entries(frame: pd.DataFrame) -> list[dict]:
         "n",
         "warnings",
         "suppressed",
+        "note",
         "family",
         "sided",
         "alpha",
@@ -962,6 +962,8 @@ def test_entries(frame: pd.DataFrame) -> list[dict]:
         "ci_high_adjusted",
         "ci_level_adjusted",
     ]
+    if "note" not in frame:
+        frame = frame.assign(note=None)
     out = []
     for rec in frame[keys].to_dict(orient="records"):
         rec = {
@@ -980,46 +982,98 @@ def test_entries(frame: pd.DataFrame) -> list[dict]:
 def validation_tables(validation: dict, *, threshold: int) -> dict[str, pd.DataFrame]:
     """Published tables of the input check: row counts per file and reject reasons.
 
-    Counts in [1, threshold-1] are suppressed like every published count.
+    The cells of a file's row are tied by ``read = accepted + rejected`` and the
+    reject reasons of a file add up to (at least) its rejected rows, so masking
+    a small cell alone would not hide it (``rejected = read - accepted``).
+    Applied here (Hundepool et al. 2012, §4.3: secondary suppression):
+
+    1. primary suppression: every count in ``[1, threshold - 1]``;
+    2. within a file's row, when one cell is masked, the smallest other
+       positive cell is masked too (``accepted`` when ``rejected`` is small),
+       so that no difference of the two published ones gives it back;
+    3. within a file's reject reasons, when one reason is masked, the next
+       smallest positive reason is masked too; when there is none, the file's
+       ``rejected`` (then rule 2 in the row) is masked.
+
+    Masking is chosen over rounding: a rounded ``read`` minus an exact
+    ``accepted`` would still bound ``rejected`` to a few values.
     """
-    counts = pd.DataFrame(validation.get("counts", []))
-    if not counts.empty:
-        keep = [c for c in ("table", "read", "accepted", "rejected") if c in counts.columns]
-        counts = counts[keep].rename(
-            columns={"read": "lues", "accepted": "acceptees", "rejected": "rejetees"}
-        )
-        for col in ("lues", "acceptees", "rejetees"):
-            if col in counts:
-                v = pd.to_numeric(counts[col], errors="coerce")
-                counts[col] = v.astype("Float64").mask((v >= 1) & (v < threshold))
+    from allocation_analysis.privacy import protect_row_sums
+
     reasons = [
         {"table": t, "regle": rule, "lignes": n}
         for t, rules in sorted(validation.get("reasons", {}).items())
         for rule, n in sorted(rules.items())
     ]
     reasons_frame = pd.DataFrame(reasons, columns=["table", "regle", "lignes"])
+    forced: set[Any] = set()
     if not reasons_frame.empty:
         v = pd.to_numeric(reasons_frame["lignes"])
-        reasons_frame["lignes"] = v.astype("Float64").mask((v >= 1) & (v < threshold))
+        hide = (v >= 1) & (v < threshold)
+        for t, sub in v.groupby(reasons_frame["table"], sort=False):
+            h = hide[sub.index]
+            if int(h.sum()) == 1:
+                rest = sub[~h & (sub > 0)]
+                if len(rest):
+                    hide[rest.idxmin()] = True
+                else:
+                    forced.add(t)
+        reasons_frame["lignes"] = v.astype("Float64").mask(hide)
+    counts = pd.DataFrame(validation.get("counts", []))
+    if not counts.empty:
+        keep = [c for c in ("table", "read", "accepted", "rejected") if c in counts.columns]
+        counts = counts[keep].rename(
+            columns={"read": "lues", "accepted": "acceptees", "rejected": "rejetees"}
+        )
+        cols = [c for c in ("lues", "acceptees", "rejetees") if c in counts]
+        force = (
+            counts["table"].isin(forced).to_numpy()
+            if "table" in counts
+            else np.zeros(len(counts), bool)
+        )
+        counts = (
+            protect_row_sums(
+                counts,
+                total="lues",
+                parts=["acceptees", "rejetees"],
+                threshold=threshold,
+                force=dict.fromkeys(np.flatnonzero(force), "rejetees"),
+            )
+            if set(cols) == {"lues", "acceptees", "rejetees"}
+            else counts
+        )
+        for col in cols:
+            v = pd.to_numeric(counts[col], errors="coerce")
+            counts[col] = v.astype("Float64").mask((v >= 1) & (v < threshold))
     return {"controle_lignes": counts, "motifs_rejet": reasons_frame}
 
 
 def validation_text_fr(validation: dict, *, threshold: int) -> str:
-    """One French paragraph on the input check."""
+    """One French paragraph on the input check.
+
+    Numbers are those of :func:`validation_tables` (same masking): a masked
+    count reads « nombre non diffusé (secret statistique) », whatever the
+    reason it is masked, so the sentence tells no more than the table.
+    """
     from allocation_analysis.text import fmt_int
 
+    table = validation_tables(validation, threshold=threshold)["controle_lignes"]
     parts = []
-    for rec in validation.get("counts", []):
-        read, rej = int(rec.get("read", 0)), int(rec.get("rejected", 0))
+    for rec in table.to_dict(orient="records"):
         name = _TABLE_FR.get(rec.get("table"), rec.get("table"))
-        rej_txt = (
-            "aucune rejetée"
-            if rej == 0
-            else (
-                f"moins de {threshold} rejetées" if rej < threshold else f"{fmt_int(rej)} rejetées"
-            )
+
+        def word(v: Any, what: str) -> str:
+            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                return f"nombre de lignes {what} non diffusé (secret statistique)"
+            return f"aucune {what[:-1]}" if int(v) == 0 else f"{fmt_int(int(v))} {what}"
+
+        read = rec.get("lues")
+        read_txt = (
+            "nombre de lignes lues non diffusé (secret statistique)"
+            if read is None or read is pd.NA or (isinstance(read, float) and math.isnan(read))
+            else f"{fmt_int(int(read))} lignes lues"
         )
-        parts.append(f"{name} : {fmt_int(read)} lignes lues, {rej_txt}")
+        parts.append(f"{name} : {read_txt}, {word(rec.get('rejetees'), 'rejetées')}")
     if not parts:
         return "Aucun fichier contrôlé."
     return "Contrôle des fichiers — " + " ; ".join(parts) + "."

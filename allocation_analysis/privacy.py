@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,10 @@ __all__ = [
     "indicator_relations",
     "load_or_create_key",
     "protect_indicators",
+    "group_counts_of",
+    "protect_test_results",
     "pseudonymise",
+    "recoverable_cells",
 ]
 
 KEY_ENV_VAR = "ALLOCATION_ANALYSIS_KEY"
@@ -788,3 +791,339 @@ def check_no_small_counts(
             f"Secret statistique : des effectifs entre 1 et {threshold - 1} seraient publiés "
             f"dans les colonnes {detail}. Publication interrompue."
         )
+
+
+def recoverable_cells(
+    values: Sequence[float],
+    published: Sequence[bool],
+    equations: Sequence[Sequence[tuple[int, float]]],
+    *,
+    threshold: int = 11,
+) -> list[int]:
+    """Cells in ``[1, threshold - 1]`` that a reader can recover from published ones.
+
+    The attacker's side of :func:`apply_disclosure_control`, for any set of
+    cells tied by linear relations (several tables, ``results.json`` and the
+    report's sentences seen as one publication).
+
+    Parameters
+    ----------
+    values : sequence of float
+        True value of every cell (published or not).
+    published : sequence of bool
+        Whether the reader sees the cell.
+    equations : sequence of sequences of (int, float)
+        Linear relations known to the reader, each as ``(cell, coefficient)``
+        pairs meaning ``sum(coefficient * value) = 0`` (e.g. ``total - part_1 -
+        part_2 = 0``; a constant is a published cell).
+    threshold : int
+        Secret threshold (default 11).
+
+    Returns
+    -------
+    list of int
+        Indices of the unpublished cells with a value in ``[1, threshold - 1]``
+        that the published cells fix, by differencing (an equation with a single
+        unknown, applied in chain) or by any linear combination of the
+        relations (null space of the unknown cells' equation matrix).
+
+    References
+    ----------
+    .. [1] Hundepool, A. et al. (2012). *Statistical Disclosure Control*, §4.3
+       (secondary suppression, feasibility intervals). Wiley.
+    """
+    cells = _Cells()
+    for v, p in zip(values, published, strict=True):
+        cells.add(float(v), published=bool(p), where=None)
+    for eq in equations:
+        cells.equations.append([(int(j), float(c)) for j, c in eq])
+    vals = np.asarray(cells.values, dtype=float)
+    unknown = ~np.asarray(cells.published, dtype=bool)
+    sensitive = unknown & (vals >= 1) & (vals <= int(threshold) - 1)
+    eqs_of: list[list[int]] = [[] for _ in cells.values]
+    for e, eq in enumerate(cells.equations):
+        for j, _ in eq:
+            eqs_of[j].append(e)
+    found: list[int] = []
+    while True:
+        hit = _first_disclosure_by_differencing(cells, unknown, sensitive, eqs_of)
+        if hit is None:
+            hit = _first_disclosure_linear(cells, unknown, sensitive, eqs_of)
+            if hit is None:
+                return sorted(found)
+        j = hit[0]
+        found.append(j)
+        # The reader now knows it: use it for further recoveries.
+        unknown[j] = False
+        sensitive[j] = False
+
+
+# --------------------------------------------------------------------------- tests entries
+
+WITHHELD_NOTE_FR = "effectif trop faible pour être diffusé"
+"""Reason given when a test's estimate, interval and p-value are withheld."""
+
+N_WITHHELD_NOTE_FR = (
+    "effectif total non diffusé : avec les autres chiffres publiés, il permettrait de "
+    "retrouver un effectif masqué (secret statistique)"
+)
+"""Reason given when only a test's ``n`` is withheld."""
+
+_RAW_ESTIMATES = frozenset({"rate_difference", "rate_ratio", "rate"})
+"""Estimates computed from the two groups' counts alone (``x1/n1 - x2/n2``…): with
+the groups' sizes published elsewhere they give the event counts back."""
+
+_TEST_VALUE_COLUMNS = (
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "statistic",
+    "p_value",
+    "p_adjusted",
+    "ci_low_adjusted",
+    "ci_high_adjusted",
+)
+
+_SMALL_INT = r"(?<![\w.,])(\d+)(?![\w]|[.,]\d)"
+
+
+def group_counts_of(details: Any, groups: Sequence[str] = ()) -> dict[str, dict[str, int]]:
+    """Per-group counts behind a test result, from its ``details``.
+
+    Read from ``n_by_group`` and ``events_by_group`` (models, log-rank,
+    decompositions), from the per-unit counts ``units`` of a segregation index
+    (columns ``reference`` and ``compared``) or from the 2 × 2 ``table`` of a
+    rate comparison (rows: compared then reference; columns: events,
+    non-events). ``groups`` is ``(reference, compared)``.
+
+    Returns
+    -------
+    dict
+        ``{level: {"n": ..., "events": ...}}`` with the counts that are known.
+    """
+    out: dict[str, dict[str, int]] = {}
+    if not hasattr(details, "get"):
+        return out
+    for key, name in (("n_by_group", "n"), ("events_by_group", "events")):
+        by = details.get(key)
+        if hasattr(by, "items"):
+            for level, v in by.items():
+                try:
+                    out.setdefault(str(level), {})[name] = int(v)
+                except (TypeError, ValueError):
+                    continue
+    units = details.get("units")
+    if isinstance(units, pd.DataFrame) and len(groups) == 2:
+        for level, col in ((str(groups[0]), "reference"), (str(groups[1]), "compared")):
+            if col in units:
+                total = pd.to_numeric(units[col], errors="coerce").sum()
+                out.setdefault(level, {}).setdefault("n", int(round(float(total))))
+    table = details.get("table")
+    if table is not None and len(groups) == 2:
+        t = np.asarray(table, dtype=float)
+        if t.shape == (2, 2) and np.isfinite(t).all():
+            ref, cmp = str(groups[0]), str(groups[1])
+            for level, row in ((cmp, t[0]), (ref, t[1])):
+                d = out.setdefault(level, {})
+                d.setdefault("events", int(row[0]))
+                d.setdefault("n", int(row[0] + row[1]))
+    return out
+
+
+def protect_test_results(
+    frame: pd.DataFrame,
+    counts: Sequence[Mapping[str, Mapping[str, int]]],
+    *,
+    threshold: int = 11,
+) -> pd.DataFrame:
+    """Disclosure control of the tests entries (``results.json`` → ``tests``).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per test with ``outcome``, ``group_var``, ``group``,
+        ``reference``, ``estimate_name``, ``n``, ``warnings`` and the value
+        columns (estimate, intervals, statistic, p-values).
+    counts : sequence of mappings
+        Per row, the counts behind it (:func:`group_counts_of`).
+    threshold : int
+        Secret threshold (default 11).
+
+    Returns
+    -------
+    DataFrame
+        A copy where ``n`` is ``<NA>`` when not publishable, the value columns
+        are NaN for withheld comparisons, ``suppressed`` is True where they are,
+        ``note`` gives the French reason (``None`` otherwise), and the integers
+        of ``warnings`` in ``[1, threshold - 1]`` read ``< threshold`` (a
+        withheld result has no warnings: they may quote its estimate).
+
+    Notes
+    -----
+    A test's ``n`` is the sum of the two groups' sizes, and the population
+    table publishes those sizes; a raw estimate (rate difference) times the
+    sizes gives the event counts back. The rules, chosen over rounding
+    because a rounded ``n`` would still bound a small group to a few values
+    around the difference:
+
+    1. A group *level* of an axis (``nationalite``, ``residence_qpv``) is
+       *small for an outcome* when a count behind a test of that outcome on it
+       (its size or its number of events) is in ``[1, threshold - 1]``.
+       Counts of sibling rows (same outcome, comparison and ``n``) fill the
+       counts a result does not carry.
+    2. A comparison involving a level small for its outcome: estimate,
+       intervals, statistic and p-values are withheld, ``n`` is ``<NA>``, note
+       :data:`WITHHELD_NOTE_FR` (the p-values still enter the family's
+       multiple-testing adjustment, done before).
+    3. Any other comparison of an axis holding a small level (in any
+       outcome): ``n`` is ``<NA>`` (the population table hides a second level
+       by secondary suppression; ``n`` minus the reference size would give
+       it, then the axis total the small one), note :data:`N_WITHHELD_NOTE_FR`;
+       a raw estimate (:data:`_RAW_ESTIMATES`) of an outcome with a small
+       level is withheld as in 2, since with the published reference counts
+       it gives the hidden level's counts.
+    4. An ``n`` in ``[1, threshold - 1]`` is never published (rule 2).
+
+    Model-based estimates (adjusted odds or hazard ratios, decompositions) of
+    publishable groups are kept: they are not functions of the counts alone.
+
+    References
+    ----------
+    .. [1] Hundepool, A. et al. (2012). *Statistical Disclosure Control*,
+       ch. 4-5 (disclosure by differencing of linked tables; output checking
+       of model results). Wiley.
+    .. [2] Eurostat (2019). *Guidelines for the checking of output based on
+       microdata research* (DwB / SDC guidelines): counts behind
+       estimates, degrees of freedom and sizes.
+    """
+    import re
+
+    threshold = int(threshold)
+    out = frame.copy().reset_index(drop=True)
+    if out.empty:
+        out["note"] = pd.Series(dtype=object)
+        return out
+    if len(counts) != len(out):
+        raise ValueError("protect_test_results: one counts mapping per row")
+    own = [{str(k): dict(v) for k, v in c.items()} for c in counts]
+    # Sibling rows (same outcome, grouping, comparison and n) rest on the same data.
+    sib: dict[tuple, dict[str, dict[str, int]]] = {}
+    for i, rec in enumerate(out.itertuples(index=False)):
+        key = (rec.outcome, rec.group_var, rec.group, rec.n)
+        merged = sib.setdefault(key, {})
+        for level, d in own[i].items():
+            for k, v in d.items():
+                merged.setdefault(level, {}).setdefault(k, v)
+
+    def is_small(v: int | None) -> bool:
+        return v is not None and 1 <= v <= threshold - 1
+
+    small_levels: dict[tuple[str, str], set[str]] = {}  # (axis, outcome) -> levels
+    axis_small: dict[str, set[str]] = {}  # axis -> levels small in some outcome
+    for rec in out.itertuples(index=False):
+        merged = sib[(rec.outcome, rec.group_var, rec.group, rec.n)]
+        for level, d in merged.items():
+            if is_small(d.get("n")) or is_small(d.get("events")):
+                small_levels.setdefault((str(rec.group_var), str(rec.outcome)), set()).add(level)
+                axis_small.setdefault(str(rec.group_var), set()).add(level)
+    n_col = pd.array(pd.to_numeric(out["n"], errors="coerce"), dtype="Float64").round()
+    n_col = pd.array(n_col, dtype="Int64")
+    withheld = np.zeros(len(out), dtype=bool)
+    n_hidden = np.zeros(len(out), dtype=bool)
+    notes: list[str | None] = [None] * len(out)
+    for i, rec in enumerate(out.itertuples(index=False)):
+        here = small_levels.get((str(rec.group_var), str(rec.outcome)), set())
+        n_i = None if n_col[i] is pd.NA else int(n_col[i])
+        if {str(rec.group), str(rec.reference)} & here or is_small(n_i):
+            withheld[i] = n_hidden[i] = True
+            notes[i] = WITHHELD_NOTE_FR
+        elif axis_small.get(str(rec.group_var)):
+            n_hidden[i] = True
+            notes[i] = N_WITHHELD_NOTE_FR
+            if here and rec.estimate_name in _RAW_ESTIMATES:
+                withheld[i] = True
+                notes[i] = WITHHELD_NOTE_FR
+    cols = [c for c in _TEST_VALUE_COLUMNS if c in out.columns]
+    out.loc[withheld, cols] = np.nan
+    n_col[n_hidden] = pd.NA
+    out["n"] = n_col
+    previous = out["suppressed"].astype(bool).to_numpy() if "suppressed" in out else False
+    out["suppressed"] = withheld | previous
+    out["note"] = notes
+
+    def mask_text(text: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            v = int(m.group(1))
+            return f"< {threshold}" if 1 <= v <= threshold - 1 else m.group(0)
+
+        return re.sub(_SMALL_INT, one, str(text))
+
+    if "warnings" in out:
+        # A withheld result loses its warnings too: they may quote its estimate.
+        out["warnings"] = [
+            []
+            if withheld[i]
+            else [mask_text(w) for w in ws]
+            if isinstance(ws, list | tuple)
+            else ws
+            for i, ws in enumerate(out["warnings"])
+        ]
+    return out
+
+
+def protect_row_sums(
+    table: pd.DataFrame,
+    *,
+    total: str,
+    parts: Sequence[str],
+    threshold: int = 11,
+    force: Mapping[int, str] | None = None,
+) -> pd.DataFrame:
+    """Mask the cells of rows tied by ``total = sum(parts)`` so none is recoverable.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Counts (e.g. the input check: ``lues = acceptees + rejetees``).
+    total, parts : str, sequence of str
+        Column of the row total and columns of its parts.
+    threshold : int
+        Counts from 1 to ``threshold - 1`` are masked (default 11).
+    force : mapping, optional
+        ``{row position: column}`` cells to mask whatever their value (secret
+        required by another table, e.g. a file's rejected rows when one of its
+        reject reasons could otherwise be recovered).
+
+    Returns
+    -------
+    DataFrame
+        A copy with masked cells as ``<NA>`` (``Float64`` columns).
+
+    Notes
+    -----
+    A row is one linear relation: with a single masked cell it is the total
+    minus (or the sum of) the others. Whenever exactly one cell of a row is
+    masked (primary or forced), the smallest other positive cell is masked as
+    well (secondary suppression; a 0 protects nothing). Two unknowns in one
+    equation are then not determined.
+
+    References
+    ----------
+    .. [1] Hundepool, A. et al. (2012). *Statistical Disclosure Control*, §4.3.
+       Wiley.
+    """
+    cols = [total, *parts]
+    out = table.copy()
+    vals = np.column_stack([pd.to_numeric(out[c], errors="coerce").to_numpy(float) for c in cols])
+    hide = (vals >= 1) & (vals <= int(threshold) - 1)
+    for i, c in (force or {}).items():
+        hide[int(i), cols.index(c)] = True
+    for i in range(len(out)):
+        if hide[i].sum() == 1:
+            cand = [k for k in range(len(cols)) if not hide[i, k] and vals[i, k] > 0]
+            if cand:
+                hide[i, min(cand, key=lambda k: (vals[i, k], k))] = True
+    for k, c in enumerate(cols):
+        out[c] = pd.array(vals[:, k], dtype="Float64")
+        out.loc[hide[:, k], c] = pd.NA
+    return out
