@@ -654,8 +654,13 @@ def _cox_fit(strata: list[_Stratum], X: np.ndarray, *, max_iter: int = 50):
             new = beta + step
             ll_new, U_new, info_new = total(new)
             halvings += 1
-        done = (
-            abs(ll_new - ll) <= 1e-12 * max(1.0, abs(ll)) and np.max(np.abs(step) * scales) < 1e-9
+        flat = abs(ll_new - ll)
+        # converged when every coefficient has settled, or — a rare control
+        # level whose coefficient runs off to infinity (monotone likelihood)
+        # — when the likelihood is flat (R's criterion, eps 1e-9) and the
+        # group coefficient (column 0) has settled
+        done = (flat <= 1e-12 * max(1.0, abs(ll)) and np.max(np.abs(step) * scales) < 1e-9) or (
+            flat <= 1e-9 * max(1.0, abs(ll)) and abs(step[0]) * scales[0] < 1e-9
         )
         beta, ll, U, info = new, ll_new, U_new, info_new
         if done:
@@ -909,13 +914,19 @@ def cox(
     beta, ll, info, converged = _cox_fit(strata_objs, Xm)
     # separation judged on the standardised coefficients and the range of the
     # linear predictor, not on the raw coefficients (units of the controls)
-    if not converged or is_separated(Xm, beta, model="cox"):
+    if not converged or is_separated(Xm[:, :1], beta[:1], model="cox"):
         warns.append(
             "Le modèle de Cox ne converge pas (vraisemblance monotone, p. ex. aucun événement "
             "dans un groupe) : rapport de risques non estimable."
         )
         return TestResult(
             **base, warnings=tuple(warns), alpha=alpha, details={"events_by_group": ev_by}
+        )
+    if Xm.shape[1] > 1 and is_separated(Xm[:, 1:], beta[1:], model="cox"):
+        warns.append(
+            "Un coefficient de contrôle semble infini (vraisemblance monotone pour une "
+            "modalité rare) : le rapport de risques du groupe est sa valeur limite, comme "
+            "le donne R."
         )
     try:
         var = np.linalg.inv(info)

@@ -337,3 +337,27 @@ def test_cox_drops_a_control_level_without_events_and_matches_r_limit_fit():
     # R's fit on all rows stops at a finite but huge z coefficient: same group estimate
     assert res.details["coef"] == pytest.approx(ref["full_fit"]["coef_grp"], rel=1e-4)
     assert any("sans aucun événement" in w and "sit=z" in w for w in res.warnings)
+
+
+def test_cox_with_a_control_coefficient_running_to_infinity_still_estimates_the_group():
+    # a rare control level whose members all leave first (monotone likelihood in
+    # that nuisance coefficient) must not hide the group's hazard ratio
+    rng = np.random.default_rng(12)
+    n = 3000
+    g = rng.random(n) < 0.4
+    t = np.ceil(rng.exponential(400 * np.exp(-math.log(1.5) * g)))
+    rare = np.zeros(n, dtype=bool)
+    rare[:8] = True
+    t[:8] = 0.5 + np.arange(8) * 1e-3  # before every other time
+    d = pd.DataFrame(
+        {
+            "t": t,
+            "e": 1,
+            "g": np.where(g, "b", "a"),
+            "rare": np.where(rare, "oui", "non"),
+        }
+    )
+    res = cox(d, duration="t", event="e", group="g", reference="a", compared="b", controls=["rare"])
+    assert math.isfinite(res.estimate)
+    assert 1.3 < res.estimate < 1.7
+    assert any("semble infini" in w for w in res.warnings)
