@@ -47,6 +47,7 @@ __all__ = [
     "CATALOGUE",
     "ESTIMATE_LABELS_FR",
     "FAMILY_FR",
+    "GLOSSARY_FR",
     "GROUP_FR",
     "GROUP_SHORT_FR",
     "GROUP_VAR_FR",
@@ -62,7 +63,9 @@ __all__ = [
     "STAGE_FR",
     "STATUS_LABELS_FR",
     "TABLE_FR",
+    "TERRITORY_FR",
     "UnknownCodeError",
+    "VARIABLE_FR",
     "WINDOW_FR",
     "comparison_label",
     "label",
@@ -364,6 +367,94 @@ def label(code: object, kind: str | None = None) -> str:
     where = f"de type « {kind} »" if kind else "dans le catalogue"
     raise UnknownCodeError(f"Code sans libellé {where} : « {text} ».")
 
+
+VARIABLE_FR: dict[str, str] = {
+    "typologie_demandee": "typologie demandée",
+    "prioritaire": "statut prioritaire",
+    "dalo": "reconnaissance DALO",
+    "log_revenu_uc": "ressources par unité de consommation (logarithme)",
+    "anciennete_annees": "ancienneté de la demande",
+    "nb_personnes": "taille du ménage",
+    "situation_logement": "situation de logement actuelle",
+    "commune_choix1": "commune demandée en premier choix",
+    "commune_logement": "commune du logement",
+    "typologie": "typologie du logement",
+    "q1": "appartenance au premier quartile de ressources",
+    "prioritaire_ou_dalo": "statut prioritaire ou DALO",
+    "reservataire": "réservataire",
+    "strate": "typologie demandée × statut prioritaire",
+    "entree_risque_jours": "entrée en observation au début du semestre",
+}
+"""Names of the model variables, for the methods annex (kept out of :data:`ALL_CODES`:
+several are ordinary French words, e.g. « typologie »)."""
+
+GLOSSARY_FR: tuple[tuple[str, str], ...] = (
+    (
+        "ANRU",
+        "Agence nationale pour la rénovation urbaine ; un ménage « relogé ANRU » a dû "
+        "quitter un logement démoli ou réhabilité dans un projet de renouvellement urbain.",
+    ),
+    (
+        "CIA",
+        "Convention intercommunale d'attribution : les engagements des partenaires "
+        "(communes, bailleurs, réservataires) sur les attributions de logements sociaux.",
+    ),
+    (
+        "DALO",
+        "droit au logement opposable : ménage reconnu prioritaire et urgent par la "
+        "commission de médiation.",
+    ),
+    (
+        "Écart au-delà du hasard",
+        "écart trop grand pour s'expliquer par les seules "
+        "fluctuations d'un semestre ; il reste à en comprendre la cause.",
+    ),
+    (
+        "Fourchette (intervalle de confiance, IC)",
+        "valeurs compatibles avec les données ; "
+        "un IC à 95 % contient la vraie valeur dans 95 % des cas.",
+    ),
+    (
+        "p ajustée",
+        "probabilité d'observer un tel écart par le seul hasard, corrigée parce que "
+        "plusieurs tests sont faits en même temps (Benjamini–Hochberg) ; en dessous de 0,05, "
+        "l'écart est dit significatif.",
+    ),
+    (
+        "Premier quartile (Q1)",
+        "le quart des demandeurs aux ressources par unité de "
+        "consommation les plus faibles, selon le seuil publié chaque année.",
+    ),
+    (
+        "QPV",
+        "quartier prioritaire de la politique de la ville (liste en vigueur à la date du bail).",
+    ),
+    (
+        "Rapport de cotes",
+        "compare les chances d'un groupe à celles du groupe de référence : "
+        "1 = pas d'écart, 0,70 = environ 30 % de chances en moins.",
+    ),
+    (
+        "Rapport de risques",
+        "compare le rythme auquel les demandes aboutissent : 1 = même "
+        "rythme, 0,80 = environ 20 % plus lent.",
+    ),
+    (
+        "Réservataire",
+        "organisme qui dispose d'un contingent de logements (État, Action "
+        "Logement, collectivités, bailleurs).",
+    ),
+    (
+        "Secret statistique",
+        "aucun effectif de 1 à 10 n'est publié, ni aucun chiffre qui permettrait de le retrouver.",
+    ),
+    (
+        "UC",
+        "unité de consommation : 1 pour le premier adulte, 0,5 par autre personne de 14 "
+        "ans ou plus, 0,3 par enfant de moins de 14 ans.",
+    ),
+)
+"""Terms of the report explained in plain words (the report's glossary)."""
 
 TERRITORY_FR: dict[str, str] = {
     "demo": "Métropole de démonstration (territoire fictif)",

@@ -55,6 +55,7 @@ from allocation_analysis.text import MISSING, fmt_date, fmt_float, fmt_int, fmt_
 
 __all__ = [
     "DISTANCE_BANDS",
+    "methods_annex_fr",
     "FICTIONAL_TERRITORIES",
     "cover_fr",
     "MAX_FINDINGS",
@@ -404,3 +405,44 @@ def findings_fr(tests: pd.DataFrame, *, alpha: float) -> list[str]:
         "discrimination : il peut tenir à des différences que les données ne décrivent pas."
     )
     return out
+
+
+def methods_annex_fr() -> str:
+    """The methods annex and glossary of the report (Markdown), from the test plan.
+
+    Each model's adjustment variables are listed as the plan
+    (:data:`allocation_analysis.analysis.TEST_PLAN`) runs them, so that the
+    report never claims more than the models hold comparable.
+    """
+    from allocation_analysis import analysis
+    from allocation_analysis.labels import (
+        FAMILY_FR,
+        GLOSSARY_FR,
+        METHOD_FR,
+        OUTCOME_FR,
+        VARIABLE_FR,
+    )
+
+    seen: dict[tuple[str, str], Any] = {}
+    for t in analysis.TEST_PLAN:
+        seen.setdefault((t.outcome, t.method), t)
+    lines = ["## Annexe : méthodes", ""]
+    for (outcome, method), t in seen.items():
+        parts = []
+        if t.controls:
+            names = ", ".join(VARIABLE_FR.get(c, c) for c in t.controls)
+            parts.append(f"à {names} comparables")
+        if t.strata:
+            parts.append(f"par strate ({VARIABLE_FR.get(t.strata, t.strata)})")
+        if t.cluster:
+            parts.append(f"erreurs types robustes par {VARIABLE_FR.get(t.cluster, t.cluster)}")
+        if t.entry:
+            parts.append("demandes déposées avant le semestre observées à partir de son début")
+        what = " ; ".join(parts) if parts else "sans ajustement (écart brut)"
+        lines.append(
+            f"- **{OUTCOME_FR.get(outcome, outcome)} — {METHOD_FR.get(method, method)}** "
+            f"({FAMILY_FR.get(t.family, t.family)}) : {what}."
+        )
+    lines += ["", "## Glossaire", ""]
+    lines += [f"- **{term}** : {text}" for term, text in GLOSSARY_FR]
+    return "\n".join(lines)

@@ -121,3 +121,19 @@ def test_findings_are_plain_sentences_of_the_significant_primary_tests():
         assert code not in " ".join(out)
     none = synthesis.findings_fr(tests.assign(p_adjusted=0.5), alpha=0.05)
     assert len(none) == 1 and "Aucun des 3 tests principaux" in none[0]
+
+
+def test_methods_annex_lists_each_models_own_controls():
+    from allocation_analysis import analysis
+
+    text = synthesis.methods_annex_fr()
+    # the placement model does not hold the household's resources comparable
+    placement = next(line for line in text.splitlines() if "en QPV — régression logistique" in line)
+    assert "ressources par unité" not in placement and "réservataire" in placement
+    access = next(line for line in text.splitlines() if "Accès" in line and "logistique" in line)
+    assert "commune demandée en premier choix" in access
+    assert "toutes choses égales par ailleurs" not in text
+    assert "Glossaire" in text and "QPV" in text
+    for c in analysis.ACCESS_MODEL_CONTROLS:
+        if "_" in c:  # codes that are not also French words
+            assert c not in text  # names, not codes
