@@ -50,3 +50,13 @@ def null_population() -> calibration.Population:
 def default_population() -> calibration.Population:
     """``mel`` population generated with ``effects_default.yaml`` (seed 0), frames in memory."""
     return calibration.build_population(synth.generate(scale="mel", seed=0, effects="default"))
+
+
+@pytest.fixture(scope="session")
+def confounded_population() -> calibration.Population:
+    """``mel`` population of ``effects_null_confounded.yaml`` (seed 0): no planted
+    disparity, groups that differ in filing dates, incomes, typologies and commune
+    preferences, outcomes correlated within first-choice communes."""
+    return calibration.build_population(
+        synth.generate(scale="mel", seed=0, effects="null_confounded")
+    )
