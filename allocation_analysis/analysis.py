@@ -693,8 +693,11 @@ def results_frame(
         withheld (``note`` « effectif trop faible pour être diffusé »); ``n`` is
         published only when no group of the axis is so small (otherwise it
         would give a masked count back, as ``n`` minus the reference group's
-        size); small integers of the warnings are masked. Withheld p-values
-        still count in their family's adjustment.
+        size); small integers of the warnings are masked. The secret is
+        applied before the multiple-testing adjustment: a withheld comparison
+        is left out of its family (``m`` counts the published p-values only),
+        since a Benjamini–Hochberg adjusted value ``m p_(j) / j`` of another
+        test can be the withheld p-value itself, scaled.
     alpha : float, optional
         Level of the selection of the primary family; default the level the
         records carry (the run's ``alpha``).
@@ -749,6 +752,9 @@ def results_frame(
         return frame
     rank = (frame["family"] != PRINCIPAL).astype(int)
     frame = frame.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+    # Secret first: a withheld p-value must not shape the published adjusted ones.
+    counts = frame.pop("_counts").tolist()
+    frame = protect_test_results(frame, counts, threshold=secret_threshold)
     p = frame["p_value"].astype(float)
     frame["p_adjusted"] = np.nan
     for fam in pd.unique(frame["family"]):
@@ -781,8 +787,7 @@ def results_frame(
                 hi,
                 level,
             ]
-    counts = frame.pop("_counts").tolist()
-    return protect_test_results(frame, counts, threshold=secret_threshold)
+    return frame
 
 
 # ---------------------------------------------------------------------------

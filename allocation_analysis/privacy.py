@@ -706,7 +706,26 @@ def indicator_relations(indicators: pd.DataFrame) -> list[tuple[Any, list[Any], 
     return rels
 
 
-def protect_indicators(indicators: pd.DataFrame, *, threshold: int = 11) -> pd.DataFrame:
+def _indicator_keys(df: pd.DataFrame) -> list[tuple[str, str, str, str, str]]:
+    sv = df["scope_value"].astype("string").fillna("")
+    return list(
+        zip(
+            df["id"].astype(str),
+            df["scope"].astype(str),
+            sv.astype(str),
+            df["window"].astype(str),
+            df["period"].astype(str),
+            strict=True,
+        )
+    )
+
+
+def protect_indicators(
+    indicators: pd.DataFrame,
+    *,
+    threshold: int = 11,
+    linked: Sequence[pd.DataFrame] = (),
+) -> pd.DataFrame:
     """Disclosure control of an indicators frame (``compute_indicators``, ``trend_table``).
 
     Parameters
@@ -715,6 +734,20 @@ def protect_indicators(indicators: pd.DataFrame, *, threshold: int = 11) -> pd.D
         Columns of :data:`allocation_analysis.indicators.INDICATOR_COLUMNS`.
     threshold : int
         Counts from 1 to ``threshold - 1`` are never published (default 11).
+    linked : sequence of DataFrame, optional
+        The other indicator frames of the same publication, unprotected (e.g.
+        the trend table when protecting the semester's indicators, and the
+        reverse). The suppression is then computed once on the union of the
+        frames (rows sorted by key, so every call on the same publication
+        solves the same problem) and the rows of ``indicators`` are returned:
+        a cell is masked in every table that holds it, and the relations
+        between the tables (``rolling_12m`` = semester + previous semester,
+        the previous semester being a row of the trend table only; territory
+        rows that both tables hold) are protected together. Protecting each
+        table alone does not ensure this: the trend table can publish the
+        previous semester that the 12 months minus the semester of the
+        indicators table would otherwise keep secret, or choose another
+        secondary cell in the same chain.
 
     Returns
     -------
@@ -731,6 +764,8 @@ def protect_indicators(indicators: pd.DataFrame, *, threshold: int = 11) -> pd.D
     row, numerator + (denominator − numerator) = denominator. See
     :func:`apply_disclosure_control` for the suppression rules.
     """
+    if linked:
+        return _protect_linked_indicators(indicators, linked, threshold=threshold)
     df = indicators.reset_index(drop=True)
     rels = indicator_relations(df)
     out = apply_disclosure_control(
@@ -748,6 +783,30 @@ def protect_indicators(indicators: pd.DataFrame, *, threshold: int = 11) -> pd.D
     out["status"] = status
     out["suppressed"] = out["suppressed"].to_numpy(dtype=bool) | hidden_share
     out.index = indicators.index
+    return out
+
+
+def _protect_linked_indicators(
+    indicators: pd.DataFrame, linked: Sequence[pd.DataFrame], *, threshold: int
+) -> pd.DataFrame:
+    """:func:`protect_indicators` on the union of ``indicators`` and ``linked``."""
+    frames = [indicators.reset_index(drop=True)] + [f.reset_index(drop=True) for f in linked]
+    union = pd.concat(frames, ignore_index=True)
+    keys = _indicator_keys(union)
+    counts = union[["numerator", "denominator"]].to_numpy(dtype=float, na_value=np.nan)
+    first: dict[tuple[str, ...], int] = {}
+    for i, k in enumerate(keys):
+        j = first.setdefault(k, i)
+        if j != i and not np.array_equal(counts[i], counts[j], equal_nan=True):
+            raise ValueError(f"protect_indicators: the linked frames disagree on the counts of {k}")
+    order = sorted(first, key=lambda k: k)
+    canonical = union.iloc[[first[k] for k in order]].reset_index(drop=True)
+    protected = protect_indicators(canonical, threshold=threshold)
+    pos = {k: i for i, k in enumerate(order)}
+    rows = [pos[k] for k in _indicator_keys(frames[0])]
+    out = protected.iloc[rows].reset_index(drop=True)
+    out.index = indicators.index
+    out.attrs["disclosure"] = protected.attrs.get("disclosure", {})
     return out
 
 
@@ -968,21 +1027,22 @@ def protect_test_results(
 
     1. A group *level* of an axis (``nationalite``, ``residence_qpv``) is
        *small for an outcome* when a count behind a test of that outcome on it
-       (its size or its number of events) is in ``[1, threshold - 1]``.
-       Counts of sibling rows (same outcome, comparison and ``n``) fill the
-       counts a result does not carry.
-    2. A comparison involving a level small for its outcome: estimate,
-       intervals, statistic and p-values are withheld, ``n`` is ``<NA>``, note
-       :data:`WITHHELD_NOTE_FR` (the p-values still enter the family's
-       multiple-testing adjustment, done before).
+       (its size, or its number of events: accesses, allocations, leases in a
+       QPV) is in ``[1, threshold - 1]``. Counts of sibling rows (same
+       outcome, comparison and ``n``) fill the counts a result does not carry.
+    2. A comparison with a group whose *size* is small for the outcome (or an
+       ``n`` in ``[1, threshold - 1]``): estimate, intervals, statistic and
+       p-values are withheld, ``n`` is ``<NA>``, note :data:`WITHHELD_NOTE_FR`
+       (the p-values still enter the family's multiple-testing adjustment,
+       done before).
     3. Any other comparison of an axis holding a small level (in any
-       outcome): ``n`` is ``<NA>`` (the population table hides a second level
-       by secondary suppression; ``n`` minus the reference size would give
-       it, then the axis total the small one), note :data:`N_WITHHELD_NOTE_FR`;
-       a raw estimate (:data:`_RAW_ESTIMATES`) of an outcome with a small
-       level is withheld as in 2, since with the published reference counts
-       it gives the hidden level's counts.
-    4. An ``n`` in ``[1, threshold - 1]`` is never published (rule 2).
+       outcome): ``n`` is ``<NA>`` (``n`` minus the reference size gives the
+       compared size; the population table hides a second level by secondary
+       suppression, which ``n`` would give back, then the axis total the
+       small one), note :data:`N_WITHHELD_NOTE_FR`. A raw estimate
+       (:data:`_RAW_ESTIMATES`) of an outcome with a small level is withheld
+       as in 2: with the published sizes and reference counts it gives the
+       compared group's events back (``x = n_c (d + x_r / n_r)``).
 
     Model-based estimates (adjusted odds or hazard ratios, decompositions) of
     publishable groups are kept: they are not functions of the counts alone.
@@ -1018,13 +1078,19 @@ def protect_test_results(
     def is_small(v: int | None) -> bool:
         return v is not None and 1 <= v <= threshold - 1
 
-    small_levels: dict[tuple[str, str], set[str]] = {}  # (axis, outcome) -> levels
-    axis_small: dict[str, set[str]] = {}  # axis -> levels small in some outcome
+    # (axis, outcome) -> levels with a small size; levels with a small size or
+    # number of events; axis -> levels small in some outcome.
+    small_size: dict[tuple[str, str], set[str]] = {}
+    small_any: dict[tuple[str, str], set[str]] = {}
+    axis_small: dict[str, set[str]] = {}
     for rec in out.itertuples(index=False):
         merged = sib[(rec.outcome, rec.group_var, rec.group, rec.n)]
+        where = (str(rec.group_var), str(rec.outcome))
         for level, d in merged.items():
+            if is_small(d.get("n")):
+                small_size.setdefault(where, set()).add(level)
             if is_small(d.get("n")) or is_small(d.get("events")):
-                small_levels.setdefault((str(rec.group_var), str(rec.outcome)), set()).add(level)
+                small_any.setdefault(where, set()).add(level)
                 axis_small.setdefault(str(rec.group_var), set()).add(level)
     n_col = pd.array(pd.to_numeric(out["n"], errors="coerce"), dtype="Float64").round()
     n_col = pd.array(n_col, dtype="Int64")
@@ -1032,17 +1098,18 @@ def protect_test_results(
     n_hidden = np.zeros(len(out), dtype=bool)
     notes: list[str | None] = [None] * len(out)
     for i, rec in enumerate(out.itertuples(index=False)):
-        here = small_levels.get((str(rec.group_var), str(rec.outcome)), set())
+        where = (str(rec.group_var), str(rec.outcome))
+        levels = {str(rec.group), str(rec.reference)}
         n_i = None if n_col[i] is pd.NA else int(n_col[i])
-        if {str(rec.group), str(rec.reference)} & here or is_small(n_i):
+        raw = rec.estimate_name in _RAW_ESTIMATES
+        if levels & small_size.get(where, set()) or is_small(n_i):
             withheld[i] = n_hidden[i] = True
-            notes[i] = WITHHELD_NOTE_FR
         elif axis_small.get(str(rec.group_var)):
             n_hidden[i] = True
-            notes[i] = N_WITHHELD_NOTE_FR
-            if here and rec.estimate_name in _RAW_ESTIMATES:
-                withheld[i] = True
-                notes[i] = WITHHELD_NOTE_FR
+            withheld[i] = raw and bool(small_any.get(where))
+        else:
+            continue
+        notes[i] = WITHHELD_NOTE_FR if withheld[i] else N_WITHHELD_NOTE_FR
     cols = [c for c in _TEST_VALUE_COLUMNS if c in out.columns]
     out.loc[withheld, cols] = np.nan
     n_col[n_hidden] = pd.NA

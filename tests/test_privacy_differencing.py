@@ -13,7 +13,9 @@ No masked count in ``[1, T - 1]`` may come back.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,7 @@ from allocation_analysis import analysis, stats
 from allocation_analysis.analysis import GROUPINGS, PRINCIPAL, ROBUSTNESS, TestRecord
 from allocation_analysis.indicators import RESERVATAIRES, compute_indicators, trend_table
 from allocation_analysis.privacy import (
+    N_WITHHELD_NOTE_FR,
     WITHHELD_NOTE_FR,
     indicator_relations,
     protect_indicators,
@@ -206,7 +209,11 @@ def test_small_event_count_withholds_n_and_raw_estimate():
     access = _access({"francaise": (200, 30), "ue": (40, 4), "hors_ue": (60, 12)})
     pop, entries = _published_tests(access)
     ue = [e for e in entries if e["group"] == "ue"]
-    assert all(e["n"] is None and e["estimate"] is None for e in ue)
+    assert all(e["n"] is None for e in ue)
+    for e in ue:  # x_ue = n_ue (d + x_fr / n_fr) with the published sizes
+        raw = e["estimate_name"] == "rate_difference"
+        assert (e["estimate"] is None) == raw
+        assert e["note"] == (WITHHELD_NOTE_FR if raw else N_WITHHELD_NOTE_FR)
     assert _attack_tests(access, pop, entries) == []
 
 
@@ -219,10 +226,18 @@ def test_large_groups_keep_n_and_estimates():
 
 def test_warnings_never_quote_a_small_count():
     access = _access({"francaise": (200, 30), "ue": (40, 15), "hors_ue": (60, 12)})
-    access.loc[access.index[:3], "residence_qpv"] = "qpv"
-    _, entries = _published_tests(access)
-    import re
-
+    records = _records(access)
+    records[1] = dataclasses.replace(
+        records[1],
+        result=dataclasses.replace(
+            records[1].result,
+            warnings=("Indicatrices retirées : commune_choix1=99001 (3 obs.), G = 64.",),
+        ),
+    )
+    entries = analysis.test_entries(analysis.results_frame(records, secret_threshold=T))
+    assert entries[0]["warnings"] == [
+        "Indicatrices retirées : commune_choix1=99001 (< 11 obs.), G = 64."
+    ]
     for e in entries:
         for w in e["warnings"]:
             for v in re.findall(r"\((\d+) obs\.\)", w):
@@ -350,15 +365,42 @@ def test_each_indicator_table_gives_no_masked_count_back(seed):
         assert _attack_indicators([(table, protect_indicators(table, threshold=T))]) == []
 
 
-@pytest.mark.xfail(
-    reason="the indicators and trend tables are protected by two separate calls of the "
-    "notebook; their union can leak a semester (see issue 15, not covered yet)",
-    strict=False,
-)
-@pytest.mark.parametrize("seed", [3])
-def test_indicator_tables_together_give_no_masked_count_back(seed):
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_indicator_tables_protected_together_give_no_masked_count_back(seed):
+    """Seed 3 leaks when each table is protected alone (12 months of the
+    indicators table minus the semester of the trend table)."""
     leases = _leases(seed, 160)
     ind = compute_indicators(leases, period="2025-S2")
     trend = trend_table(leases)
-    pairs = [(t, protect_indicators(t, threshold=T)) for t in (ind, trend)]
+    pairs = [
+        (ind, protect_indicators(ind, threshold=T, linked=[trend])),
+        (trend, protect_indicators(trend, threshold=T, linked=[ind])),
+    ]
     assert _attack_indicators(pairs) == []
+    # a cell held by both tables is masked in both or in neither
+    both = {}
+    for _, pub in pairs:
+        for k, num, den in zip(_key(pub), pub["numerator"], pub["denominator"], strict=True):
+            both.setdefault(k, set()).add((pd.isna(num), pd.isna(den)))
+    assert all(len(v) == 1 for v in both.values())
+
+
+def test_indicator_tables_protected_apart_can_leak():
+    """Why ``linked`` exists: the same run, each table protected alone."""
+    leases = _leases(3, 160)
+    ind = compute_indicators(leases, period="2025-S2")
+    trend = trend_table(leases)
+    pairs = [(t, protect_indicators(t, threshold=T)) for t in (ind, trend)]
+    assert _attack_indicators(pairs) != []
+
+
+def test_withheld_p_values_do_not_shape_the_published_adjusted_ones():
+    """A Benjamini-Hochberg adjusted value m p_(j) / j can be a withheld p-value,
+    scaled: withheld comparisons are left out of their family."""
+    access = _access(SMALL_UE)
+    frame = analysis.results_frame(_records(access), secret_threshold=T)
+    for fam in (PRINCIPAL, ROBUSTNESS):
+        sub = frame[frame["family"] == fam]
+        expected = stats.adjust_pvalues(sub["p_value"].to_numpy(dtype=float), method="fdr_bh")
+        np.testing.assert_allclose(sub["p_adjusted"].to_numpy(dtype=float), expected)
+    assert frame.loc[frame["suppressed"], "p_adjusted"].isna().all()
