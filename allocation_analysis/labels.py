@@ -45,6 +45,7 @@ from allocation_analysis.text import SECRET_FR
 __all__ = [
     "ALL_CODES",
     "CATALOGUE",
+    "COLUMN_FR",
     "ESTIMATE_LABELS_FR",
     "FAMILY_FR",
     "GLOSSARY_FR",
@@ -60,8 +61,10 @@ __all__ = [
     "RESERVATAIRE_FR",
     "RESERVATAIRE_IN_FR",
     "SCOPE_FR",
+    "SHEET_FR",
     "STAGE_FR",
     "STATUS_LABELS_FR",
+    "TABLE_DESCRIPTION_FR",
     "TABLE_FR",
     "TERRITORY_FR",
     "UnknownCodeError",
@@ -455,6 +458,95 @@ GLOSSARY_FR: tuple[tuple[str, str], ...] = (
     ),
 )
 """Terms of the report explained in plain words (the report's glossary)."""
+
+COLUMN_FR: dict[str, str] = {
+    "id": "Indicateur ou test",
+    "scope": "Périmètre",
+    "scope_value": "Valeur du périmètre",
+    "window": "Fenêtre",
+    "period": "Semestre",
+    "window_start": "Début",
+    "window_end": "Fin",
+    "numerator": "Numérateur",
+    "denominator": "Dénominateur",
+    "share": "Part",
+    "ci_low": "IC bas",
+    "ci_high": "IC haut",
+    "target": "Objectif",
+    "p_value_vs_target": "p (écart à l'objectif)",
+    "status": "Statut",
+    "suppressed": "Masqué (secret)",
+    "outcome": "Question",
+    "group_var": "Axe",
+    "group": "Groupe",
+    "reference": "Référence",
+    "family": "Famille",
+    "method": "Méthode",
+    "estimate_name": "Type d'estimation",
+    "estimate": "Estimation",
+    "alpha": "Seuil alpha",
+    "statistic": "Statistique",
+    "df": "Degrés de liberté",
+    "df_reference": "Degrés de liberté (loi de Student)",
+    "p_value": "p",
+    "p_adjusted": "p ajustée",
+    "sided": "Test",
+    "n": "Effectif",
+    "ci_low_adjusted": "IC ajusté bas",
+    "ci_high_adjusted": "IC ajusté haut",
+    "ci_level_adjusted": "Niveau de l'IC ajusté",
+    "warnings": "Avertissements",
+    "insee_com": "Code commune",
+    "share_qpv": "Part en QPV",
+    "axe": "Axe",
+    "groupe": "Groupe",
+    "demandes_actives": "Demandes actives",
+    "demandes_satisfaites": "Demandes satisfaites",
+    "attributions_semestre": "Baux signés",
+    "taux_acces": "Taux d'accès",
+    "table": "Fichier",
+    "regle": "Règle",
+    "lignes": "Lignes",
+    "lues": "Lues",
+    "acceptees": "Acceptées",
+    "rejetees": "Rejetées",
+}
+"""French headers of the published tables' columns (workbook)."""
+
+SHEET_FR: dict[str, str] = {
+    "controle_lignes": "Contrôle des fichiers",
+    "motifs_rejet": "Motifs de rejet",
+    "population_semestre": "Population du semestre",
+    "indicateurs": "Indicateurs légaux",
+    "tendance": "Évolution par semestre",
+    "tests": "Tests d'écart",
+    "ecarts_communes_nationalite_hors_ue": "Écarts communes hors UE",
+    "ecarts_communes_nationalite_ue": "Écarts communes UE",
+    "ecarts_communes_residence_qpv_qpv": "Écarts communes QPV",
+    "placement_qpv_communes": "Placement en QPV communes",
+}
+"""Workbook sheet names (at most 31 characters) of the published tables."""
+
+TABLE_DESCRIPTION_FR: dict[str, str] = {
+    "controle_lignes": "Lignes lues, acceptées et rejetées dans chaque fichier d'entrée.",
+    "motifs_rejet": "Nombre de lignes rejetées par fichier et par règle de contrôle.",
+    "population_semestre": "Demandes actives, demandes satisfaites et baux signés du semestre "
+    "par origine et par lieu de résidence.",
+    "indicateurs": "Indicateurs légaux de la CIA (article L441-1 du CCH) : territoire, communes, "
+    "bailleurs, réservataires, mutations ; semestre et 12 mois glissants.",
+    "tendance": "Indicateurs légaux du territoire, semestre par semestre.",
+    "tests": "Tests d'écart d'accès, de délai et de lieu d'attribution selon l'origine et la "
+    "résidence en QPV (tests principaux puis vérifications de robustesse).",
+    "ecarts_communes_nationalite_hors_ue": "Écart de taux d'accès entre ménages de nationalité "
+    "hors UE et ménages de nationalité française, par commune demandée.",
+    "ecarts_communes_nationalite_ue": "Écart de taux d'accès entre ménages ressortissants de l'UE "
+    "et ménages de nationalité française, par commune demandée.",
+    "ecarts_communes_residence_qpv_qpv": "Écart de taux d'accès entre ménages résidant en QPV et "
+    "hors QPV, par commune demandée.",
+    "placement_qpv_communes": "Part des attributions situées en QPV, par commune et par "
+    "nationalité.",
+}
+"""What each published table holds (the workbook's « Lisez-moi » sheet)."""
 
 TERRITORY_FR: dict[str, str] = {
     "demo": "Métropole de démonstration (territoire fictif)",

@@ -163,34 +163,147 @@ def write_json(obj: Any, path: str | Path) -> Path:
     return p
 
 
-def write_xlsx(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
-    """Write one formatted sheet per table (bold header, widths, frozen header, % formats)."""
+_PERCENT_COLUMNS = frozenset({"share", "target", "part", "share_qpv", "taux_acces"})
+_COUNT_COLUMNS = frozenset(
+    {
+        "numerator",
+        "denominator",
+        "n",
+        "demandes_actives",
+        "demandes_satisfaites",
+        "attributions_semestre",
+        "lignes",
+        "lues",
+        "acceptees",
+        "rejetees",
+    }
+)
+
+
+def _number_format(table: pd.DataFrame, column: str) -> str | None:
+    """Excel number format of a column: shares as %, ratios with two decimals,
+    p-values with three, counts as integers."""
+    lc = column.lower()
+    shares = "share" in table.columns or "share_qpv" in table.columns
+    if lc in _PERCENT_COLUMNS or lc.startswith("share") or lc.startswith("taux"):
+        return "0.0%"
+    if lc in {"ci_low", "ci_high"}:
+        return "0.0%" if shares else "0.00"
+    if lc.startswith("p_") or lc == "p":
+        return "0.000"
+    if lc in {"estimate", "ci_low_adjusted", "ci_high_adjusted", "statistic"}:
+        return "0.00"
+    if lc == "ci_level_adjusted":
+        return "0.0%"
+    if lc in _COUNT_COLUMNS:
+        return "0"
+    return None
+
+
+def _readme_rows(tables: Mapping[str, pd.DataFrame], notice: Mapping[str, str]) -> list[list]:
+    from allocation_analysis.labels import SHEET_FR, TABLE_DESCRIPTION_FR
+
+    rows = [["Lisez-moi"], []]
+    for key in ("title", "source", "produced"):
+        if notice.get(key):
+            rows.append([notice[key]])
+    rows += [
+        [],
+        [
+            "Cellule vide ou « (secret) »",
+            "chiffre masqué par le secret statistique : aucun "
+            "effectif de 1 à 10 n'est publié, ni aucun chiffre qui permettrait de le retrouver.",
+        ],
+        ["Parts et taux", "en pourcentage ; IC = intervalle de confiance."],
+        [
+            "Codes",
+            "les codes (indicateurs, groupes, statuts) sont traduits en clair ; les "
+            "fichiers CSV du dossier tables/ gardent les codes pour les traitements.",
+        ],
+        [],
+        ["Feuille", "Contenu"],
+    ]
+    for name in tables:
+        rows.append([SHEET_FR.get(name, name)[:31], TABLE_DESCRIPTION_FR.get(name, "")])
+    return rows
+
+
+def _french_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """Codes of the catalogue replaced by their French labels, column by column."""
+    from allocation_analysis.labels import ALL_CODES, label
+
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            vals = pd.Series(s.dropna().astype(str).unique())
+            if len(vals) and vals.isin(ALL_CODES).all():
+                mapping = {v: label(v) for v in vals}
+                out[col] = s.map(lambda v, m=mapping: m.get(str(v), v) if pd.notna(v) else v)
+        if pd.api.types.is_bool_dtype(s):
+            out[col] = s.map({True: "oui", False: "non"})
+    return out
+
+
+def write_xlsx(
+    tables: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    notice: Mapping[str, str] | None = None,
+) -> Path:
+    """Write the workbook for French office software.
+
+    A « Lisez-moi » sheet first (what each sheet holds, what a masked cell
+    means, the source and date from ``notice``: keys ``title``, ``source``,
+    ``produced``), then one sheet per table: French headers and values
+    (:mod:`allocation_analysis.labels`), number formats by column (shares as
+    %, ratios with two decimals, p-values with three, counts as integers),
+    bold frozen header, autofilter, sheet names of at most 31 characters.
+    Every text cell is escaped against formula injection. The CSV files of
+    ``tables/`` keep the codes and machine-readable numbers (``,`` separator,
+    ``.`` decimals) for programs; the workbook is the file for people.
+    """
     from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
+    from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    from allocation_analysis.labels import COLUMN_FR, SHEET_FR
+
     wb = Workbook()
-    wb.remove(wb.active)
+    readme = wb.active
+    readme.title = "Lisez-moi"
+    for row in _readme_rows(tables, notice or {}):
+        readme.append([escape_formula(v) if isinstance(v, str) else v for v in row])
+    readme["A1"].font = Font(bold=True, size=14)
+    readme.column_dimensions["A"].width = 34
+    readme.column_dimensions["B"].width = 100
+    for cell in readme["B"]:
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    used: set[str] = {"Lisez-moi"}
     for name, frame in tables.items():
-        ws = wb.create_sheet(title=_sheet_name(name))
-        safe = escape_frame(frame)
-        ws.append([str(c) for c in safe.columns])
+        title = _sheet_name(SHEET_FR.get(name, name))
+        k = 2
+        while title in used:
+            title = _sheet_name(f"{SHEET_FR.get(name, name)[:27]} ({k})")
+            k += 1
+        used.add(title)
+        ws = wb.create_sheet(title=title)
+        safe = escape_frame(_french_values(frame))
+        ws.append([COLUMN_FR.get(str(c), str(c)) for c in safe.columns])
         for row in safe.itertuples(index=False):
             ws.append([_xlsx_value(v) for v in row])
         for cell in ws[1]:
             cell.font = Font(bold=True, color="FFFFFF")
             cell.fill = PatternFill("solid", fgColor="3B4A6B")
         ws.freeze_panes = "A2"
+        if len(safe.columns):
+            ws.auto_filter.ref = ws.dimensions
         for j, col in enumerate(safe.columns, start=1):
             letter = get_column_letter(j)
-            width = max([len(str(col))] + [len(str(v)) for v in safe[col].head(200)]) + 2
+            header = COLUMN_FR.get(str(col), str(col))
+            width = max([len(header)] + [len(str(v)) for v in safe[col].head(200)]) + 2
             ws.column_dimensions[letter].width = min(max(width, 8), 60)
-            fmt = None
-            lc = str(col).lower()
-            if lc in {"share", "ci_low", "ci_high", "target", "part"} or lc.startswith("share"):
-                fmt = "0.0%"
-            elif lc.startswith("p_"):
-                fmt = "0.0000"
+            fmt = _number_format(frame, str(col))
             if fmt:
                 for cell in ws[letter][1:]:
                     cell.number_format = fmt

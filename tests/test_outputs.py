@@ -85,3 +85,55 @@ def test_negative_numbers_stay_numbers_and_plain_numbers_in_text_are_kept(tmp_pa
     assert ws.cell(row=2, column=1).value == -3.5 and ws.cell(row=2, column=1).data_type == "n"
     assert ws.cell(row=3, column=4).value == "'=1+1"
     assert ws.cell(row=2, column=5).value == "'@SUM(A1)"
+
+
+def test_workbook_for_french_office_software(tmp_path):
+    from allocation_analysis.labels import ALL_CODES
+
+    tests = pd.DataFrame(
+        {
+            "id": ["access_origin_logit"],
+            "group": ["hors_ue"],
+            "reference": ["francaise"],
+            "estimate_name": ["odds_ratio"],
+            "estimate": [0.795],
+            "ci_low": [0.61],
+            "ci_high": [1.04],
+            "p_adjusted": [0.0412],
+            "n": [1125],
+            "suppressed": [False],
+        }
+    )
+    ind = pd.DataFrame(
+        {"id": ["q1_hors_qpv"], "window": ["semester"], "share": [0.209], "ci_low": [0.15]}
+    )
+    long = "ecarts_communes_nationalite_hors_ue"
+    wb = load_workbook(
+        write_xlsx(
+            {"tests": tests, "indicateurs": ind, long: ind},
+            tmp_path / "t.xlsx",
+            notice={"title": "Analyse — démonstration", "source": "Source : données fictives"},
+        )
+    )
+    assert wb.sheetnames[0] == "Lisez-moi"
+    assert all(len(n) <= 31 for n in wb.sheetnames)
+    readme = " ".join(str(c.value) for row in wb["Lisez-moi"].iter_rows() for c in row)
+    assert "secret statistique" in readme and "Source : données fictives" in readme
+    ws = wb["Tests d'écart"]
+    headers = [c.value for c in ws[1]]
+    assert "IC bas" in headers and "ci_low" not in headers
+    col = {h: i + 1 for i, h in enumerate(headers)}
+    # an odds-ratio bound is a number with two decimals, not a percentage
+    assert ws.cell(row=2, column=col["IC bas"]).number_format == "0.00"
+    assert ws.cell(row=2, column=col["p ajustée"]).number_format == "0.000"
+    assert ws.cell(row=2, column=col["Effectif"]).number_format == "0"
+    assert ws.cell(row=2, column=col["Groupe"]).value == "ménages de nationalité hors UE"
+    assert ws.auto_filter.ref
+    wi = wb["Indicateurs légaux"]
+    assert wi.cell(row=2, column=3).number_format == "0.0%"  # a share
+    assert wi.cell(row=2, column=4).number_format == "0.0%"  # its interval
+    for w in wb.worksheets[1:]:
+        for row in w.iter_rows(min_row=2):
+            for c in row:
+                if isinstance(c.value, str) and c.column_letter != "A":
+                    assert c.value not in ALL_CODES
