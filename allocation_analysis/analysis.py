@@ -1036,17 +1036,14 @@ def validation_tables(validation: dict, *, threshold: int) -> dict[str, pd.DataF
             if "table" in counts
             else np.zeros(len(counts), bool)
         )
-        counts = (
-            protect_row_sums(
+        if set(cols) == {"lues", "acceptees", "rejetees"}:  # lues = acceptees + rejetees
+            counts = protect_row_sums(
                 counts,
                 total="lues",
                 parts=["acceptees", "rejetees"],
                 threshold=threshold,
                 force=dict.fromkeys(np.flatnonzero(force), "rejetees"),
             )
-            if set(cols) == {"lues", "acceptees", "rejetees"}
-            else counts
-        )
         for col in cols:
             v = pd.to_numeric(counts[col], errors="coerce")
             counts[col] = v.astype("Float64").mask((v >= 1) & (v < threshold))
