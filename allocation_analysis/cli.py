@@ -33,7 +33,9 @@ def _add_input_flags(p: argparse.ArgumentParser, *, with_output: bool = True) ->
     for name in _INPUT_FLAGS:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"fichier « {name} »")
     p.add_argument(
-        "--period", help="semestre AAAA-S1|AAAA-S2, ou « auto » (dernier semestre complet)"
+        "--period",
+        help="semestre AAAA-S1|AAAA-S2, ou « auto » (dernier semestre complet couvert par les "
+        "données)",
     )
     p.add_argument("--territory", help="nom du territoire (dossier de sortie, rapport)")
     p.add_argument(
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="analyse complète sur le territoire synthétique intégré")
     p.add_argument("--output", default="outputs")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--scale", choices=["small", "mel"], default="small")
+    p.add_argument("--scale", choices=["tiny", "small", "mel"], default="small")
 
     p = sub.add_parser("run", help="analyse semestrielle sur des données réelles")
     _add_input_flags(p)

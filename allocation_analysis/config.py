@@ -8,14 +8,15 @@ allowed values).
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from allocation_analysis.errors import UsageError
+from allocation_analysis.errors import InputError, UsageError
 
-__all__ = ["AnalysisConfig", "InputPaths", "Period", "UCScale"]
+__all__ = ["AnalysisConfig", "InputPaths", "Period", "UCScale", "typed_parameters"]
 
 _PERIOD_RE = re.compile(r"^(\d{4})-S([12])$")
 
@@ -183,6 +184,12 @@ class AnalysisConfig:
     language: str = "fr"
 
     def __post_init__(self) -> None:
+        for name, kind in _PARAMETER_TYPES.items():
+            value = getattr(self, name)
+            if value is not None and not _is_kind(value, kind):
+                raise UsageError(
+                    f"Paramètre « {name} » : {_KIND_FR[kind]} attendu (reçu « {value} »)."
+                )
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha doit être compris entre 0 et 1 (reçu {self.alpha}).")
         if int(self.secret_threshold) < 1:
@@ -202,6 +209,102 @@ class AnalysisConfig:
         """A copy with some parameters changed."""
         return replace(self, **changes)
 
+
+_PARAMETER_TYPES: dict[str, type] = {
+    "alpha": float,
+    "secret_threshold": int,
+    "seed": int,
+    "target_q1_hors_qpv": float,
+    "target_non_q1_en_qpv": float,
+    "target_prioritaires": float,
+}
+_KIND_FR = {float: "un nombre (par exemple 0.05)", int: "un nombre entier"}
+_TEXT_KEYS = ("period", "territory", "siren_epci")
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    """A number of ``kind`` (a whole float such as ``11.0`` counts as an integer)."""
+    if isinstance(value, bool):
+        return False
+    if kind is int:
+        return isinstance(value, numbers.Integral) or (
+            isinstance(value, numbers.Real) and float(value).is_integer()
+        )
+    return isinstance(value, numbers.Real)
+
+
+def _convert(value: Any, kind: type) -> Any:
+    """``value`` as ``kind``; text holding a number is accepted (``"0.05"``, ``"11"``)."""
+    if _is_kind(value, kind):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text) if kind is int else float(text.replace(",", "."))
+        except ValueError:
+            pass
+    raise ValueError(value)
+
+
+def typed_parameters(options: dict[str, Any], *, file: str | Path | None = None) -> dict[str, Any]:
+    """Check and convert the analysis parameters of a run configuration.
+
+    ``alpha`` and the targets must be numbers, ``secret_threshold`` and ``seed``
+    whole numbers, ``period``, ``territory`` and ``siren_epci`` text or numbers
+    (a SIREN written without quotes in YAML is a number).
+
+    Parameters
+    ----------
+    options : dict
+        Merged options (configuration file and flags).
+    file : str or Path, optional
+        The configuration file, named in the message.
+
+    Returns
+    -------
+    dict
+        A copy with numbers converted (``"11"`` → 11) and text values as ``str``.
+
+    Raises
+    ------
+    InputError
+        A value of the wrong type, naming the key, the expected type and the value.
+    """
+    out = dict(options)
+    where = f" dans {file}" if file else ""
+    for key, kind in _PARAMETER_TYPES.items():
+        if out.get(key) is None:
+            continue
+        try:
+            out[key] = _convert(out[key], kind)
+        except ValueError:
+            raise InputError(
+                f"Valeur invalide pour « {key} »{where} : {_KIND_FR[kind]} attendu, "
+                f"reçu « {out[key]} ».",
+                rule="type_parametre",
+            ) from None
+    for key in _TEXT_KEYS:
+        value = out.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InputError(
+                f"Valeur invalide pour « {key} »{where} : un texte attendu, reçu « {value} ».",
+                rule="type_parametre",
+            )
+        out[key] = str(value)
+    for key in (*_PATH_KEYS, "output"):
+        value = out.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | Path)):
+            raise InputError(
+                f"Valeur invalide pour « {key} »{where} : un chemin de fichier attendu, "
+                f"reçu « {value} ».",
+                rule="type_parametre",
+            )
+    return out
+
+
+_PATH_KEYS = ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map")
 
 RUN_KEYS = (
     "demandes",
@@ -232,6 +335,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     ------
     UsageError
         When the file cannot be read, is not a mapping, or holds an unknown key.
+    InputError
+        A value of the wrong type (:func:`typed_parameters`).
     """
     import yaml
 
@@ -253,7 +358,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             f"Clés permises : {', '.join(RUN_KEYS)}."
         )
     base = p.resolve().parent
-    out = dict(raw)
+    out = typed_parameters(raw, file=p)
     for key in (
         "demandes",
         "attributions",

@@ -623,7 +623,7 @@ def forest_plot(
     Parameters
     ----------
     results : DataFrame
-        Columns ``estimate, ci_low, ci_high, p_adjusted`` (ratios > 0) and either
+        Columns ``estimate, ci_low, ci_high, p_adjusted`` (ratios ≥ 0) and either
         ``outcome, group, reference`` (codes, with ``id`` or a ``method`` code), labelled
         from :mod:`allocation_analysis.labels`, or a ready-made French ``label``.
     title : str
@@ -640,6 +640,15 @@ def forest_plot(
     Returns
     -------
     Figure
+        A ratio that is not estimable (0 or infinite, as with no event in a
+        group or a complete separation, or missing) is drawn as the text « non
+        calculable » on its row, and a bound of 0 or infinity as « intervalle
+        non calculable », instead of stopping the report.
+
+    Raises
+    ------
+    UsageError
+        A negative value: the column does not hold ratios.
 
     References
     ----------
@@ -654,9 +663,18 @@ def forest_plot(
             "« group » et « reference »."
         )
     values = data[["estimate", "ci_low", "ci_high"]].to_numpy(dtype=float)
-    if np.any(values[np.isfinite(values)] <= 0):
+    if np.any(values[~np.isnan(values)] < 0):
         raise UsageError(
             "« results » : les rapports et leurs bornes doivent être strictement positifs."
+        )
+    # 0 or infinity (no event in a group, separation) cannot sit on a log axis
+    drawable = np.isfinite(values) & (values > 0)
+    estimable = drawable[:, 0]
+    has_interval = estimable & drawable[:, 1] & drawable[:, 2]
+    if not estimable.all():
+        logger.warning(
+            "graphique en forêt : %d rapport(s) non calculable(s) indiqué(s) comme tel(s)",
+            int((~estimable).sum()),
         )
     names = [
         "\n".join(wrap_label(part, wrap) for part in t.split("\n")) for t in _forest_labels(data)
@@ -667,8 +685,20 @@ def forest_plot(
     fig, ax = _new_figure((8.0, 1.9 + row_height * max(n, 1)))
     y = np.arange(n)[::-1]
     signif = pd.to_numeric(data["p_adjusted"], errors="coerce") < alpha
-    for yi, (_, r), s in zip(y, data.iterrows(), signif, strict=True):
-        ax.plot([r["ci_low"], r["ci_high"]], [yi, yi], color="#0072B2", lw=1.5)
+    rows = zip(y, data.iterrows(), signif, estimable, has_interval, strict=True)
+    for yi, (_, r), s, ok, with_ci in rows:
+        if not ok:
+            ax.annotate(
+                "non calculable",
+                (1.01, yi),
+                xycoords=("axes fraction", "data"),
+                va="center",
+                fontsize=8,
+                style="italic",
+            )
+            continue
+        if with_ci:
+            ax.plot([r["ci_low"], r["ci_high"]], [yi, yi], color="#0072B2", lw=1.5)
         ax.plot(
             r["estimate"],
             yi,
@@ -677,15 +707,18 @@ def forest_plot(
             color="#0072B2",
             markerfacecolor="#0072B2" if s else "white",
         )
-        text = (
-            f"{_fr_number(r['estimate'], 2)} [{_fr_number(r['ci_low'], 2)} ; "
-            f"{_fr_number(r['ci_high'], 2)}]"
+        interval = (
+            f"[{_fr_number(r['ci_low'], 2)} ; {_fr_number(r['ci_high'], 2)}]"
+            if with_ci
+            else "[intervalle non calculable]"
         )
+        text = f"{_fr_number(r['estimate'], 2)} {interval}"
         ax.annotate(text, (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.axvline(1.0, color="black", lw=1)
     ax.set_xscale("log")
-    lo = np.nanmin(values[:, 1]) if n else 0.5
-    hi = np.nanmax(values[:, 2]) if n else 2.0
+    shown = np.where(drawable, values, np.nan)
+    lo = np.nanmin(shown) if drawable.any() else 0.5
+    hi = np.nanmax(shown) if drawable.any() else 2.0
     lo, hi = min(lo, 0.9), max(hi, 1.1)
     candidates = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 3, 4, 5, 10, 20)
     ticks = [t for t in candidates if lo / 1.15 <= t <= hi * 1.15]

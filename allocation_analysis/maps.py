@@ -1461,12 +1461,46 @@ def _strip_cdn(element: Any) -> None:
         _strip_cdn(child)
 
 
+def _stable_ids(element: Any, counter: list[int] | None = None) -> None:
+    """Number every element of a page in tree order, in place of folium's random ids.
+
+    branca gives each element 16 random bytes as id, and the id is written in the
+    page (JavaScript variable names, ``div`` ids): the same map would give a
+    different file at every run. Renumbering in the order of the tree (children
+    in insertion order) makes the page a function of the map alone. Children
+    registered under their element's name are re-keyed with the new name, and a text
+    attribute made from the old id (a layer's default ``layer_name``) takes the new one.
+    """
+    counter = [0] if counter is None else counter
+    old_id, new_id = element._id, f"{counter[0]:032x}"
+    element._id = new_id
+    counter[0] += 1
+    for attr, value in list(vars(element).items()):
+        # e.g. a layer's default ``layer_name``, made from the id at construction
+        if isinstance(value, str) and old_id in value:
+            setattr(element, attr, value.replace(old_id, new_id))
+    children = getattr(element, "_children", None)
+    if not children:
+        return
+    renamed = type(children)()
+    for key, child in children.items():
+        old = child.get_name()
+        _stable_ids(child, counter)
+        renamed[child.get_name() if key == old else key] = child
+    element._children = renamed
+
+
 def render_map(m: folium.Map) -> str:
-    """The self-contained HTML page of ``m`` (no script or stylesheet fetched remotely)."""
+    """The self-contained HTML page of ``m`` (no script or stylesheet fetched remotely).
+
+    Element ids are numbered in tree order (:func:`_stable_ids`): the same map
+    gives the same bytes at every run.
+    """
     _strip_cdn(m)
     root = m.get_root()
     if "aa_inline_assets" not in root.header._children:
         root.header.add_child(_InlineAssets(), name="aa_inline_assets")
+    _stable_ids(root)
     page = root.render()
     page = page.replace("<html>", '<html lang="fr">', 1)
     remote = external_resources(page)

@@ -15,8 +15,19 @@ Guarantees:
 - **One run at a time** per output folder (an exclusive lock file).
 - **Private working data** (pseudonymised frames) live in ``_work/`` inside the
   temporary folder and are deleted before publication.
-- **Deterministic**: same inputs, parameters and seed ⇒ byte-identical
-  ``tables/*.csv`` and ``results.json`` (timestamps only in the manifest).
+- **Deterministic**: same inputs, parameters and seed ⇒ every published file
+  byte-identical, wherever the output folder is, except the timing fields of
+  ``manifest.json`` listed in :data:`MANIFEST_TIMING_FIELDS` (and named in the
+  manifest under ``timing_fields``): ``started_utc``, ``finished_utc`` and
+  ``timings_seconds``. The executed notebooks carry no execution timestamps and
+  no absolute path (their folders are passed as relative paths), ``run.log``
+  no clock time, duration or absolute path, and map element ids are numbered
+  (:func:`allocation_analysis.maps.render_map`).
+- **One period, resolved as ``validate`` does**: ``auto`` is the last complete
+  semester covered by the data and an explicit one must overlap it
+  (:func:`allocation_analysis.io.validate.data_period`); the inputs are loaded by
+  :func:`allocation_analysis.io.validate.load_checked` (thresholds of the chosen
+  EPCI, for the years of the period only).
 """
 
 from __future__ import annotations
@@ -39,11 +50,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from allocation_analysis.config import AnalysisConfig, InputPaths, Period
+from allocation_analysis.config import AnalysisConfig, InputPaths, Period, typed_parameters
 from allocation_analysis.errors import AnalysisError, InputError, UsageError
 from allocation_analysis.outputs import sha256_file, write_csv, write_json, write_xlsx
 
 __all__ = [
+    "MANIFEST_TIMING_FIELDS",
     "NOTEBOOKS",
     "KERNEL_NAME",
     "demo_command",
@@ -56,6 +68,8 @@ log = logging.getLogger(__name__)
 NOTEBOOKS = ("01_donnees.ipynb", "02_indicateurs_cia.ipynb", "03_disparites.ipynb")
 KERNEL_NAME = "allocation-analysis"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MANIFEST_TIMING_FIELDS = ("started_utc", "finished_utc", "timings_seconds")
+"""The only fields of a published output that differ between two runs on the same inputs."""
 
 
 # ---------------------------------------------------------------------------
@@ -80,15 +94,41 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-def resolve_period(value: str | None, today: dt.date | None = None) -> Period:
-    """``YYYY-Sn`` or ``auto`` (the last complete semester before today)."""
-    if value in (None, "", "auto"):
-        return Period.last_complete(today)
+def resolve_period(value: str | None, paths: InputPaths | None = None) -> Period:
+    """``YYYY-Sn``, or ``auto``: the last complete semester covered by the data.
+
+    With ``paths`` the period is resolved (``auto``) or checked (explicit) on the
+    allocations file, as ``validate`` does
+    (:func:`allocation_analysis.io.validate.data_period`); without, ``auto`` is
+    a usage error.
+    """
+    from allocation_analysis.io.validate import data_period
+
+    if paths is not None:
+        return data_period(paths, value)
+    if value in (None, "") or str(value).strip().lower() == "auto":
+        raise UsageError("La période « auto » se détermine sur les données : donnez les fichiers.")
     return Period.parse(value)
 
 
 def config_from_options(options: dict[str, Any]) -> tuple[InputPaths, AnalysisConfig, Path]:
-    """Turn merged CLI/config options into typed paths, config and output root."""
+    """Turn merged CLI/config options into typed paths, config and output root.
+
+    Everything that needs no data is checked first (files given, territory,
+    period syntax, parameter types and ranges, output folder); then the period
+    is resolved or checked on the allocations file.
+
+    Raises
+    ------
+    UsageError
+        Missing input file, invalid name, period or parameter value.
+    InputError
+        A parameter of the wrong type, an output folder that is a file, or a
+        period outside the data (exit code 1).
+    """
+    from allocation_analysis.io.validate import check_output_folder
+
+    options = typed_parameters(options)
     paths = InputPaths.from_mapping(options)
     missing = [k for k in ("demandes", "attributions", "seuils") if getattr(paths, k) is None]
     if missing:
@@ -98,8 +138,15 @@ def config_from_options(options: dict[str, Any]) -> tuple[InputPaths, AnalysisCo
             + " (ou les clés correspondantes dans --config)."
         )
     territory = check_name(str(options.get("territory") or "territoire"), "Nom de territoire")
+    requested = options.get("period")
+    explicit = (
+        None
+        if requested in (None, "") or str(requested).strip().lower() == "auto"
+        else Period.parse(str(requested))
+    )
     kwargs: dict[str, Any] = {
-        "period": resolve_period(options.get("period")),
+        # a placeholder until the data are read: the parameters are checked first
+        "period": explicit or Period(2000, 1),
         "territory": territory,
     }
     for key in ("siren_epci", "alpha", "secret_threshold", "seed", "target_non_q1_en_qpv"):
@@ -111,7 +158,9 @@ def config_from_options(options: dict[str, Any]) -> tuple[InputPaths, AnalysisCo
         config = AnalysisConfig(**kwargs)
     except TypeError as exc:
         raise UsageError(f"Paramètre invalide : {exc}") from None
-    output = Path(options.get("output") or "outputs")
+    output = check_output_folder(options.get("output") or "outputs", "Dossier de sortie (--output)")
+    assert output is not None
+    config = config.with_(period=resolve_period(explicit or "auto", paths))
     return paths, config, output
 
 
@@ -224,6 +273,58 @@ def execute_notebook(
     )
 
 
+_CELL_TIMING_KEYS = ("execution", "papermill")
+_NOTEBOOK_PAPERMILL_KEYS = ("start_time", "end_time", "duration", "input_path", "output_path")
+
+
+def with_cell_ids(src: Path, folder: Path) -> Path:
+    """``src``, or a copy in ``folder`` whose cells without an id get ``cell-<n>``.
+
+    A cell saved without an id (nbformat < 4.5 or a hand edit) is given a random
+    one at every execution; numbered ids keep the executed notebook identical
+    from one run to the next.
+    """
+    nb = json.loads(src.read_text("utf-8"))
+    cells = nb.get("cells", [])
+    if all(c.get("id") for c in cells):
+        return src
+    used = {c.get("id") for c in cells}
+    for i, cell in enumerate(cells):
+        if not cell.get("id"):
+            cell["id"] = next(
+                name for k in range(i, i + len(cells) + 1) if (name := f"cell-{k}") not in used
+            )
+            used.add(cell["id"])
+    nb["nbformat"], nb["nbformat_minor"] = 4, max(int(nb.get("nbformat_minor", 0)), 5)
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / src.name
+    dest.write_text(json.dumps(nb, ensure_ascii=False), "utf-8")
+    return dest
+
+
+def strip_execution_metadata(path: Path) -> None:
+    """Remove what differs between two executions of a notebook from its metadata.
+
+    papermill and nbclient record, per cell and for the notebook, the execution
+    start and end times and duration, and the notebook's absolute input and
+    output paths; papermill gives the injected parameters cell a random id
+    (renamed ``injected-parameters``). The published notebook keeps its
+    parameters, sources and outputs; the run's timings are in ``manifest.json``.
+    """
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    pm = nb.metadata.get("papermill", {})
+    for key in _NOTEBOOK_PAPERMILL_KEYS:
+        pm.pop(key, None)
+    for cell in nb.cells:
+        for key in _CELL_TIMING_KEYS:
+            cell.metadata.pop(key, None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill draws a random id
+    nbformat.write(nb, str(path))
+
+
 def render_report(notebooks: list[Path], dest: Path, *, title: str) -> Path:
     """Merge the executed notebooks into one French HTML report, code hidden, offline."""
     import nbformat
@@ -314,10 +415,50 @@ class _Timer:
             self.steps[name] = round(time.perf_counter() - t0, 3)
 
 
-def _attach_log(path: Path) -> logging.Handler:
-    """Log the run to ``run.log`` at INFO at least, whatever the caller configured."""
+class _StableFormatter(logging.Formatter):
+    """``run.log`` lines that two runs on the same inputs write identically.
+
+    No clock time (the timings are in ``manifest.json``), no duration such as
+    ``(0.3 s)``, and no absolute path: input files appear by their name and the
+    run's temporary folder as ``.``.
+    """
+
+    _DURATION = re.compile(r"\s*\(\d+(?:[.,]\d+)?\s*s\)")
+
+    def __init__(self, replacements: dict[str, str]) -> None:
+        super().__init__("%(levelname)s %(name)s %(message)s")
+        # longest first: a folder must not be replaced inside a longer path
+        self._replacements = sorted(replacements.items(), key=lambda kv: -len(kv[0]))
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for old, new in self._replacements:
+            text = text.replace(old, new)
+        return self._DURATION.sub("", text)
+
+
+def _path_replacements(paths: InputPaths | None, tmp: Path | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if paths is not None:
+        for f in vars(paths).values():
+            if f is not None:
+                out[str(f)] = Path(f).name
+                with contextlib.suppress(OSError):
+                    out[str(Path(f).resolve())] = Path(f).name
+    if tmp is not None:
+        out[str(tmp)] = "."
+    return out
+
+
+def _attach_log(
+    path: Path, paths: InputPaths | None = None, tmp: Path | None = None
+) -> logging.Handler:
+    """Log the run to ``run.log`` at INFO at least, whatever the caller configured.
+
+    The lines carry no clock time, duration or absolute path (:class:`_StableFormatter`).
+    """
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(_StableFormatter(_path_replacements(paths, tmp)))
     handler.setLevel(logging.INFO)
     pkg = logging.getLogger("allocation_analysis")
     if pkg.getEffectiveLevel() > logging.INFO:
@@ -361,7 +502,7 @@ def run_analysis(
     AnalysisError
         A notebook failed, a lock is held, or publication failed (exit code 3).
     """
-    from allocation_analysis.io import load_inputs
+    from allocation_analysis.io.validate import load_checked
     from allocation_analysis.session import prepare, save_prepared, validation_summary
 
     check_name(config.territory, "Nom de territoire")
@@ -375,12 +516,14 @@ def run_analysis(
     total = 6
     with run_lock(terr_dir, period), sigterm_as_interrupt():
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{period}-", dir=terr_dir))
-        handler = _attach_log(tmp / "run.log")
+        handler = _attach_log(tmp / "run.log", paths, tmp)
         current_nb: Path | None = None
         try:
-            log.info("Analyse %s, %s → %s", config.territory, period, final)
+            log.info("Analyse %s, %s", config.territory, period)
             with timer.step("validation", "lecture et validation des données", 1, total):
-                inputs = load_inputs(paths, column_map=paths.column_map)
+                inputs = load_checked(paths, config.period, siren_epci=config.siren_epci)
+                if config.siren_epci is None and inputs.siren_epci is not None:
+                    config = config.with_(siren_epci=inputs.siren_epci)  # the file's only EPCI
                 validation = validation_summary(inputs)
                 for table, rej in (inputs.rejects or {}).items():
                     if rej is not None and len(rej):
@@ -400,8 +543,10 @@ def run_analysis(
                 "secret_threshold": config.secret_threshold,
                 "seed": config.seed,
                 "language": config.language,
-                "output_dir": str(tmp),
-                "work_dir": str(work),
+                # relative to the notebooks' working directory (tmp/notebooks): no
+                # absolute path in the executed notebooks
+                "output_dir": "..",
+                "work_dir": "../_work",
             }
             executed: list[Path] = []
             (tmp / "notebooks").mkdir()
@@ -409,16 +554,17 @@ def run_analysis(
                 current_nb = tmp / "notebooks" / nb
                 with timer.step(nb, f"exécution du carnet {nb}", min(i, 5), total):
                     try:
-                        execute_notebook(
-                            nb_dir / nb, current_nb, params, kernel=kernel, timeout=timeout
-                        )
+                        src = with_cell_ids(nb_dir / nb, work / "notebooks")
+                        execute_notebook(src, current_nb, params, kernel=kernel, timeout=timeout)
                     except Exception as exc:
                         raise _NotebookFailedError(nb, exc) from exc
+                    strip_execution_metadata(current_nb)
                 executed.append(current_nb)
             current_nb = None
             with timer.step("report", "rapport, tableaux et résultats", 6, total):
                 manifest = _assemble(tmp, config, validation, paths, executed, started)
             manifest["timings_seconds"] = timer.steps
+            manifest["timing_fields"] = list(MANIFEST_TIMING_FIELDS)
             write_json(manifest, tmp / "manifest.json")
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(tmp / "_parts", ignore_errors=True)
@@ -587,8 +733,9 @@ def run_command(options: dict[str, Any]) -> int:
 def demo_command(*, output: str = "outputs", seed: int = 1, scale: str = "small") -> int:
     """``allocation-analysis demo``: synthetic territory, then the full analysis, offline."""
     from allocation_analysis import synth
+    from allocation_analysis.io.validate import check_output_folder
 
-    out = Path(output)
+    out = check_output_folder(output, "Dossier de sortie (--output)") or Path("outputs")
     data_dir = out / "demo" / "donnees_synthetiques"
     log.info("Génération du territoire synthétique (échelle %s, graine %d)…", scale, seed)
     ds = synth.generate(scale=scale, seed=seed)

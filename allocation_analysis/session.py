@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,10 +143,45 @@ def _config_from(params: dict[str, Any]) -> AnalysisConfig:
     return AnalysisConfig(**kwargs)
 
 
+def _leases_with_a_threshold(inputs: Any, config: AnalysisConfig) -> Any:
+    """The inputs without the leases of years that have no first-quartile threshold.
+
+    The loader requires thresholds for the years of the analysed period only
+    (its rolling 12 months), as ``validate`` does; the first-quartile status of
+    a lease of another year without a threshold cannot be computed, so such
+    leases (older history) are left out of the allocations, with a warning,
+    instead of stopping the run.
+    """
+    seuils = getattr(inputs, "seuils", None)
+    if seuils is None or inputs.attributions is None or inputs.attributions.empty:
+        return inputs
+    siren = config.siren_epci or getattr(inputs, "siren_epci", None)
+    epcis = seuils["siren_epci"].astype("string").str.strip()
+    rows = seuils if siren is None else seuils[(epcis == str(siren).strip()).fillna(False)]
+    have = set(pd.to_numeric(rows["annee"], errors="coerce").dropna().astype(int))
+    years = pd.to_datetime(inputs.attributions["date_bail"], errors="coerce").dt.year
+    keep = (years.isna() | years.isin(have)).to_numpy()
+    if keep.all():
+        return inputs
+    dropped = sorted({int(y) for y in years[~keep].dropna()})
+    log.warning(
+        "%d bail(s) des années %s, sans seuil du premier quartile, laissé(s) hors des "
+        "attributions (la période analysée n'en a pas besoin).",
+        int((~keep).sum()),
+        ", ".join(map(str, dropped)),
+    )
+    return replace(inputs, attributions=inputs.attributions.loc[keep])
+
+
 def prepare(inputs: Any, config: AnalysisConfig) -> dict[str, pd.DataFrame]:
-    """Derive the analysis frames from loaded inputs (one definition each, in derive)."""
+    """Derive the analysis frames from loaded inputs (one definition each, in derive).
+
+    Leases of years without a first-quartile threshold are left out
+    (:func:`_leases_with_a_threshold`).
+    """
     from allocation_analysis import derive
 
+    inputs = _leases_with_a_threshold(inputs, config)
     demandes = derive.prepare_demandes(inputs, config=config)
     allocations = derive.prepare_allocations(inputs, config=config)
     access = derive.access_frame(demandes, config.period)
@@ -253,7 +288,10 @@ def open_session(
 
 
 def validation_summary(inputs: Any) -> dict:
-    """Counts per table and reject reasons (rule → count), for the data notebook."""
+    """Counts per table and reject reasons (rule → count), for the data notebook.
+
+    Files are named without their folder (``demandes.csv``).
+    """
     report = inputs.report
     counts = report.to_frame()
     reasons: dict[str, dict[str, int]] = {}
@@ -266,7 +304,12 @@ def validation_summary(inputs: Any) -> dict:
                 .sort_index()
                 .to_dict()
             )
-    return {"counts": json.loads(counts.to_json(orient="records")), "reasons": reasons}
+    records = json.loads(counts.to_json(orient="records"))
+    for row in records:
+        # the file's name, not its path: outputs are the same wherever the inputs are
+        if row.get("file"):
+            row["file"] = Path(str(row["file"])).name
+    return {"counts": records, "reasons": reasons}
 
 
 class _FigureDisplay:
@@ -274,6 +317,10 @@ class _FigureDisplay:
 
     def __init__(self, png: bytes, alt: str, width: int = 900) -> None:
         self.png, self.alt, self.width = png, alt, width
+
+    def __repr__(self) -> str:
+        # the plain-text form is stored in the executed notebook: no memory address
+        return f"Figure : {self.alt}"
 
     def _repr_png_(self) -> bytes:
         return self.png

@@ -89,3 +89,11 @@ def test_python_dash_m_entry_point_runs():
     assert out.returncode == 0
     for cmd in ("demo", "run", "validate", "synth", "fetch-geo", "batch"):
         assert cmd in out.stdout
+
+
+def test_demo_output_pointing_at_a_file_is_an_input_error(capsys, tmp_path):
+    target = tmp_path / "sortie.txt"
+    target.write_text("x", encoding="utf-8")
+    assert main(["demo", "--scale", "tiny", "--output", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "est un fichier, pas un dossier" in err and "Traceback" not in err

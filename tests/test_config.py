@@ -81,3 +81,39 @@ def test_config_file_that_is_not_a_mapping_is_refused(tmp_path):
     cfg.write_text("- a\n- b\n", encoding="utf-8")
     with pytest.raises(UsageError, match="clé: valeur"):
         load_config_file(cfg)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("secret_threshold: abc\n", "secret_threshold"),
+        ("alpha: [0.05]\n", "alpha"),
+        ("seed: 1.5\n", "seed"),
+        ("target_non_q1_en_qpv: moitié\n", "target_non_q1_en_qpv"),
+        ("siren_epci: [1, 2]\n", "siren_epci"),
+        ("demandes: {a: 1}\n", "demandes"),
+    ],
+)
+def test_config_value_of_the_wrong_type_is_an_input_error_naming_key_and_file(tmp_path, text, key):
+    from allocation_analysis.errors import InputError
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=key) as exc:
+        load_config_file(cfg)
+    assert "run.yaml" in str(exc.value) and "attendu" in str(exc.value)
+
+
+def test_config_numbers_written_as_text_or_without_quotes_are_converted(tmp_path):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        'secret_threshold: "11"\nalpha: "0,1"\nsiren_epci: 299999999\nseed: 7\n', encoding="utf-8"
+    )
+    opts = load_config_file(cfg)
+    assert opts["secret_threshold"] == 11 and opts["alpha"] == 0.1 and opts["seed"] == 7
+    assert opts["siren_epci"] == "299999999"
+
+
+def test_analysis_config_with_a_text_threshold_is_a_usage_error_not_a_traceback():
+    with pytest.raises(UsageError, match="secret_threshold"):
+        AnalysisConfig(period=Period.parse("2025-S2"), secret_threshold="abc")

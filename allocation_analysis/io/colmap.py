@@ -135,20 +135,57 @@ def load_column_map(source: str | Path | Mapping[str, Any] | ColumnMap | None) -
                 rule="colmap",
             )
         section = section or {}
-        unknown = set(section) - {"columns", "values"}
-        if not isinstance(section, dict) or unknown:
+        if not isinstance(section, dict) or set(section) - {"columns", "values"}:
             raise InputError(
-                f"Section « {table} » : seules les clés « columns » et « values » sont permises.",
+                f"Section « {table} » : seules les clés « columns » et « values » sont permises "
+                "(un dictionnaire, pas une liste).",
                 file=name,
                 rule="colmap",
             )
-        cols = {str(k): str(v) for k, v in (section.get("columns") or {}).items()}
+        columns = _mapping(
+            section.get("columns"),
+            f"Section « {table} », « columns » : un dictionnaire « nom dans le fichier: "
+            "nom attendu » est attendu",
+            name,
+        )
+        values = _mapping(
+            section.get("values"),
+            f"Section « {table} », « values » : un dictionnaire « colonne: {{valeur du "
+            "fichier: valeur attendue}} » est attendu",
+            name,
+            nested=True,
+        )
+        cols = {str(k): str(v) for k, v in columns.items()}
         vals = {
-            str(col): {_value_key(k): str(v) for k, v in (m or {}).items()}
-            for col, m in (section.get("values") or {}).items()
+            str(col): {
+                _value_key(k): str(v)
+                for k, v in _mapping(
+                    m,
+                    f"Section « {table} », « values », colonne « {col} » : un dictionnaire "
+                    "« valeur du fichier: valeur attendue » est attendu",
+                    name,
+                ).items()
+            }
+            for col, m in values.items()
         }
         tables[key] = TableMap(columns=cols, values=vals)
     return ColumnMap(tables=tables, source=name)
+
+
+def _mapping(value: Any, message: str, file: str | None, *, nested: bool = False) -> dict:
+    """``value`` when it is a mapping (empty for ``None``), else a French :class:`InputError`.
+
+    Keys and, unless ``nested``, values must be scalars (text, numbers, booleans).
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        kind = "une liste" if isinstance(value, list) else f"« {value} »"
+        raise InputError(f"{message} (reçu {kind}).", file=file, rule="colmap")
+    for k, v in value.items():
+        if isinstance(k, list | dict) or (not nested and isinstance(v, list | dict)):
+            raise InputError(f"{message} (reçu « {k}: {v} »).", file=file, rule="colmap")
+    return value
 
 
 def _value_key(v: object) -> str:
