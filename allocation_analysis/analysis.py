@@ -3,7 +3,7 @@
 This module decides *which* tests the report runs (ids of ``results.json``,
 outcomes, groups, controls); the tests themselves live in
 :mod:`allocation_analysis.stats`. Test ids follow
-``<outcome>_<origin|residence>_<method>`` (outputs.md).
+``<outcome>_<origin|residence>_<method>`` (``docs/data-model.md`` §3).
 
 Choices made here (documented for reviewers):
 
@@ -933,7 +933,7 @@ def placement_by_commune(
 def test_entries(frame: pd.DataFrame) -> list[dict]:
     """``results.json`` → ``tests`` entries from :func:`results_frame`.
 
-    The fields of ``outputs.md`` plus ``family`` (``principal`` or
+    The fields of a ``results.json`` test entry (``docs/data-model.md`` §3) plus ``family`` (``principal`` or
     ``robustesse``: the multiple-testing family of ``p_adjusted``), ``sided``
     (``bilatéral`` or ``unilatéral``), ``alpha`` (``ci_low``/``ci_high`` are a
     ``1 - alpha`` interval, not adjusted) and, for the primary tests, the

@@ -38,7 +38,7 @@ Scopes (``scope`` / ``scope_value``)
 dwelling, ``commune_logement``), ``bailleur`` (``bailleur_siren``),
 ``reservataire`` (the five contract values, always all listed, so that a
 reservataire with no lease shows a row with denominator 0) and ``mutation``
-(``premiere_attribution`` / ``mutation``: an extension of ``outputs.md``, whose
+(``premiere_attribution`` / ``mutation``: an extension of the results contract, whose
 scopes list stops at ``reservataire``). Communes and landlords are those with at
 least one lease in the union of the requested windows; every indicator and
 window gets the same list, so a commune with no lease outside QPV shows a row
