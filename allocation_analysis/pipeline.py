@@ -1,6 +1,6 @@
 """The semi-annual run: validate, prepare, execute the notebooks, publish atomically.
 
-Flow (architecture.md): raw files → :mod:`allocation_analysis.io` (validated,
+Flow (docs/data-model.md): raw files → :mod:`allocation_analysis.io` (validated,
 pseudonymised) → :mod:`allocation_analysis.derive` → notebooks executed by
 papermill (they call :mod:`indicators`, :mod:`stats`, :mod:`maps`) → report,
 tables, results.json, manifest.json.

@@ -258,7 +258,7 @@ def _hmac_hex(key: bytes):  # type: ignore[no-untyped-def]
 
 # =========================================================================== disclosure control
 #
-# Statistical secret (methods.md §4): no published count in [1, threshold - 1],
+# Statistical secret (docs/methods.md §4): no published count in [1, threshold - 1],
 # no share (or interval, or p-value) on a denominator below the threshold, and
 # no suppressed count recoverable from what is published.
 

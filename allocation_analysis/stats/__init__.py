@@ -1,4 +1,4 @@
-"""Statistical tests of allocation disparities (methods.md §2–3).
+"""Statistical tests of allocation disparities (docs/methods.md §2–3).
 
 Every test returns a :class:`TestResult` (or a :class:`ResultSet` for a
 multi-level group without ``compared``), validated against R reference

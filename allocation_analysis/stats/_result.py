@@ -1,4 +1,4 @@
-"""The common result type of every disparity test (methods.md §3)."""
+"""The common result type of every disparity test (docs/methods.md §3)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Robustness checks with scikit-learn: typical-household profiles and IPW.
 
-Two estimators complement the parametric disparity tests of methods.md §2:
+Two estimators complement the parametric disparity tests of docs/methods.md §2:
 
 * :func:`profile_probabilities` fits a gradient-boosted tree classifier of the
   access outcome (no functional form imposed) and predicts the probability of
@@ -18,7 +18,7 @@ Both report the cross-validated calibration (Brier score) and discrimination
 
 Use in the pipeline
 -------------------
-With ``af = derive.access_frame(demandes, period)`` (methods.md §2, data model
+With ``af = derive.access_frame(demandes, period)`` (docs/methods.md §2, data model
 §2), the three ``results.json`` tests are produced as follows::
 
     from allocation_analysis.stats.profiles import (

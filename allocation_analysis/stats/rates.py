@@ -1,4 +1,4 @@
-"""Comparison of a binary outcome's rate between two groups (methods.md §2)."""
+"""Comparison of a binary outcome's rate between two groups (docs/methods.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Logistic regression of a binary outcome on the group and controls (methods.md §2).
+"""Logistic regression of a binary outcome on the group and controls (docs/methods.md §2).
 
 The design of the controls is built as R's default treatment contrasts do:
 numeric (and boolean) columns enter as they are; object, string and

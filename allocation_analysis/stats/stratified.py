@@ -1,4 +1,4 @@
-"""Cochran–Mantel–Haenszel test and Breslow–Day homogeneity (methods.md §2)."""
+"""Cochran–Mantel–Haenszel test and Breslow–Day homogeneity (docs/methods.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Waiting-time analyses: log-rank, Kaplan–Meier, Cox, cumulative incidence (methods.md §2).
+"""Waiting-time analyses: log-rank, Kaplan–Meier, Cox, cumulative incidence (docs/methods.md §2).
 
 Conventions shared by the functions of this module:
 
