@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 import re
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pipeline_fixtures
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shapely.geometry import box
 from test_privacy_disclosure import attack  # independent SVD differencing attacker
 
+from allocation_analysis import maps
 from allocation_analysis.indicators import RESERVATAIRES, compute_indicators
 from allocation_analysis.privacy import protect_indicators
 
@@ -98,7 +101,21 @@ _COUNT_COLUMNS = {
     "rejetees",
     "lignes",
 }
-_MAP_COUNT = re.compile(r'"t_(?:n|ratio|count|numerator|denominator)": "([^"]*)"')
+_MAP_COUNT = re.compile(r'"t_(?:n|num|den|count|numerator|denominator)": "([^"]*)"')
+"""Tooltip fields of the maps that carry counts (indicator maps: ``t_num``, ``t_den``;
+disparity and placement maps: ``t_n``)."""
+
+
+def _map_counts(page: str) -> list[int]:
+    """Every integer written in a count field of a map page's tooltips."""
+    values = []
+    for field in _MAP_COUNT.findall(page):
+        field = json.loads(f'"{field}"')
+        values += [
+            int(x.replace("\u202f", "").replace("\u00a0", "").replace(" ", ""))
+            for x in re.findall(r"\d[\d\u202f\u00a0 ]*", field)
+        ]
+    return values
 
 
 @pytest.mark.slow
@@ -120,16 +137,49 @@ def test_published_tables_hold_no_small_count(planted_run):
 
 @pytest.mark.slow
 def test_published_maps_hold_no_small_count(planted_run):
-    maps = sorted((planted_run.final / "maps").glob("*.html"))
-    assert maps
+    """Every map of a run is either a « carte non publiable » box or carries only
+    counts outside [1, T - 1] in its tooltips (the small planted territory mostly
+    yields boxes; :func:`test_small_territory_maps_never_show_a_small_count` covers
+    drawn maps)."""
+    maps_ = sorted((planted_run.final / "maps").glob("*.html"))
+    assert maps_
     values = []
-    for f in maps:
-        text = f.read_text("utf-8")
-        for field in _MAP_COUNT.findall(text):
-            field = json.loads(f'"{field}"')
-            values += [
-                int(x.replace("\u202f", "").replace(" ", ""))
-                for x in re.findall(r"\d[\d  ]*", field)
-            ]
-    assert values, "no count found in the maps: the pattern no longer matches"
+    for f in maps_:
+        page = f.read_text("utf-8")
+        counts = _map_counts(page)
+        if not counts:
+            assert maps.NOT_PUBLISHABLE_TITLE in page, f"{f.name}: neither counts nor a box"
+        values += counts
     assert [v for v in values if 1 <= v <= T - 1] == []
+
+
+def _communes_geo(codes: list[str]) -> gpd.GeoDataFrame:
+    x0, y0 = 700_000, 7_060_000
+    return gpd.GeoDataFrame(
+        {"insee_com": codes, "nom": [f"Commune {c}" for c in codes]},
+        geometry=[
+            box(x0 + i * 2000, y0, x0 + (i + 1) * 2000, y0 + 2000) for i in range(len(codes))
+        ],
+        crs=2154,
+    )
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(lease, min_size=60, max_size=150))
+def test_small_territory_maps_never_show_a_small_count(rows):
+    """The published indicators drawn as maps (every indicator, both windows): the
+    tooltips never hold a count in [1, T - 1], and the count pattern does find the
+    counts of the communes that are drawn."""
+    ind = compute_indicators(_frame(rows), period="2025-S2")
+    pub = protect_indicators(ind, threshold=T)
+    geo = _communes_geo(["59001", "59002", "59003"])
+    shown = pub[(pub["scope"] == "commune") & pub["numerator"].notna()]
+    for (indicator, window), _rows in pub[pub["scope"] == "commune"].groupby(["id", "window"]):
+        page = maps.render_map(
+            maps.indicator_map(geo, pub, indicator_id=indicator, window=window, min_denominator=T)
+        )
+        counts = _map_counts(page)
+        assert [v for v in counts if 1 <= v <= T - 1] == []
+        drawn = shown[(shown["id"] == indicator) & (shown["window"] == window)]
+        if maps.NOT_PUBLISHABLE_TITLE not in page and len(drawn):
+            assert counts, "no count found in a drawn map: the pattern no longer matches"
