@@ -219,6 +219,15 @@ def _fairlie_influence(y, Xc, g, full, pooled):
     (zero for the group indicator, at which predictions are not taken). The
     explained part is the gap minus ``theta``, so its influence values are
     those of the gap minus ``phi``. Returns ``(phi, phi_explained)``.
+
+    The residuals of the rows of the logit fit (``y_i - p_i`` and ``u_i``) are
+    divided by ``1 - h_i``, ``h_i`` the leverage of row ``i`` in the weighted
+    fit: the influence values are then the one-step approximation of the
+    jackknife (leave-one-out) change of ``theta`` (HC3, MacKinnon & White
+    1985; Long & Ervin 2000) instead of the plain sandwich, whose fitted
+    residuals are too small when the model holds many parameters for its
+    sample — first-choice commune fixed effects: the plain version rejected
+    8.9 % instead of 5 % for a group of about 290 demands.
     """
     n = len(y)
     ones = np.ones((n, 1))
@@ -234,15 +243,35 @@ def _fairlie_influence(y, Xc, g, full, pooled):
     else:
         Z, in_fit = Z0, ~g
     pz = _logistic(Z @ full)
-    A = (Z[in_fit] * (pz * (1.0 - pz))[in_fit, None]).T @ Z[in_fit]
+    w = pz * (1.0 - pz)
+    A = (Z[in_fit] * w[in_fit, None]).T @ Z[in_fit]
     lever = np.linalg.solve(A, D)  # A symmetric: D' A^-1 = (A^-1 D)'
-    resid = np.where(in_fit, y - pz, 0.0)
-    u = y - F0
+    jack = np.where(in_fit, 1.0 / np.maximum(1.0 - _leverages(Z, w, A), _MIN_ONE_MINUS_H), 1.0)
+    resid = np.where(in_fit, y - pz, 0.0) * jack
+    u = (y - F0) * jack
     n_c, n_r = g.sum(), (~g).sum()
     own = np.where(g, (u - u[g].mean()) / n_c, -(u - u[~g].mean()) / n_r)
     phi = own + (Z @ lever) * resid
     gap_if = np.where(g, (y - y[g].mean()) / n_c, -(y - y[~g].mean()) / n_r)
     return phi, gap_if - phi
+
+
+_MIN_ONE_MINUS_H = 1e-3
+"""Floor of ``1 - h`` in the jackknife scaling (a row fitted exactly by its own
+fixed effect has ``h`` close to 1)."""
+
+
+def _leverages(Z: np.ndarray, w: np.ndarray, A: np.ndarray, *, chunk: int = 65_536) -> np.ndarray:
+    """Diagonal of the weighted hat matrix ``W^1/2 Z A^-1 Z' W^1/2`` of a logit fit.
+
+    ``h_i = w_i z_i' A^-1 z_i``, computed by blocks of rows (memory ``chunk x p``).
+    """
+    A_inv = np.linalg.inv(A)
+    h = np.empty(len(Z))
+    for start in range(0, len(Z), chunk):
+        block = Z[start : start + chunk]
+        h[start : start + chunk] = np.einsum("ij,ij->i", block @ A_inv, block)
+    return w * h
 
 
 def _two_sample_se(phi: np.ndarray, g: np.ndarray) -> float:
@@ -296,8 +325,11 @@ def fairlie(
     estimate, so their standard errors come from influence values (the
     sandwich of the stacked estimating equations: sampling of the outcome and
     controls in each group *and* of the logit coefficients, with both group
-    sizes fixed). This is the first-order equivalent of the bootstrap
-    resampling within groups, at the cost of one fit instead of hundreds;
+    sizes fixed), with the residuals of the logit fit rescaled by their
+    leverage (one-step jackknife, HC3), so that a model with many controls —
+    commune fixed effects — does not understate them. This is the
+    first-order equivalent of the bootstrap resampling within groups, at the
+    cost of one fit instead of hundreds;
     ``inference="bootstrap"`` keeps the percentile bootstrap. The per-term
     contributions, which depend on random subsampling and orderings, get
     bootstrap intervals only (``n_boot > 0``).

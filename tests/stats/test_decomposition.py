@@ -102,20 +102,23 @@ def test_fairlie_closed_form_with_one_binary_covariate():
 def test_fairlie_analytic_se_of_a_saturated_reference_model_equals_the_hand_formula():
     # Same data as above, reference-group coefficients. With a saturated logit,
     # F(x) is the reference cell mean r(x) and the unexplained part is
-    # mean_c(y - r(x)). Delta method, both group sizes fixed:
+    # mean_c(y - r(x)). Delta method, both group sizes fixed, the reference
+    # residuals taken leave-one-out (leaving out a row of cell x moves r(x) by
+    # (r(x) - y_i) / (n_x - 1): the residual scaled by n_x / (n_x - 1)):
     #   Var = sum_c (u - u_bar)^2 / n_c^2 * n_c/(n_c-1)
-    #       + sum_x p_c(x)^2 r(x)(1-r(x)) / n_r(x) * n_r/(n_r-1)
+    #       + sum_x p_c(x)^2 r(x)(1-r(x)) / n_r(x) * (n_x/(n_x-1))^2 * n_r/(n_r-1)
     # u - u_bar in the compared group: 0.35 (35 rows), -0.65 (35), 0.85 (15), -0.15 (15)
     #   -> sum of squares 4.2875 + 14.7875 + 10.8375 + 0.3375 = 30.25
-    # reference part: 0.7^2 * 0.1875 / 40 + 0.3^2 * 0.1875 / 60 = 0.002578125
-    # Var = 30.25 / 9900 + 0.2578125 / 99 = 56.03125 / 9900
+    # reference part: 0.7^2 * 0.1875 / 40 * (40/39)^2 + 0.3^2 * 0.1875 / 60 * (60/59)^2
+    #   = 0.0024161735700197 + 0.0002908646940534 = 0.0027070382640731
+    # Var = 30.25 / 9900 + 0.0027070382640731 * 100 / 99
     ref = pd.DataFrame({"x": [1] * 40 + [0] * 60, "y": [1] * 30 + [0] * 10 + [1] * 15 + [0] * 45})
     cmp = pd.DataFrame({"x": [1] * 70 + [0] * 30, "y": [1] * 35 + [0] * 35 + [1] * 15 + [0] * 15})
     d = pd.concat([ref.assign(g="a"), cmp.assign(g="b")], ignore_index=True)
     res = fairlie(
         d, outcome="y", group="g", reference="a", compared="b", controls=["x"], pooled=False
     )
-    se = math.sqrt(56.03125 / 9900)
+    se = math.sqrt(30.25 / 9900 + 0.0027070382640731 * 100 / 99)
     assert res.details["unexplained_se"] == pytest.approx(se, rel=1e-6)
     assert res.ci_low == pytest.approx(-0.10 - 1.959963984540054 * se, rel=1e-6)
     assert res.p_value == pytest.approx(math.erfc(0.10 / se / math.sqrt(2)), rel=1e-6)
