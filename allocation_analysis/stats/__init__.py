@@ -17,6 +17,15 @@ survival
     :func:`logrank`, :func:`kaplan_meier`, :func:`cox`, :func:`cumulative_incidence`.
 decomposition
     :func:`fairlie`, :func:`oaxaca_blinder`.
+conditional
+    :func:`conditional_logit_disparity` — conditional logit among candidates
+    competing for the same dwelling (strata), as R ``survival::clogit``.
+funnel
+    :func:`funnel_decomposition` — conditional rates of nested process stages and the
+    exact split of the log ratio of overall rates among the stages.
+trend
+    :func:`trend_test`, :func:`cochran_armitage` — linear trend of a proportion over
+    semesters (logistic slope; Cochran–Armitage score test).
 segregation
     :func:`dissimilarity`, :func:`isolation`, :func:`theil_h` with permutation tests.
 multiple, power
@@ -34,7 +43,9 @@ from typing import TYPE_CHECKING, Any
 from allocation_analysis.stats._result import ResultSet, TestResult
 
 if TYPE_CHECKING:
+    from allocation_analysis.stats.conditional import conditional_logit_disparity
     from allocation_analysis.stats.decomposition import fairlie, oaxaca_blinder
+    from allocation_analysis.stats.funnel import funnel_decomposition
     from allocation_analysis.stats.multiple import adjust_pvalues
     from allocation_analysis.stats.power import (
         minimum_detectable_effect,
@@ -51,6 +62,7 @@ if TYPE_CHECKING:
         kaplan_meier,
         logrank,
     )
+    from allocation_analysis.stats.trend import cochran_armitage, trend_test
 
 # The test functions are imported on first use (PEP 562): statsmodels and
 # scikit-learn cost seconds to import, and the notebooks that only show
@@ -75,6 +87,10 @@ _LAZY = {
     "cumulative_incidence": "survival",
     "kaplan_meier": "survival",
     "logrank": "survival",
+    "conditional_logit_disparity": "conditional",
+    "funnel_decomposition": "funnel",
+    "cochran_armitage": "trend",
+    "trend_test": "trend",
 }
 
 
@@ -93,6 +109,10 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ResultSet",
+    "cochran_armitage",
+    "conditional_logit_disparity",
+    "funnel_decomposition",
+    "trend_test",
     "compare_counts",
     "TestResult",
     "adjust_pvalues",
