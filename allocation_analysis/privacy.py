@@ -9,9 +9,12 @@ random generator on first use, stored with 0600 permissions outside
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
+import stat
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,12 +62,87 @@ def default_key_path() -> Path:
     return base / "allocation_analysis" / "pseudonym.key"
 
 
+MIN_KEY_BYTES = 32
+"""Shortest pseudonymisation key accepted (256 bits, the HMAC-SHA-256 block strength)."""
+
+
+def _key_error(message: str) -> Exception:
+    from allocation_analysis.errors import UsageError
+
+    return UsageError(message)
+
+
+def _read_key_file(p: Path) -> bytes:
+    """Read and check a key file: a private regular file holding at least 32 bytes in hex.
+
+    Opened without following a symbolic link; the key itself never appears in a message.
+    """
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if os.path.islink(p):
+            raise _key_error(
+                f"Le fichier de clé de pseudonymisation {p} est un lien symbolique : "
+                "indiquez le fichier lui-même."
+            ) from None
+        raise _key_error(
+            f"Le fichier de clé de pseudonymisation {p} ne peut pas être lu "
+            f"({exc.strerror or exc})."
+        ) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise _key_error(f"Le chemin de la clé de pseudonymisation {p} n'est pas un fichier.")
+    with os.fdopen(fd, "rb") as fh:
+        if st.st_mode & 0o077:
+            raise _key_error(
+                f"Le fichier de clé de pseudonymisation {p} est lisible par d'autres "
+                f"utilisateurs (droits {stat.S_IMODE(st.st_mode):o}) : exécutez "
+                f"« chmod 600 {p} » puis relancez."
+            )
+        raw = fh.read(4096)
+    try:
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        text = None
+    if text == "":
+        raise _key_error(
+            f"Le fichier de clé de pseudonymisation {p} est vide : supprimez-le pour qu'une "
+            f"nouvelle clé soit créée (les pseudonymes changeront), ou restaurez la clé."
+        )
+    try:
+        key = bytes.fromhex(text) if text is not None else None
+    except ValueError:
+        key = None
+    if key is None:
+        raise _key_error(
+            f"Le fichier de clé de pseudonymisation {p} ne contient pas une clé en "
+            "hexadécimal : restaurez la clé, ou supprimez le fichier pour en créer une "
+            "nouvelle (les pseudonymes changeront)."
+        )
+    if len(key) < MIN_KEY_BYTES:
+        raise _key_error(
+            f"La clé du fichier {p} est trop courte ({len(key)} octets) : "
+            f"{MIN_KEY_BYTES} octets au moins ({2 * MIN_KEY_BYTES} caractères hexadécimaux)."
+        )
+    return key
+
+
 def load_or_create_key(path: str | Path | None = None) -> bytes:
     """Return the pseudonymisation key, creating it on first use.
 
     Order: the ``ALLOCATION_ANALYSIS_KEY`` environment variable (hex), else the
     key file (``path`` or :func:`default_key_path`), created with 32 random bytes
     from :mod:`secrets` and mode 0600 when missing.
+
+    The key file must be a regular file (not a symbolic link, not a folder),
+    readable by its owner only, holding at least :data:`MIN_KEY_BYTES` bytes in
+    hexadecimal; anything else is refused with a French message naming the
+    file and what to do (the ``chmod`` to run), never with the key. Creation is
+    atomic: the key is written to a private temporary file of the same folder,
+    then linked to its name, which fails if another process created the key
+    first; the key is then read back, so that concurrent first runs agree on
+    one key.
 
     Parameters
     ----------
@@ -75,6 +153,12 @@ def load_or_create_key(path: str | Path | None = None) -> bytes:
     -------
     bytes
         The key (never logged, never written to outputs).
+
+    Raises
+    ------
+    UsageError
+        Key too short, not hexadecimal, empty, readable by others, a folder or
+        a symbolic link, or unreadable.
     """
     env = os.environ.get(KEY_ENV_VAR)
     if env:
@@ -82,24 +166,44 @@ def load_or_create_key(path: str | Path | None = None) -> bytes:
             key = bytes.fromhex(env.strip())
         except ValueError:
             key = env.strip().encode("utf-8")
-        if len(key) < 16:
-            from allocation_analysis.errors import UsageError
-
-            raise UsageError(
-                f"La clé de pseudonymisation ({KEY_ENV_VAR}) est trop courte : 16 octets au moins."
+        if len(key) < MIN_KEY_BYTES:
+            raise _key_error(
+                f"La clé de pseudonymisation ({KEY_ENV_VAR}) est trop courte : "
+                f"{MIN_KEY_BYTES} octets au moins."
             )
         return key
     p = Path(path) if path is not None else default_key_path()
-    if p.exists():
-        text = p.read_text(encoding="ascii").strip()
-        return bytes.fromhex(text)
-    p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.path.lexists(p):
+        return _read_key_file(p)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise _key_error(
+            f"Le dossier de la clé de pseudonymisation {p.parent} ne peut pas être créé "
+            f"({exc.strerror or exc})."
+        ) from None
     key = secrets.token_bytes(32)
-    # Create the file with 0600 from the start (no window with wider permissions).
-    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key.hex())
-    return key
+    tmp = None
+    try:
+        # mkstemp: 0600 from the start (no window with wider permissions), and the
+        # content is complete before the key file appears under its name.
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key.hex())
+            fh.flush()
+            os.fsync(fh.fileno())
+        # another process may have created the key first: theirs is then the key
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, p)
+    except OSError as exc:
+        raise _key_error(
+            f"La clé de pseudonymisation {p} ne peut pas être créée ({exc.strerror or exc})."
+        ) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return _read_key_file(p)
 
 
 def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:

@@ -118,3 +118,85 @@ def test_key_never_appears_in_logs(no_env_key, caplog, tmp_path, monkeypatch, so
     assert caplog.records  # the loader logs; the key is not in it
     for form in (key.hex(), key.hex().upper(), repr(key)):
         assert form not in text
+
+
+# --------------------------------------------------------------------------- broken key files
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        ("", "vide"),
+        ("abcd", "32 octets"),  # a 2-byte key
+        ("ab" * 31, "32 octets"),
+        ("not hexadecimal at all, not a key" * 2, "hexadécimal"),
+    ],
+)
+def test_an_empty_short_or_corrupt_key_file_is_refused_with_its_path(no_env_key, content, rule):
+    path = no_env_key / "k.key"
+    path.write_text(content, encoding="ascii")
+    path.chmod(0o600)
+    with pytest.raises(UsageError, match=rule) as err:
+        load_or_create_key(path)
+    assert str(path) in str(err.value)
+    assert content[:8] not in str(err.value) or content == ""  # the key is never echoed
+
+
+def test_a_key_of_32_bytes_or_more_is_read_back(no_env_key):
+    path = no_env_key / "k.key"
+    path.write_text("5a" * 32 + "\n", encoding="ascii")
+    path.chmod(0o600)
+    assert load_or_create_key(path) == bytes.fromhex("5a" * 32)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o666])
+def test_a_key_file_readable_by_others_is_refused_with_the_chmod_to_run(no_env_key, mode):
+    path = no_env_key / "k.key"
+    path.write_text("5a" * 32, encoding="ascii")
+    path.chmod(mode)
+    with pytest.raises(UsageError) as err:
+        load_or_create_key(path)
+    assert f"chmod 600 {path}" in str(err.value)
+
+
+def test_a_directory_as_key_path_is_a_clear_error(no_env_key):
+    path = no_env_key / "dossier.key"
+    path.mkdir()
+    with pytest.raises(UsageError, match="n'est pas un fichier") as err:
+        load_or_create_key(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_key_file_symlink_is_refused(no_env_key):
+    target = no_env_key / "vraie.key"
+    target.write_text("5a" * 32, encoding="ascii")
+    target.chmod(0o600)
+    link = no_env_key / "lien.key"
+    link.symlink_to(target)
+    with pytest.raises(UsageError, match="lien symbolique"):
+        load_or_create_key(link)
+
+
+def test_two_processes_creating_the_key_at_once_agree_on_one_key(no_env_key, monkeypatch):
+    """The other process wins the race between our check and our creation: we must
+    read its key back instead of failing (FileExistsError) or overwriting it."""
+    path = no_env_key / "cfg" / "pseudonym.key"
+    theirs = bytes(range(100, 132))
+    real = privacy.secrets.token_bytes
+
+    def other_process_creates_it_first(n):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(theirs.hex(), encoding="ascii")
+        path.chmod(0o600)
+        return real(n)
+
+    monkeypatch.setattr(privacy.secrets, "token_bytes", other_process_creates_it_first)
+    assert load_or_create_key(path) == theirs
+    assert path.read_text("ascii").strip() == theirs.hex()
+    assert [p.name for p in path.parent.iterdir()] == ["pseudonym.key"]  # no temporary left
+
+
+def test_environment_key_shorter_than_32_bytes_is_refused(no_env_key, monkeypatch):
+    monkeypatch.setenv("ALLOCATION_ANALYSIS_KEY", "ab" * 20)
+    with pytest.raises(UsageError, match="32 octets"):
+        load_or_create_key()
