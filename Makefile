@@ -8,8 +8,10 @@ PIP         := $(PY) -m pip
 OUTPUT      ?= outputs
 SCALE       ?= all
 PYTEST_ARGS ?=
+# Jupyter kernel named in every notebook's metadata (allocation_analysis.pipeline.KERNEL_NAME).
+KERNEL      := allocation-analysis
 
-.PHONY: demo test lint bench install install-dev system-test-deps r-reference clean
+.PHONY: demo test lint lab bench install install-dev system-test-deps r-reference clean
 
 $(PY):
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -18,11 +20,15 @@ $(PY):
 # Reinstall only when the project metadata changes.
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e .
-	$(PY) -m ipykernel install --sys-prefix --name allocation-analysis --display-name "allocation-analysis (Python 3)" >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "$(KERNEL) (Python 3)" >/dev/null
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(PIP) install --quiet -e ".[dev]"
+	touch $@
+
+$(VENV)/.installed-lab: pyproject.toml $(VENV)/.installed
+	$(PIP) install --quiet -e ".[lab]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -39,6 +45,12 @@ system-test-deps:
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/allocation-analysis demo --output $(OUTPUT)
+
+# JupyterLab on notebooks/, with the notebooks' kernel registered for this venv. "Run all"
+# with the stored parameters analyses the demo territory (generated into outputs/ on first use).
+lab: $(VENV)/.installed-lab
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "$(KERNEL) (Python 3)" >/dev/null
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(VENV)/.installed-dev system-test-deps
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \

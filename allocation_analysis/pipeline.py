@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 
 NOTEBOOKS = ("01_donnees.ipynb", "02_indicateurs_cia.ipynb", "03_disparites.ipynb")
 KERNEL_NAME = "allocation-analysis"
+"""Jupyter kernel of the notebooks' metadata, registered by ``make install`` and ``make lab``."""
+KERNEL_DISPLAY_NAME = f"{KERNEL_NAME} (Python 3)"
+"""Name JupyterLab shows for :data:`KERNEL_NAME`."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MANIFEST_TIMING_FIELDS = ("started_utc", "finished_utc", "timings_seconds")
 """The only fields of a published output that differ between two runs on the same inputs."""
@@ -76,12 +79,43 @@ MANIFEST_TIMING_FIELDS = ("started_utc", "finished_utc", "timings_seconds")
 # options
 # ---------------------------------------------------------------------------
 def notebooks_dir() -> Path:
-    """Folder of the parameterised notebooks (``notebooks/`` of the project)."""
+    """Folder of the parameterised notebooks.
+
+    The notebooks have one source, the top-level ``notebooks/`` folder of the
+    repository, which the build copies into the package (``setup.py``).
+
+    Returns
+    -------
+    Path
+        In a checkout (editable install, or the package imported from the
+        repository), the repository's ``notebooks/``: the notebooks researchers
+        edit in JupyterLab are the ones the pipeline runs. In an installed
+        package, its ``notebooks/`` resource (:mod:`importlib.resources`).
+
+    Raises
+    ------
+    AnalysisError
+        Neither holds every notebook of :data:`NOTEBOOKS`.
+    """
+    from importlib import resources
+
     here = Path(__file__).resolve().parent
-    for cand in (here.parent / "notebooks", here / "notebooks"):
-        if all((cand / nb).exists() for nb in NOTEBOOKS):
+    checkout = here.parent
+    candidates = []
+    if (checkout / "pyproject.toml").is_file():
+        candidates.append(checkout / "notebooks")
+    packaged = resources.files(__package__ or "allocation_analysis") / "notebooks"
+    if isinstance(packaged, Path):  # an installed package is a folder, not a zip archive
+        candidates.append(packaged)
+    for cand in candidates:
+        if all((cand / nb).is_file() for nb in NOTEBOOKS):
             return cand
-    raise AnalysisError(f"Carnets introuvables (attendus dans {here.parent / 'notebooks'}).")
+    where = " ou ".join(str(c) for c in candidates) or str(here / "notebooks")
+    raise AnalysisError(
+        f"Carnets introuvables (attendus dans {where} : {', '.join(NOTEBOOKS)}). "
+        "Réinstallez le paquet à partir d'une roue construite avec ses carnets "
+        "(pip install .) ou travaillez dans le dépôt (pip install -e .)."
+    )
 
 
 def check_name(value: str, what: str) -> str:
@@ -231,28 +265,95 @@ def publish_atomically(tmp: Path, final: Path) -> None:
 # kernel and notebooks
 # ---------------------------------------------------------------------------
 def ensure_kernel() -> str:
-    """Return a kernel name that runs this very interpreter (no ``NoSuchKernel`` in a venv)."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    """Return the name of a Jupyter kernel that runs this very interpreter.
 
-    ksm = KernelSpecManager()
+    The notebooks name the kernel :data:`KERNEL_NAME` in their metadata, and
+    ``make install`` and ``make lab`` register it; the pipeline passes it
+    explicitly to papermill. When it is missing or runs another interpreter it
+    is registered here, in ``sys.prefix``; when that fails (read-only prefix, or
+    a kernel of the same name registered for another interpreter earlier on
+    Jupyter's search path), the native ``python3`` kernel of this interpreter
+    is used instead.
+
+    Returns
+    -------
+    str
+        :data:`KERNEL_NAME`, or ``python3``.
+
+    Raises
+    ------
+    AnalysisError
+        ``jupyter_client`` or ``ipykernel`` is not installed, or no kernel running
+        this interpreter can be found or registered: a French message says how
+        to register it, instead of papermill's ``NoSuchKernel`` at the first
+        notebook.
+    """
     try:
-        spec = ksm.get_kernel_spec(KERNEL_NAME)
-        if spec.argv and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
-            return KERNEL_NAME
-    except NoSuchKernel:
-        pass
+        from jupyter_client.kernelspec import KernelSpecManager
+    except ImportError as exc:
+        raise AnalysisError(_kernel_help(f"jupyter_client est absent : {exc}")) from None
+
+    spec = _kernel_spec(KernelSpecManager(), KERNEL_NAME)
+    if spec is not None and _runs_this_interpreter(spec.argv):
+        return KERNEL_NAME
     try:
         from ipykernel.kernelspec import install
 
-        install(
-            kernel_name=KERNEL_NAME,
-            display_name="allocation-analysis (Python 3)",
-            prefix=sys.prefix,
+        install(kernel_name=KERNEL_NAME, display_name=KERNEL_DISPLAY_NAME, prefix=sys.prefix)
+    except ImportError as exc:
+        raise AnalysisError(_kernel_help(f"ipykernel est absent : {exc}")) from None
+    except OSError as exc:
+        reason = f"enregistrement impossible dans {sys.prefix} : {exc.strerror or exc}"
+    else:
+        spec = _kernel_spec(KernelSpecManager(), KERNEL_NAME)
+        if spec is not None and _runs_this_interpreter(spec.argv):
+            return KERNEL_NAME
+        reason = (
+            f"introuvable après enregistrement dans {sys.prefix}"
+            if spec is None
+            else f"celui de {spec.resource_dir} lance un autre interpréteur"
         )
-        return KERNEL_NAME
-    except OSError:  # read-only prefix: the native kernel is this interpreter
-        log.warning("noyau %s non enregistrable, utilisation de python3", KERNEL_NAME)
-        return "python3"
+    native = _kernel_spec(KernelSpecManager(), "python3")
+    if native is None or not _runs_this_interpreter(native.argv):
+        raise AnalysisError(_kernel_help(reason))
+    log.warning(
+        "noyau %s inutilisable (%s) : noyau python3 de cet interpréteur", KERNEL_NAME, reason
+    )
+    return "python3"
+
+
+def _kernel_spec(ksm: Any, name: str) -> Any:
+    """The kernel spec called ``name``, or None when Jupyter finds none."""
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    try:
+        return ksm.get_kernel_spec(name)
+    except NoSuchKernel:
+        return None
+
+
+def _runs_this_interpreter(argv: list[str]) -> bool:
+    """A kernel command that starts ``sys.executable``.
+
+    jupyter_client replaces a bare ``python``, ``python3`` or ``python3.X`` by the
+    interpreter that launches the kernel (here, this one).
+    """
+    if not argv:
+        return False
+    major, minor = sys.version_info[:2]
+    if argv[0] in {"python", f"python{major}", f"python{major}.{minor}"}:
+        return True
+    return Path(argv[0]).resolve() == Path(sys.executable).resolve()
+
+
+def _kernel_help(reason: str) -> str:
+    return (
+        f"Noyau Jupyter « {KERNEL_NAME} » introuvable ({reason}). Les carnets s'exécutent "
+        f"avec ce noyau : enregistrez-le pour cet interpréteur avec « {sys.executable} -m "
+        f'ipykernel install --sys-prefix --name {KERNEL_NAME} --display-name "{KERNEL_DISPLAY_NAME}" '
+        "» (--user au lieu de --sys-prefix si ce dossier est en lecture seule ; « make lab » "
+        "dans le dépôt), puis relancez."
+    )
 
 
 def execute_notebook(

@@ -22,12 +22,21 @@ import pandas as pd
 from allocation_analysis.config import AnalysisConfig, InputPaths, Period
 from allocation_analysis.outputs import write_csv, write_json
 
-__all__ = ["Session", "open_session", "PREPARED_FRAMES"]
+__all__ = ["Session", "open_session", "PREPARED_FRAMES", "default_output_root", "demo_inputs"]
 
 log = logging.getLogger(__name__)
 
 PREPARED_FRAMES = ("demandes", "allocations", "access")
 """Frames the pipeline prepares once and the notebooks read (parquet, private)."""
+
+INPUT_KEYS = ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map")
+"""The input-file parameters of a notebook (all ``None``: the built-in demo territory)."""
+
+DEMO_DATA = Path("demo") / "donnees_synthetiques"
+"""Folder of the demo territory's files under the outputs folder, as ``allocation-analysis demo``
+writes them."""
+DEMO_SEED, DEMO_SCALE = 1, "small"
+"""Seed and scale of the demo territory, the defaults of ``allocation-analysis demo``."""
 
 
 @dataclass
@@ -202,10 +211,111 @@ def save_prepared(
     (work_dir / "validation.json").write_text(json.dumps(validation, ensure_ascii=False), "utf-8")
 
 
+def default_output_root(cwd: str | Path | None = None) -> Path:
+    """Outputs folder of an interactive session (a notebook run in JupyterLab).
+
+    Parameters
+    ----------
+    cwd : str or Path, optional
+        The notebook's working directory (its folder, in JupyterLab); by default
+        the current one.
+
+    Returns
+    -------
+    Path
+        From the ``notebooks/`` folder of a project (a folder whose parent holds
+        ``pyproject.toml``, as in a clone of the repository), the project's
+        ``outputs/``: ignored by git, and where ``make demo`` writes. Elsewhere
+        ``outputs/`` in the working directory.
+    """
+    here = Path.cwd() if cwd is None else Path(cwd)
+    if here.name == "notebooks" and (here.parent / "pyproject.toml").is_file():
+        return here.parent / "outputs"
+    return here / "outputs"
+
+
+def demo_inputs(output: str | Path | None = None) -> dict[str, Any]:
+    """The built-in demo territory's run options, its files generated on first use.
+
+    The fictional territory of ``allocation-analysis demo`` (same generator,
+    :func:`allocation_analysis.synth.generate` and
+    :func:`allocation_analysis.synth.write_dataset`, same seed and scale) is
+    written to ``<output>/demo/donnees_synthetiques/`` when that folder holds no
+    complete data set yet (its ``config.yaml`` is written last), and reused
+    afterwards, whoever wrote it.
+
+    Parameters
+    ----------
+    output : str or Path, optional
+        Outputs folder (default: :func:`default_output_root`).
+
+    Returns
+    -------
+    dict
+        The data set's ``config.yaml``: absolute input paths, ``period``,
+        ``territory`` and ``siren_epci``.
+    """
+    import shutil
+    import tempfile
+
+    from allocation_analysis import synth
+    from allocation_analysis.config import load_config_file
+
+    folder = Path(output or default_output_root()) / DEMO_DATA
+    if not (folder / "config.yaml").is_file():
+        log.warning(
+            "Aucun fichier d'entrée : génération du territoire de démonstration (fictif) dans %s",
+            folder,
+        )
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-donnees-", dir=folder.parent))
+        try:
+            synth.write_dataset(synth.generate(scale=DEMO_SCALE, seed=DEMO_SEED), tmp)
+            if not (folder / "config.yaml").is_file():  # not written meanwhile by another run
+                if folder.exists():  # an interrupted generation
+                    shutil.rmtree(folder)
+                tmp.replace(folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        log.warning(
+            "Aucun fichier d'entrée : territoire de démonstration (fictif), données de %s", folder
+        )
+    return load_config_file(folder / "config.yaml")
+
+
+def _interactive_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """A notebook's parameters outside the pipeline, defaults filled in.
+
+    No input file: the demo territory (:func:`demo_inputs`), its period, name and
+    EPCI unless given. Period ``auto`` (or none): the last complete semester
+    covered by the allocations, as ``run`` resolves it. No territory name:
+    ``territoire``.
+    """
+    from allocation_analysis.io.validate import data_period
+
+    params = dict(params)
+    if all(params.get(k) in (None, "") for k in INPUT_KEYS):
+        demo = demo_inputs()
+        params.update({k: demo.get(k) for k in INPUT_KEYS})
+        for key in ("territory", "siren_epci", "period"):
+            if params.get(key) in (None, "") or (key == "period" and _is_auto(params[key])):
+                params[key] = demo.get(key)
+    params["territory"] = params.get("territory") or "territoire"
+    if _is_auto(params.get("period")):
+        paths = InputPaths.from_mapping({k: params.get(k) for k in INPUT_KEYS})
+        params["period"] = data_period(paths, "auto").label
+    return params
+
+
+def _is_auto(period: Any) -> bool:
+    return period in (None, "") or str(period).strip().lower() == "auto"
+
+
 def open_session(
     *,
-    period: str,
-    territory: str = "territoire",
+    period: str | None = "auto",
+    territory: str | None = None,
     demandes: str | None = None,
     attributions: str | None = None,
     logements: str | None = None,
@@ -225,7 +335,12 @@ def open_session(
     """Open a session from the notebook's parameters.
 
     With ``work_dir`` (set by the pipeline) the prepared frames are read from it;
-    otherwise the raw input files are loaded, validated and derived here.
+    otherwise the raw input files are loaded, validated and derived here. A
+    notebook run as it is stored ("Run all" in JupyterLab, no input file) works
+    on the built-in demo territory, generated on first use into the outputs
+    folder (:func:`demo_inputs`); ``period="auto"`` is the last complete semester
+    of the data, and ``output_dir`` defaults to
+    ``<outputs>/session/<territory>/<period>`` (:func:`default_output_root`).
 
     The BLAS of the kernel is set to one thread for the rest of the session:
     every matrix of the analysis is small (at most a few hundred columns), and
@@ -236,11 +351,13 @@ def open_session(
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
+    if not work_dir:
+        params = _interactive_parameters(params)
     config = _config_from(params)
     out = (
         Path(output_dir)
         if output_dir
-        else Path("outputs") / "session" / config.territory / config.period.label
+        else default_output_root() / "session" / config.territory / config.period.label
     )
     out.mkdir(parents=True, exist_ok=True)
     if work_dir:
@@ -264,17 +381,7 @@ def open_session(
         )
     from allocation_analysis.io import load_inputs
 
-    paths = InputPaths.from_mapping(
-        {
-            "demandes": demandes,
-            "attributions": attributions,
-            "logements": logements,
-            "seuils": seuils,
-            "communes": communes,
-            "qpv": qpv,
-            "column_map": column_map,
-        }
-    )
+    paths = InputPaths.from_mapping({k: params.get(k) for k in INPUT_KEYS})
     inputs = load_inputs(paths, column_map=paths.column_map)
     frames = prepare(inputs, config)
     return Session(
