@@ -65,7 +65,21 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NOTEBOOKS = ("01_donnees.ipynb", "02_indicateurs_cia.ipynb", "03_disparites.ipynb")
+NOTEBOOKS = (
+    "01_donnees.ipynb",
+    "02_indicateurs_cia.ipynb",
+    "03_disparites.ipynb",
+    "00_synthese.ipynb",
+)
+"""The notebooks in execution order. The synthesis runs last (it reads the published
+tables of the others) and opens the report (:func:`report_order`)."""
+
+
+def report_order(notebooks: list[Path]) -> list[Path]:
+    """The executed notebooks in the report's order: by file name, the synthesis first."""
+    return sorted(notebooks, key=lambda p: p.name)
+
+
 KERNEL_NAME = "allocation-analysis"
 """Jupyter kernel of the notebooks' metadata, registered by ``make install`` and ``make lab``."""
 KERNEL_DISPLAY_NAME = f"{KERNEL_NAME} (Python 3)"
@@ -458,10 +472,34 @@ def render_report(notebooks: list[Path], dest: Path, *, title: str) -> Path:
     exporter.embed_images = True
     body, _ = exporter.from_notebook_node(merged)
     body = _strip_external_scripts(body)
+    body = body.replace("</head>", f"<style>{_PRINT_CSS}</style>\n</head>", 1)
     body = re.sub(r"<html(\s+lang=\"[^\"]*\")?>", '<html lang="fr">', body, count=1)
     dest.write_text(body, encoding="utf-8")
     return dest
 
+
+_PRINT_CSS = """
+@page { size: A4; margin: 14mm 12mm 16mm 12mm;
+  @bottom-center { content: "Page " counter(page) " / " counter(pages); font-size: 8pt; } }
+@media print {
+  body, .jp-Notebook { font-size: 9.5pt; padding: 0 !important; margin: 0 !important; }
+  .jp-Cell { padding: 0 !important; }
+  .jp-InputPrompt, .jp-OutputPrompt, .jp-InputArea-prompt, .jp-OutputArea-prompt {
+    display: none !important; }
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon { width: 100% !important; max-width: 100%;
+    padding: 0 !important; }
+  table { width: 100%; font-size: 8pt; border-collapse: collapse; }
+  thead { display: table-header-group; }
+  .jp-OutputArea-child { break-inside: auto !important; }
+  tr, img { break-inside: avoid; }
+  th, td { padding: 2px 4px !important; }
+  h1, h2, h3 { break-after: avoid; }
+  h1 { break-before: page; }
+  .jp-Cell:first-child h1 { break-before: auto; }
+}
+"""
+"""Print stylesheet of the report: A4, page numbers, tables across the page width with
+their header repeated, headings kept with what follows, each part on a new page."""
 
 _EXTERNAL_TAG = re.compile(
     r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>", re.I
@@ -767,7 +805,7 @@ def _assemble(
         tables = {k: _numeric(v) for k, v in tables.items()}
         write_xlsx(tables, tmp / "tables.xlsx")
     render_report(
-        executed,
+        report_order(executed),
         tmp / "report.html",
         title=f"Analyse des attributions — {config.territory} — {p.label_fr}",
     )

@@ -86,6 +86,17 @@ class Session:
             )
         return write_csv(frame, self.output_dir / "tables" / f"{name}.csv")
 
+    def published_table(self, name: str) -> pd.DataFrame | None:
+        """Read back ``tables/<name>.csv`` as published (after the secret), or None.
+
+        The synthesis, run after the other notebooks, reads the published tests
+        from here: it can only repeat numbers that are already published.
+        """
+        path = self.output_dir / "tables" / f"{name}.csv"
+        if not path.is_file():
+            return None
+        return pd.read_csv(path, encoding="utf-8")
+
     def publish_results(self, section: str, entries: list[dict]) -> Path:
         """Record entries of ``results.json`` (``indicators`` or ``tests``)."""
         return write_json(entries, self.output_dir / "_parts" / f"{section}.json")

@@ -75,7 +75,8 @@ DISTANCE_BANDS: tuple[tuple[float, str], ...] = (
 )
 """Shortfall (target − share, in proportion) → words, largest first."""
 
-_LIGHT = {"atteint": "🟢", "non_atteint": "🔴", "non_diffuse": "⚪", "sans_objet": "⚪"}
+_LIGHT = {"atteint": "✔", "non_atteint": "✘", "non_diffuse": "–", "sans_objet": "–"}
+"""Marks of the obligation results (DejaVu Sans has them: they print, unlike emoji)."""
 
 
 def _distance_fr(share: float, target: float) -> str:
@@ -446,3 +447,17 @@ def methods_annex_fr() -> str:
     lines += ["", "## Glossaire", ""]
     lines += [f"- **{term}** : {text}" for term, text in GLOSSARY_FR]
     return "\n".join(lines)
+
+
+def findings_or_pending_fr(tests: pd.DataFrame | None, *, alpha: float) -> list[str]:
+    """The main findings, or a sentence saying the tests have not been run yet.
+
+    ``tests`` is the published tests table (``tables/tests.csv``), None when the
+    disparities notebook has not run (an interactive session).
+    """
+    if tests is None:
+        return [
+            "Les résultats des tests ne sont pas encore disponibles : exécutez d'abord le "
+            "carnet « 3. Écarts d'accès »."
+        ]
+    return findings_fr(tests, alpha=alpha)

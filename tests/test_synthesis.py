@@ -1,8 +1,11 @@
 """The synthesis page: legal obligations at a glance, changes, main findings."""
 
+import html
 import math
+import re
 
 import pandas as pd
+import pipeline_fixtures
 import pytest
 from scipy import stats as sps
 
@@ -137,3 +140,41 @@ def test_methods_annex_lists_each_models_own_controls():
     for c in analysis.ACCESS_MODEL_CONTROLS:
         if "_" in c:  # codes that are not also French words
             assert c not in text  # names, not codes
+
+
+# --------------------------------------------------------------------------- in the report
+
+planted_dataset = pipeline_fixtures.planted_dataset
+planted_run = pipeline_fixtures.planted_run
+test_environment = pipeline_fixtures.test_environment
+
+
+def _visible_text(page: str) -> str:
+    body = re.sub(r"<style.*?</style>|<script.*?</script>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+@pytest.mark.slow
+def test_report_opens_on_the_synthesis_with_cover_banner_obligations_and_findings(planted_run):
+    text = _visible_text((planted_run.final / "report.html").read_text("utf-8"))
+    order = [
+        "Synthèse",
+        "DONNÉES FICTIVES",
+        "Produit le",
+        "Obligations légales du semestre et des 12 derniers mois",
+        "Principaux constats",
+        "Sommaire",
+        "Données d'entrée : contrôle et qualité",
+        "Indicateurs légaux de la Convention Intercommunale d'Attribution",
+    ]
+    positions = [text.find(t) for t in order]
+    assert -1 not in positions, [t for t, p in zip(order, positions, strict=True) if p < 0]
+    assert positions == sorted(positions)
+    assert "Objectif atteint" in text or "Objectif non atteint" in text
+
+
+@pytest.mark.slow
+def test_printed_report_has_a4_pages_with_numbers(planted_run):
+    page = (planted_run.final / "report.html").read_text("utf-8")
+    assert "size: A4" in page
+    assert "counter(page)" in page
