@@ -220,7 +220,17 @@ def run_lock(folder: Path, period: str) -> Iterator[None]:
     """Exclusive lock for one territory/period output (fails fast when taken)."""
     folder.mkdir(parents=True, exist_ok=True)
     lock_path = folder / f".{period}.lock"
-    fh = open(lock_path, "w")  # noqa: SIM115 - held for the whole run
+    try:
+        # never through a symbolic link, never truncating: the lock holds no data
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        if lock_path.is_symlink():
+            raise AnalysisError(
+                f"Le fichier de verrou {lock_path} est un lien symbolique : supprimez-le puis "
+                "relancez (il n'est jamais suivi)."
+            ) from None
+        raise
+    fh = os.fdopen(fd, "r+b")
     try:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -234,6 +244,22 @@ def run_lock(folder: Path, period: str) -> Iterator[None]:
         with contextlib.suppress(OSError):
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         fh.close()
+
+
+def sweep_stale_work(terr_dir: Path, period: str) -> list[Path]:
+    """Remove the temporary folders a killed run of ``period`` left in ``terr_dir``.
+
+    Called with the period's lock held: no live run of that period can own
+    them. They may hold pseudonymised working data (``_work/``). Other
+    periods' folders are left to their own runs. Returns the removed folders.
+    """
+    removed = []
+    for stale in sorted(terr_dir.glob(f".tmp-{period}-*")):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
+            log.info("Dossier temporaire d'une exécution interrompue supprimé : %s", stale.name)
+    return removed
 
 
 @contextlib.contextmanager
@@ -654,6 +680,7 @@ def run_analysis(
     started = dt.datetime.now(dt.UTC)
     total = 6
     with run_lock(terr_dir, period), sigterm_as_interrupt():
+        sweep_stale_work(terr_dir, period)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{period}-", dir=terr_dir))
         handler = _attach_log(tmp / "run.log", paths, tmp)
         current_nb: Path | None = None

@@ -227,3 +227,31 @@ def test_traversal_in_an_input_path_is_a_clear_input_error(planted_dataset, tmp_
     args[i + 1] = str(tmp_path / ".." / ".." / "no" / "such" / "demandes.csv")
     assert cli_main(args) == 1
     assert "introuvable" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- lock and leftovers
+def test_lock_file_symlink_is_refused_and_its_target_left_intact(tmp_path):
+    folder = tmp_path / TERRITORY
+    folder.mkdir()
+    precious = tmp_path / "precieux.txt"
+    precious.write_text("ne pas effacer", encoding="utf-8")
+    (folder / f".{PERIOD}.lock").symlink_to(precious)
+    with pytest.raises(AnalysisError, match="lien symbolique"), pipeline.run_lock(folder, PERIOD):
+        pass
+    assert precious.read_text(encoding="utf-8") == "ne pas effacer"
+
+
+def test_run_sweeps_the_working_data_a_killed_run_left_behind(planted_dataset, tmp_path):
+    """A run killed outright (SIGKILL, power cut) leaves ``.tmp-<period>-*`` with its
+    pseudonymised working files; the next run of that period, holding the lock,
+    removes it. Another period's folder is not touched (its own run may be alive)."""
+    paths, config, output = planted_dataset.paths_and_config(tmp_path)
+    terr = Path(output).resolve() / TERRITORY
+    stale = terr / f".tmp-{PERIOD}-killed" / "_work"
+    stale.mkdir(parents=True)
+    (stale / "demandes.parquet").write_bytes(b"pseudonymised rows")
+    other = terr / ".tmp-2024-S1-alive"
+    other.mkdir()
+    pipeline.run_analysis(paths, config, output)
+    assert not (terr / f".tmp-{PERIOD}-killed").exists()
+    assert other.exists()
