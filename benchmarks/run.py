@@ -155,6 +155,17 @@ def _segregation_competitor(sem: pd.DataFrame, n_perm: int, scale: str) -> None:
         )
         t_ours = time.perf_counter() - t0
         box["note"] = f"D={ours.estimate:.4f} p={ours.p_value:.4f}"
+    for index in ("isolation", "theil_h"):
+        with step(scale, f"segregation: ours {index} ({n_perm} perm.)", len(sub)):
+            getattr(stats, index)(
+                sub,
+                group="nationalite",
+                unit="commune_logement",
+                reference="francaise",
+                compared="hors_ue",
+                n_permutations=n_perm,
+                random_state=1,
+            )
     try:
         from segregation.inference import SingleValueTest
         from segregation.singlegroup import Dissim
