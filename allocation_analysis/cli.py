@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="analyse complète sur le territoire synthétique intégré")
     p.add_argument("--output", default="outputs")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--scale", choices=["tiny", "small", "mel"], default="small")
+    p.add_argument("--scale", choices=["tiny", "small", "demo", "mel"], default="demo")
 
     p = sub.add_parser("run", help="analyse semestrielle sur des données réelles")
     _add_input_flags(p)
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="écrit un jeu de données synthétique avec effets connus")
     p.add_argument("--output", required=True)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--scale", choices=["tiny", "small", "mel", "national"], default="small")
+    p.add_argument("--scale", choices=["tiny", "small", "demo", "mel", "national"], default="small")
     p.add_argument("--effects", help="fichier YAML des effets plantés")
     p.add_argument("--format", dest="fmt", choices=["csv", "fr-csv", "parquet"], default="csv")
     p.add_argument("--communes", help="communes réelles où placer la population (optionnel)")

@@ -896,7 +896,7 @@ def run_command(options: dict[str, Any]) -> int:
     return 0
 
 
-def demo_command(*, output: str = "outputs", seed: int = 1, scale: str = "small") -> int:
+def demo_command(*, output: str = "outputs", seed: int = 1, scale: str = "demo") -> int:
     """``allocation-analysis demo``: synthetic territory, then the full analysis, offline."""
     from allocation_analysis import synth
     from allocation_analysis.io.validate import check_output_folder

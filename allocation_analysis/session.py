@@ -35,7 +35,7 @@ INPUT_KEYS = ("demandes", "attributions", "logements", "seuils", "communes", "qp
 DEMO_DATA = Path("demo") / "donnees_synthetiques"
 """Folder of the demo territory's files under the outputs folder, as ``allocation-analysis demo``
 writes them."""
-DEMO_SEED, DEMO_SCALE = 1, "small"
+DEMO_SEED, DEMO_SCALE = 1, "demo"
 """Seed and scale of the demo territory, the defaults of ``allocation-analysis demo``."""
 
 

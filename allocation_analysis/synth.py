@@ -127,6 +127,9 @@ BAILLEURS = np.array(
 SCALES: dict[str, dict[str, int]] = {
     "tiny": {"n_active": 600, "n_dwellings": 2_500, "blocks": 1},
     "small": {"n_active": 1_800, "n_dwellings": 8_000, "blocks": 1},
+    # the default of ``allocation-analysis demo``: large enough for the planted
+    # disparities of origin and residence to be detected by the primary tests
+    "demo": {"n_active": 12_500, "n_dwellings": 35_000, "blocks": 1},
     "mel": {"n_active": 60_000, "n_dwellings": 130_000, "blocks": 1},
     "national": {"n_active": 60_000, "n_dwellings": 130_000, "blocks": 37},
 }
@@ -1399,7 +1402,7 @@ def generate(
 
     Parameters
     ----------
-    scale : {"tiny", "small", "mel", "national"}
+    scale : {"tiny", "small", "demo", "mel", "national"}
         Size (see :data:`SCALES`). ``national`` is better written with
         :func:`synth_command`, which streams it to disk block by block.
     seed : int
