@@ -251,8 +251,23 @@ _OUTCOME_PHRASE = {
 }
 
 
+PERCENT_WORDING_RANGE = (0.67, 1.5)
+"""Odds ratios put into words as « environ x % de chances en plus / en moins ».
+
+An odds ratio is close to the ratio of the probabilities only when it is near 1
+or the outcome is rare (access in a semester, about one demand in ten). Beyond
+this range the percentage would overstate the gap in probability, above all for
+a common outcome such as a QPV placement: only the direction is put into words
+(« nettement plus / moins de chances ») and the ratio stays in the parentheses."""
+
+
 def _percent_words(ratio: float) -> str:
-    """0.70 → « environ 30 % de chances en moins », 1.6 → « … en plus »."""
+    """0.70 → « environ 30 % de chances en moins »; 2.4 → « nettement plus de chances »."""
+    low, high = PERCENT_WORDING_RANGE
+    if ratio < low:
+        return "nettement moins de chances"
+    if ratio > high:
+        return "nettement plus de chances"
     pct = round(abs(ratio - 1) * 100)
     return f"environ {pct} % de chances en {'moins' if ratio < 1 else 'plus'}"
 

@@ -178,3 +178,24 @@ def test_printed_report_has_a4_pages_with_numbers(planted_run):
     page = (planted_run.final / "report.html").read_text("utf-8")
     assert "size: A4" in page
     assert "counter(page)" in page
+
+
+def test_a_large_odds_ratio_is_not_read_as_a_percentage_of_chances():
+    # An odds ratio of 2,37 on an outcome as common as a QPV placement is far from
+    # « 137 % de chances en plus »: beyond [0.67, 1.5] only the direction is put into
+    # words, the ratio stays in the parentheses.
+    rec = {
+        "outcome": "placement",
+        "group": "hors_ue",
+        "reference": "francaise",
+        "estimate_name": "odds_ratio",
+        "estimate": 2.37,
+        "ci_low_adjusted": 1.78,
+        "ci_high_adjusted": 3.15,
+    }
+    text = synthesis.finding_sentence_fr(rec, alpha=0.05)
+    assert "137" not in text
+    assert "nettement plus de chances de se voir attribuer un logement situé en QPV" in text
+    assert "rapport de cotes 2,37" in text
+    low = synthesis.finding_sentence_fr({**rec, "estimate": 0.40}, alpha=0.05)
+    assert "nettement moins de chances" in low and "60 %" not in low
