@@ -58,6 +58,7 @@ from allocation_analysis.maps import (  # noqa: E402
     _publishable,
     _require_columns,
     _select_indicator,
+    _shown_rows,
     _subtitle,
     _to_bool,
     diverging_classes,
@@ -313,12 +314,10 @@ def indicator_choropleth(
     geo = communes[["insee_com", "nom", "geometry"]].copy()
     geo["insee_com"] = geo["insee_com"].astype(str)
     merged = geo.merge(rows, how="left", left_on="insee_com", right_on="scope_value")
-    present = merged["scope_value"].notna()
     share = pd.to_numeric(merged["share"], errors="coerce")
-    hidden = present & (_to_bool(merged["suppressed"]) | share.isna())
-    if min_denominator is not None:
-        den = pd.to_numeric(merged["denominator"], errors="coerce").fillna(0)
-        hidden |= present & (den < min_denominator)
+    present, hidden = _shown_rows(
+        merged, pd.to_numeric(merged["denominator"], errors="coerce"), min_denominator
+    )
     title = wrap_label(title or label(indicator_id, "indicator"), 72)
     subtitle = _subtitle(
         period_label=_period_label_of(rows, period_label),

@@ -52,6 +52,7 @@ from allocation_analysis.config import Period
 from allocation_analysis.errors import AnalysisError, UsageError
 from allocation_analysis.labels import (
     INDICATOR_COUNTS_FR,
+    REAL_SOURCE_FR,
     STATUS_LABELS_FR,
     UnknownCodeError,
     comparison_label,
@@ -67,13 +68,14 @@ __all__ = [
     "SUPPRESSED_LABEL",
     "disparity_map",
     "indicator_map",
+    "map_window",
     "placement_map",
     "save_map",
 ]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SOURCE = "Source : SNE, RPLS — traitement allocation_analysis"
+DEFAULT_SOURCE = REAL_SOURCE_FR
 """Default source line printed on every map."""
 
 DEFAULT_TOLERANCE_M = 30.0
@@ -818,6 +820,64 @@ def _select_indicator(
     return rows
 
 
+def _shown_rows(
+    rows: pd.DataFrame, denominator: pd.Series, min_denominator: int | None
+) -> tuple[pd.Series, pd.Series]:
+    """Communes with data, and those of them whose value is not shown.
+
+    A commune with a row whose denominator is 0 has nothing to show (the
+    indicator is « sans objet » there, e.g. no lease in QPV): it is not a
+    commune with data whose value is hidden.
+    """
+    has_row = rows["scope_value"].notna() & ~(denominator == 0)
+    share = pd.to_numeric(rows["share"], errors="coerce")
+    hidden = has_row & (_to_bool(rows["suppressed"]) | share.isna())
+    if min_denominator is not None:
+        hidden |= has_row & (denominator.fillna(0) < min_denominator)
+    return has_row, hidden
+
+
+def map_window(
+    indicators: pd.DataFrame,
+    *,
+    indicator_id: str,
+    period: str | None = None,
+    min_denominator: int | None = None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
+) -> str:
+    """The window on which to map an indicator by commune.
+
+    The semester when its map is publishable (:data:`MIN_PUBLISHABLE_SHARE`),
+    else the rolling 12 months when theirs is — twice the leases, so fewer
+    communes under the statistical secret; the map's title then names the
+    window — else the semester (its map is the « carte non publiable » box).
+
+    Parameters
+    ----------
+    indicators : DataFrame
+        Published indicators (both windows, commune scope).
+    indicator_id : str
+    period : str, optional
+    min_denominator, min_publishable_share
+        As :func:`indicator_map`.
+
+    Returns
+    -------
+    {"semester", "rolling_12m"}
+    """
+    for window in ("semester", "rolling_12m"):
+        if window not in set(indicators["window"].astype(str)):
+            continue
+        rows = _select_indicator(
+            indicators, indicator_id=indicator_id, window=window, period=period
+        )
+        denominator = pd.to_numeric(rows["denominator"], errors="coerce")
+        has_row, hidden = _shown_rows(rows, denominator, min_denominator)
+        if _publishable(has_row, hidden, min_publishable_share)[0]:
+            return window
+    return "semester"
+
+
 def _period_label_of(rows: pd.DataFrame, period_label: str | None) -> str | None:
     """The period label given, or the one of the rows' single ``period``."""
     if period_label or "period" not in rows.columns:
@@ -937,12 +997,9 @@ def indicator_map(
 
     web = _prepare_communes(communes, tolerance=tolerance)
     merged = web.merge(rows, how="left", left_on="insee_com", right_on="scope_value")
-    has_row = merged["scope_value"].notna()
     denominator = pd.to_numeric(merged["denominator"], errors="coerce")
     share = pd.to_numeric(merged["share"], errors="coerce")
-    hidden = has_row & (_to_bool(merged["suppressed"]) | share.isna())
-    if min_denominator is not None:
-        hidden |= has_row & (denominator.fillna(0) < min_denominator)
+    has_row, hidden = _shown_rows(merged, denominator, min_denominator)
 
     title = title or label(indicator_id, "indicator")
     subtitle = _subtitle(

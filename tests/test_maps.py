@@ -617,3 +617,48 @@ def test_placement_group_with_too_few_communes_gets_no_layer(four_communes):
     assert "non publiés (trop peu d'attributions par commune) : ménages de nationalité hors UE" in (
         _reader_text(maps.render_map(m))
     )
+
+
+# --------------------------------------------------------------------------- window of the map
+def _two_windows(four_communes) -> pd.DataFrame:
+    """Semester: 1 of 4 communes publishable; 12 months: 3 of 4; 59004 has no lease at
+    all in QPV (denominator 0) in either window."""
+    sem = _mostly_masked(four_communes)
+    sem.loc[3, ["numerator", "denominator", "status", "suppressed"]] = [0, 0, "sans_objet", False]
+    year = sem.copy()
+    year["window"] = "rolling_12m"
+    year.loc[1, ["numerator", "denominator", "share", "status", "suppressed"]] = [
+        40,
+        160,
+        0.25,
+        "atteint",
+        False,
+    ]
+    year.loc[2, ["numerator", "denominator", "share", "status", "suppressed"]] = [
+        30,
+        100,
+        0.30,
+        "atteint",
+        False,
+    ]
+    return pd.concat([sem, year], ignore_index=True)
+
+
+def test_thin_semester_is_mapped_over_the_rolling_twelve_months(four_communes):
+    frame = _two_windows(four_communes)
+    assert maps.map_window(frame, indicator_id="q1_hors_qpv") == "rolling_12m"
+    m = maps.indicator_map(four_communes, frame, indicator_id="q1_hors_qpv", window="rolling_12m")
+    assert m.publishable
+    assert "12 mois glissants" in _page_title(maps.render_map(m))
+
+
+def test_publishable_semester_keeps_the_semester_map(four_communes, indicator_frame):
+    assert maps.map_window(indicator_frame, indicator_id="q1_hors_qpv") == "semester"
+
+
+def test_communes_without_any_lease_do_not_count_as_communes_with_data(four_communes):
+    frame = _two_windows(four_communes)
+    frame = frame[frame["window"] == "semester"]
+    page = maps.render_map(maps.indicator_map(four_communes, frame, indicator_id="q1_hors_qpv"))
+    # 59004 (denominator 0) is « sans objet », not a commune whose data are hidden
+    assert "Seule 1 commune sur 3" in _box_text(page)
