@@ -618,3 +618,20 @@ def wrap_label(text: str, width: int = 38) -> str:
         Maximum line length (a single longer word is kept whole).
     """
     return "\n".join(textwrap.wrap(str(text), width=width, break_long_words=False)) or str(text)
+
+
+FICTIONAL_TERRITORIES = frozenset({"demo"})
+"""Run names of the built-in synthetic territory: their outputs say the data are fictional."""
+
+REAL_SOURCE_FR = "Source : SNE, RPLS — traitement allocation_analysis"
+"""Source line of the maps and figures of a real territory."""
+
+
+def source_line_fr(territory: str | None) -> str:
+    """The source line of the maps and figures of a territory (fictional for the demo)."""
+    if territory in FICTIONAL_TERRITORIES:
+        return (
+            "Source : données fictives (territoire de démonstration) — traitement "
+            "allocation_analysis"
+        )
+    return REAL_SOURCE_FR

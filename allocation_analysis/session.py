@@ -69,6 +69,13 @@ class Session:
     def period(self) -> Period:
         return self.config.period
 
+    @property
+    def source(self) -> str:
+        """Source line of the maps and figures (fictional data for the demo territory)."""
+        from allocation_analysis.labels import source_line_fr
+
+        return source_line_fr(self.config.territory)
+
     def semester_allocations(self) -> pd.DataFrame:
         """Leases signed within the semester."""
         d = self.allocations["date_bail"]

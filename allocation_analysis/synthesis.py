@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from allocation_analysis.config import AnalysisConfig
-from allocation_analysis.labels import INDICATOR_LABELS_FR, label
+from allocation_analysis.labels import FICTIONAL_TERRITORIES, INDICATOR_LABELS_FR, label
 from allocation_analysis.text import MISSING, fmt_date, fmt_float, fmt_int, fmt_pct
 
 __all__ = [
@@ -272,7 +272,6 @@ def _percent_words(ratio: float) -> str:
     return f"environ {pct} % de chances en {'moins' if ratio < 1 else 'plus'}"
 
 
-FICTIONAL_TERRITORIES = frozenset({"demo"})
 """Run names of the built-in synthetic territory: their report carries a banner."""
 
 

@@ -102,3 +102,11 @@ def test_names_of_the_older_dictionaries_stay_importable():
         "METHOD_FR",
     ):
         assert isinstance(getattr(labels, name), dict)
+
+
+def test_source_line_of_the_demo_says_the_data_are_fictional():
+    from allocation_analysis import labels, maps
+
+    demo = labels.source_line_fr("demo")
+    assert "fictives" in demo and "SNE" not in demo
+    assert labels.source_line_fr("mel") == maps.DEFAULT_SOURCE

@@ -199,3 +199,11 @@ def test_a_large_odds_ratio_is_not_read_as_a_percentage_of_chances():
     assert "rapport de cotes 2,37" in text
     low = synthesis.finding_sentence_fr({**rec, "estimate": 0.40}, alpha=0.05)
     assert "nettement moins de chances" in low and "60 %" not in low
+
+
+@pytest.mark.slow
+def test_demo_maps_and_figures_never_cite_real_sources(planted_run):
+    # the planted run is the demo territory: its maps must not say « SNE, RPLS »
+    for f in sorted((planted_run.final / "maps").glob("*.html")):
+        assert "SNE, RPLS" not in f.read_text("utf-8"), f.name
+        assert "fictives" in f.read_text("utf-8"), f.name
