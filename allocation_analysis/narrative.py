@@ -259,11 +259,20 @@ def frame_fr(
     decimals: Mapping[str, int] | None = None,
     rename: Mapping[str, str] | None = None,
     missing: str = MISSING,
+    codes: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Format a published table for display: French numbers, masked cells shown as such."""
+    """Format a published table for display: French numbers, masked cells shown as such.
+
+    ``codes`` maps a column holding codes to the kind of their French label
+    (:func:`allocation_analysis.labels.label`), e.g. ``{"groupe": "group_short"}``.
+    """
+    from allocation_analysis.labels import label
+
     out = frame.copy()
     for col in out.columns:
-        if col in percent:
+        if codes and col in codes:
+            out[col] = [missing if is_missing(v) else label(v, codes[col]) for v in out[col]]
+        elif col in percent:
             out[col] = [fmt_pct(v, missing=missing) for v in out[col]]
         elif col in integers:
             out[col] = [fmt_int(v, missing=missing) for v in out[col]]

@@ -505,6 +505,8 @@ def render_report(notebooks: list[Path], dest: Path, *, title: str) -> Path:
 
 
 _PRINT_CSS = """
+.jp-RenderedHTMLCommon table { table-layout: auto; }
+.jp-RenderedHTMLCommon th { text-align: left !important; }
 @page { size: A4; margin: 14mm 12mm 16mm 12mm;
   @bottom-center { content: "Page " counter(page) " / " counter(pages); font-size: 8pt; } }
 @media print {
@@ -514,7 +516,9 @@ _PRINT_CSS = """
     display: none !important; }
   .jp-OutputArea-output, .jp-RenderedHTMLCommon { width: 100% !important; max-width: 100%;
     padding: 0 !important; }
-  table { width: 100%; font-size: 8pt; border-collapse: collapse; }
+  table { table-layout: fixed !important; width: 100% !important; font-size: 7.5pt;
+    border-collapse: collapse; }
+  th, td { overflow-wrap: anywhere; }
   thead { display: table-header-group; }
   .jp-OutputArea-child { break-inside: auto !important; }
   tr, img { break-inside: avoid; }
@@ -524,8 +528,9 @@ _PRINT_CSS = """
   .jp-Cell:first-child h1 { break-before: auto; }
 }
 """
-"""Print stylesheet of the report: A4, page numbers, tables across the page width with
-their header repeated, headings kept with what follows, each part on a new page."""
+"""Stylesheet added to the report: columns sized to their content, headers aligned with
+their cells; in print, A4, page numbers, tables across the page width with their header
+repeated, headings kept with what follows, each part on a new page."""
 
 _EXTERNAL_TAG = re.compile(
     r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>", re.I

@@ -207,3 +207,18 @@ def test_demo_maps_and_figures_never_cite_real_sources(planted_run):
     for f in sorted((planted_run.final / "maps").glob("*.html")):
         assert "SNE, RPLS" not in f.read_text("utf-8"), f.name
         assert "fictives" in f.read_text("utf-8"), f.name
+
+
+@pytest.mark.slow
+def test_report_tables_show_no_internal_code(planted_run):
+    """No cell of a table of the report is a code of the catalogue (« hors_ue »,
+    « francaise », « seuils_q1 »…): the working group reads French labels."""
+    from allocation_analysis import labels
+
+    page = (planted_run.final / "report.html").read_text("utf-8")
+    cells = {
+        html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+        for c in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", page, flags=re.S)
+    }
+    assert cells
+    assert sorted(cells & set(labels.ALL_CODES)) == []
