@@ -94,6 +94,8 @@ __all__ = [
     "sentence_fr",
     "sentences_fr",
     "trend_table",
+    "trend_tests",
+    "trend_tests_display",
     "wilson_interval",
 ]
 
@@ -817,3 +819,132 @@ def sentences_fr(
     if indicator_ids is not None:
         sel = sel[sel["id"].isin(list(indicator_ids))]
     return [sentence_fr(r, names=names) for _, r in sel.iterrows()]
+
+
+def trend_tests(
+    trend: pd.DataFrame,
+    published: pd.DataFrame,
+    *,
+    config: AnalysisConfig,
+) -> pd.DataFrame:
+    """Test for a trend of each territory indicator over the semesters of the data.
+
+    For each indicator, the semester rows of ``trend`` up to the analysed
+    semester (``config.period``) are tested with
+    :func:`allocation_analysis.stats.trend_test`: logistic regression of the
+    share on the semester index (odds ratio per semester, Wald interval and
+    p-value; the Cochran–Armitage score test beside it). A semester without any
+    lease is left out. The trend is « non calculable » with fewer than three
+    semesters, and not published when a semester's count is masked by the
+    statistical secret in ``published`` (the test would rest on an unpublished
+    count).
+
+    Parameters
+    ----------
+    trend : DataFrame
+        :func:`trend_table` (raw counts).
+    published : DataFrame
+        The same after :func:`allocation_analysis.privacy.protect_indicators`.
+    config : AnalysisConfig
+        Analysed semester and ``alpha``.
+
+    Returns
+    -------
+    DataFrame
+        One row per indicator: ``id``, ``premier_semestre``, ``dernier_semestre``,
+        ``n_semestres``, ``rapport_cotes_par_semestre``, ``ci_low``, ``ci_high``,
+        ``p_value``, ``p_value_cochran_armitage``, ``conclusion`` (French).
+
+    References
+    ----------
+    .. [1] Armitage, P. (1955). Tests for linear trends in proportions and
+       frequencies. *Biometrics* 11(3), 375–386.
+    """
+    from allocation_analysis import stats
+
+    last = config.period
+    keys = ["id", "period"]
+    rows = trend[(trend["scope"] == "territory") & (trend["window"] == "semester")]
+    pub = published[(published["scope"] == "territory") & (published["window"] == "semester")]
+    masked = pub.set_index(keys)[["numerator", "denominator"]].isna().any(axis=1)
+    out = []
+    for ind in INDICATOR_IDS:
+        r = rows[rows["id"] == ind].copy()
+        r["_p"] = [Period.parse(p) for p in r["period"]]
+        r = r[[p <= last for p in r["_p"]]]
+        r = r[pd.to_numeric(r["denominator"]) > 0].sort_values("period")
+        nan = math.nan
+        rec: dict[str, Any] = {
+            "id": ind,
+            "premier_semestre": r["period"].iloc[0] if len(r) else None,
+            "dernier_semestre": r["period"].iloc[-1] if len(r) else None,
+            "n_semestres": len(r),
+            "rapport_cotes_par_semestre": nan,
+            "ci_low": nan,
+            "ci_high": nan,
+            "p_value": nan,
+            "p_value_cochran_armitage": nan,
+        }
+        hidden = [p for p in r["period"] if masked.get((ind, p), False)]
+        if len(r) < 3:
+            rec["conclusion"] = "non calculable : moins de trois semestres de données"
+        elif hidden:
+            rec["conclusion"] = "non calculable : effectif d'un semestre sous le secret statistique"
+        else:
+            counts = pd.DataFrame(
+                {
+                    "events": pd.to_numeric(r["numerator"]).to_numpy(float),
+                    "totals": pd.to_numeric(r["denominator"]).to_numpy(float),
+                    "index": [2 * (p.year - r["_p"].iloc[0].year) + p.half for p in r["_p"]],
+                }
+            )
+            res = stats.trend_test(counts, alpha=config.alpha)
+            ca = res.details.get("cochran_armitage", {})
+            rec.update(
+                rapport_cotes_par_semestre=res.estimate,
+                ci_low=res.ci_low,
+                ci_high=res.ci_high,
+                p_value=res.p_value,
+                p_value_cochran_armitage=ca.get("p_value", nan),
+            )
+            if math.isnan(res.p_value):
+                reason = res.warnings[0] if res.warnings else "estimation impossible"
+                rec["conclusion"] = f"non calculable : {reason}"
+            elif res.p_value < config.alpha:
+                rec["conclusion"] = (
+                    "hausse au-delà du hasard" if res.estimate > 1 else "baisse au-delà du hasard"
+                )
+            else:
+                rec["conclusion"] = "pas de tendance établie"
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def trend_tests_display(table: pd.DataFrame) -> pd.DataFrame:
+    """A French view of :func:`trend_tests` for the report."""
+    from allocation_analysis.labels import label
+    from allocation_analysis.text import MISSING, fmt_float, fmt_p
+
+    rows = []
+    for rec in table.to_dict(orient="records"):
+        ok = not pd.isna(rec["p_value"])
+        rows.append(
+            {
+                "Obligation": label(rec["id"], "indicator"),
+                "Semestres": (
+                    f"du {Period.parse(rec['premier_semestre']).label_fr} au "
+                    f"{Period.parse(rec['dernier_semestre']).label_fr} ({rec['n_semestres']})"
+                    if rec["n_semestres"]
+                    else MISSING
+                ),
+                "Rapport de cotes par semestre": (
+                    f"{fmt_float(rec['rapport_cotes_par_semestre'], digits=3)} "
+                    f"({fmt_float(rec['ci_low'], digits=3)} – {fmt_float(rec['ci_high'], digits=3)})"
+                    if ok
+                    else MISSING
+                ),
+                "p": fmt_p(rec["p_value"]) if ok else MISSING,
+                "Conclusion": rec["conclusion"],
+            }
+        )
+    return pd.DataFrame(rows)

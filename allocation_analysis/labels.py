@@ -507,6 +507,12 @@ COLUMN_FR: dict[str, str] = {
     "table": "Fichier",
     "regle": "Règle",
     "lignes": "Lignes",
+    "premier_semestre": "Premier semestre",
+    "dernier_semestre": "Dernier semestre",
+    "n_semestres": "Semestres",
+    "rapport_cotes_par_semestre": "Rapport de cotes par semestre",
+    "p_value_cochran_armitage": "p (Cochran–Armitage)",
+    "conclusion": "Conclusion",
     "lues": "Lues",
     "acceptees": "Acceptées",
     "rejetees": "Rejetées",
@@ -519,6 +525,7 @@ SHEET_FR: dict[str, str] = {
     "population_semestre": "Population du semestre",
     "indicateurs": "Indicateurs légaux",
     "tendance": "Évolution par semestre",
+    "tendance_tests": "Tendance des obligations",
     "tests": "Tests d'écart",
     "ecarts_communes_nationalite_hors_ue": "Écarts communes hors UE",
     "ecarts_communes_nationalite_ue": "Écarts communes UE",
@@ -535,6 +542,9 @@ TABLE_DESCRIPTION_FR: dict[str, str] = {
     "indicateurs": "Indicateurs légaux de la CIA (article L441-1 du CCH) : territoire, communes, "
     "bailleurs, réservataires, mutations ; semestre et 12 mois glissants.",
     "tendance": "Indicateurs légaux du territoire, semestre par semestre.",
+    "tendance_tests": "Tendance de chaque obligation légale sur les semestres des données "
+    "(régression logistique sur le rang du semestre : rapport de cotes par semestre, test de "
+    "Cochran–Armitage).",
     "tests": "Tests d'écart d'accès, de délai et de lieu d'attribution selon l'origine et la "
     "résidence en QPV (tests principaux puis vérifications de robustesse).",
     "ecarts_communes_nationalite_hors_ue": "Écart de taux d'accès entre ménages de nationalité "

@@ -826,6 +826,7 @@ def _assemble(
         "rolling_window": {"start": p.rolling_start.isoformat(), "end": p.end.isoformat()},
         "secret_threshold": config.secret_threshold,
         "indicators": part("indicators"),
+        "trend": part("trend"),
         "tests": part("tests"),
     }
     write_json(results, tmp / "results.json")

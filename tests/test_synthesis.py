@@ -222,3 +222,82 @@ def test_report_tables_show_no_internal_code(planted_run):
     }
     assert cells
     assert sorted(cells & set(labels.ALL_CODES)) == []
+
+
+@pytest.fixture(scope="module")
+def demo_scale():
+    """The default demo territory: per-semester counts large enough to be published."""
+    ds = synth.generate(scale="demo", seed=1)
+    inputs = calibration.loaded_inputs(ds)
+    config = AnalysisConfig(period=Period.parse("2025-S2"), siren_epci=inputs.siren_epci)
+    alloc = session.prepare(inputs, config)["allocations"]
+    truth = pd.DataFrame(ds.truth["indicateurs"])
+    truth = truth[truth["perimetre"] == "territoire"].set_index(
+        ["indicateur", "periode", "fenetre"]
+    )
+    return alloc, config, truth
+
+
+def test_trend_of_each_obligation_matches_a_logistic_fit_of_the_generators_counts(demo_scale):
+    """Trend over the semesters of the data, up to the analysed one: odds ratio per
+    semester and p-value of a binomial GLM fitted here with statsmodels on the
+    generator's own per-semester counts (truth.json), not on the toolkit's."""
+    import numpy as np
+    import statsmodels.api as sm
+
+    from allocation_analysis import indicators, privacy
+
+    alloc, config, truth = demo_scale
+    trend = indicators.trend_table(alloc, config=config)
+    published = privacy.protect_indicators(trend, threshold=config.secret_threshold)
+    table = indicators.trend_tests(trend, published, config=config).set_index("id")
+    assert set(table.index) == set(indicators.INDICATOR_IDS)
+    sem = truth.xs("semestre", level="fenetre").reset_index()
+    sem = sem[sem["periode"] <= "2025-S2"]
+    checked = 0
+    for ind, rows in sem.groupby("indicateur"):
+        rows = rows.sort_values("periode")
+        rows = rows[rows["denominateur"] > 0]
+        row = table.loc[ind]
+        if row["conclusion"].startswith("non calculable"):
+            continue
+        year = rows["periode"].str[:4].astype(int)
+        half = rows["periode"].str[-1].astype(int)
+        idx = (2 * year + half - 1).to_numpy(float)
+        idx -= idx.min()
+        y = np.column_stack([rows["numerateur"], rows["denominateur"] - rows["numerateur"]])
+        fit = sm.GLM(y, sm.add_constant(idx), family=sm.families.Binomial()).fit()
+        assert row["n_semestres"] == len(rows)
+        assert row["rapport_cotes_par_semestre"] == pytest.approx(math.exp(fit.params[1]), rel=1e-6)
+        assert row["p_value"] == pytest.approx(fit.pvalues[1], rel=1e-5, abs=1e-12)
+        checked += 1
+    assert checked >= 3
+
+
+def test_trend_is_not_computed_over_fewer_than_three_semesters(demo):
+    from allocation_analysis import indicators, privacy
+
+    alloc, config, _ = demo
+    recent = alloc[alloc["date_bail"] >= pd.Timestamp("2025-01-01")]
+    trend = indicators.trend_table(recent, config=config)
+    published = privacy.protect_indicators(trend, threshold=config.secret_threshold)
+    table = indicators.trend_tests(trend, published, config=config)
+    assert table["conclusion"].str.startswith("non calculable").all()
+    assert table["p_value"].isna().all()
+
+
+@pytest.mark.slow
+def test_results_json_and_tables_carry_the_trend_of_every_obligation(planted_run):
+    import json
+
+    from allocation_analysis import indicators
+
+    results = json.loads((planted_run.final / "results.json").read_text("utf-8"))
+    assert [t["id"] for t in results["trend"]] == list(indicators.INDICATOR_IDS)
+    for t in results["trend"]:
+        assert t["conclusion"]
+        assert (t["p_value"] is None) == t["conclusion"].startswith("non calculable")
+    assert (planted_run.final / "tables" / "tendance_tests.csv").is_file()
+    assert "Tendance sur les semestres des données" in (
+        planted_run.final / "report.html"
+    ).read_text("utf-8")
