@@ -475,3 +475,28 @@ def findings_or_pending_fr(tests: pd.DataFrame | None, *, alpha: float) -> list[
             "carnet « 3. Écarts d'accès »."
         ]
     return findings_fr(tests, alpha=alpha)
+
+
+def trend_sentence_fr(trends: pd.DataFrame | None) -> str:
+    """One sentence on the obligations whose share has moved beyond chance over the
+    semesters of the data (published ``tables/tendance_tests.csv``), or "" without it."""
+    if trends is None or trends.empty:
+        return ""
+    from allocation_analysis.config import Period
+
+    computed = trends[~trends["conclusion"].str.startswith("non calculable")]
+    if computed.empty:
+        return "La tendance des obligations n'est pas calculable sur les données disponibles."
+    since = Period.parse(str(computed["premier_semestre"].min())).label_fr
+    moved = computed[computed["conclusion"].str.contains("au-delà du hasard")]
+    if moved.empty:
+        return (
+            f"Depuis le {since}, aucune tendance au-delà du hasard n'est établie pour les "
+            "obligations dont la tendance est calculable."
+        )
+    names = [label(r["id"], "indicator") for r in moved.to_dict(orient="records")]
+    parts = [
+        f"{name[:1].lower()}{name[1:]} ({r['conclusion']})"
+        for name, r in zip(names, moved.to_dict(orient="records"), strict=True)
+    ]
+    return f"Depuis le {since}, évolution régulière des parts : {' ; '.join(parts)}."

@@ -301,3 +301,26 @@ def test_results_json_and_tables_carry_the_trend_of_every_obligation(planted_run
     assert "Tendance sur les semestres des données" in (
         planted_run.final / "report.html"
     ).read_text("utf-8")
+
+
+def test_trend_sentence_names_established_trends_and_says_when_none_is():
+    table = pd.DataFrame(
+        {
+            "id": ["q1_hors_qpv", "prioritaires_collectivite", "non_q1_en_qpv"],
+            "premier_semestre": ["2022-S1"] * 3,
+            "dernier_semestre": ["2025-S2"] * 3,
+            "n_semestres": [8, 8, 8],
+            "conclusion": [
+                "pas de tendance établie",
+                "baisse au-delà du hasard",
+                "non calculable : effectif d'un semestre sous le secret statistique",
+            ],
+        }
+    )
+    text = synthesis.trend_sentence_fr(table)
+    assert "Depuis le 1er semestre 2022" in text
+    assert "DALO" in text  # acronyms keep their capitals
+    assert "baisse au-delà du hasard" in text and "collectivités" in text
+    none = synthesis.trend_sentence_fr(table.assign(conclusion="pas de tendance établie"))
+    assert "aucune tendance" in none.lower()
+    assert synthesis.trend_sentence_fr(None) == ""
