@@ -13,9 +13,10 @@ from allocation_analysis import calibration, session, synth, synthesis
 from allocation_analysis.config import AnalysisConfig, Period
 
 
-@pytest.fixture(scope="module")
-def demo():
-    ds = synth.generate(scale="small", seed=1)
+def _prepared(scale: str):
+    """Prepared allocations of a generated territory, its config, and the generator's
+    own territory counts (truth.json) indexed by indicator, period and window."""
+    ds = synth.generate(scale=scale, seed=1)
     inputs = calibration.loaded_inputs(ds)
     config = AnalysisConfig(period=Period.parse("2025-S2"), siren_epci=inputs.siren_epci)
     alloc = session.prepare(inputs, config)["allocations"]
@@ -24,6 +25,11 @@ def demo():
         ["indicateur", "periode", "fenetre"]
     )
     return alloc, config, truth
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return _prepared("small")
 
 
 def _truth_share(truth, ind, period, window):
@@ -227,15 +233,7 @@ def test_report_tables_show_no_internal_code(planted_run):
 @pytest.fixture(scope="module")
 def demo_scale():
     """The default demo territory: per-semester counts large enough to be published."""
-    ds = synth.generate(scale="demo", seed=1)
-    inputs = calibration.loaded_inputs(ds)
-    config = AnalysisConfig(period=Period.parse("2025-S2"), siren_epci=inputs.siren_epci)
-    alloc = session.prepare(inputs, config)["allocations"]
-    truth = pd.DataFrame(ds.truth["indicateurs"])
-    truth = truth[truth["perimetre"] == "territoire"].set_index(
-        ["indicateur", "periode", "fenetre"]
-    )
-    return alloc, config, truth
+    return _prepared("demo")
 
 
 def test_trend_of_each_obligation_matches_a_logistic_fit_of_the_generators_counts(demo_scale):
