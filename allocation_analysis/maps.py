@@ -829,8 +829,9 @@ def _shown_rows(
     indicator is « sans objet » there, e.g. no lease in QPV): it is not a
     commune with data whose value is hidden.
     """
+    denominator = pd.to_numeric(denominator, errors="coerce").astype(float)  # <NA> → NaN
     has_row = rows["scope_value"].notna() & ~(denominator == 0)
-    share = pd.to_numeric(rows["share"], errors="coerce")
+    share = pd.to_numeric(rows["share"], errors="coerce").astype(float)
     hidden = has_row & (_to_bool(rows["suppressed"]) | share.isna())
     if min_denominator is not None:
         hidden |= has_row & (denominator.fillna(0) < min_denominator)

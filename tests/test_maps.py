@@ -662,3 +662,13 @@ def test_communes_without_any_lease_do_not_count_as_communes_with_data(four_comm
     page = maps.render_map(maps.indicator_map(four_communes, frame, indicator_id="q1_hors_qpv"))
     # 59004 (denominator 0) is « sans objet », not a commune whose data are hidden
     assert "Seule 1 commune sur 3" in _box_text(page)
+
+
+def test_map_window_and_map_accept_the_published_nullable_counts(four_communes):
+    """protect_indicators publishes counts as nullable integers with <NA> for masked
+    cells: the shown-rows rule must not fail on them (it did at mel scale)."""
+    frame = _two_windows(four_communes)
+    for col in ("numerator", "denominator"):
+        frame[col] = frame[col].astype("Int64")
+    assert maps.map_window(frame, indicator_id="q1_hors_qpv") == "rolling_12m"
+    assert maps.indicator_map(four_communes, frame, indicator_id="q1_hors_qpv").publishable is False
