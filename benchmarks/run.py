@@ -275,14 +275,20 @@ def _tests(scale: str, acc: pd.DataFrame, sem: pd.DataFrame, *, heavy: bool) -> 
                 s2, outcome="logement_en_qpv", controls=analysis.PLACEMENT_CONTROLS, **common
             )
         with step(scale, f"tests {k}: log-rank + Cox", len(sub)):
-            stats.logrank(sub, duration="duree_jours", event="_evt", group=g.column)
+            stats.logrank(
+                sub,
+                duration="duree_jours",
+                event="_evt",
+                group=g.column,
+                entry=analysis.WAITING_TIME_ENTRY,
+            )
             stats.cox(
                 sub,
                 duration="duree_jours",
                 event="_evt",
                 controls=analysis.ACCESS_CONTROLS,
                 cluster=analysis.CLUSTER,
-                entry="entree_jours",
+                entry=analysis.WAITING_TIME_ENTRY,
                 **common,
             )
         if heavy:
