@@ -455,6 +455,11 @@ def _prepared_frames(access: pd.DataFrame, allocations: pd.DataFrame) -> dict[st
     return {"access": acc, "allocations": alloc}
 
 
+def _with_option(test: PlannedTest, name: str, value: Any) -> PlannedTest:
+    """``test`` with option ``name`` set to ``value`` (replacing the planned one)."""
+    return replace(test, options=(*((k, v) for k, v in test.options if k != name), (name, value)))
+
+
 def plan_calls(
     access: pd.DataFrame,
     allocations: pd.DataFrame,
@@ -481,7 +486,10 @@ def plan_calls(
         Default :data:`TEST_PLAN`.
     options : mapping, optional
         Overrides of the cost-only options (:data:`COST_OPTIONS`), applied to
-        the tests whose function takes them.
+        every test whose function takes them (``n_boot`` reaches the Fairlie
+        decomposition too, where it adds bootstrap intervals of the
+        per-term contributions; to change the profiles' replicates only, set
+        the option on their planned tests).
 
     Yields
     ------
@@ -600,9 +608,16 @@ def disparity_tests(
     from threadpoolctl import threadpool_limits
 
     alpha = config.alpha
-    plan = [t for t in TEST_PLAN if include_profiles or t.method not in ("ipw", "profiles")]
+    plan = [
+        _with_option(t, "n_boot", n_boot) if t.method == "profiles" else t
+        for t in TEST_PLAN
+        if include_profiles or t.method not in ("ipw", "profiles")
+    ]
     jobs = n_jobs if n_jobs is not None else min(2, os.cpu_count() or 1)
-    options = {"n_boot": n_boot, "n_permutations": n_permutations, "n_jobs": jobs}
+    # n_boot is the profiles' only (set on their planned tests above): passed as a
+    # run-wide override it would also reach the Fairlie decomposition, whose
+    # analytic inference does not need it, and refit its logit n_boot times.
+    options = {"n_permutations": n_permutations, "n_jobs": jobs}
     with threadpool_limits(limits=1, user_api="blas"):
         if include_profiles:
             from allocation_analysis.stats.profiles import warm_up_workers

@@ -296,3 +296,17 @@ def test_tests_table_says_which_interval_is_shown(records_005):
     assert "Benjamini" in note and level in note and "robustesse" in note
     sentence = narrative.test_sentence_fr(frame.iloc[0].to_dict(), alpha=0.05)
     assert "IC 95 %" in sentence and "ajusté" in sentence
+
+
+def test_profile_replicates_never_turn_the_fairlie_decomposition_into_a_bootstrap(records_010):
+    # ``n_boot`` of disparity_tests is the profiles' bootstrap; the Fairlie
+    # decomposition of the plan has analytic standard errors and must not refit
+    # its logit n_boot times (at the MEL scale, with commune fixed effects, that
+    # was 25-56 s per comparison).
+    fairlie = [r for r in records_010 if r.id.endswith("_fairlie")]
+    assert fairlie
+    for r in fairlie:
+        assert r.result.details["inference"] == "analytic"
+        assert r.result.details["n_boot"] == 0, r.id
+    profiles = [r for r in records_010 if r.id.endswith("_profiles")]
+    assert profiles and all(r.result.details.get("n_boot") == 5 for r in profiles)
