@@ -916,12 +916,23 @@ def _logistic_design(
     return Z, ct
 
 
+def _unpenalised_logistic() -> LogisticRegression:
+    """The propensity model: unpenalised maximum likelihood, Newton steps.
+
+    Newton–Cholesky converges in a handful of iterations on designs with many
+    indicator columns (first-choice commune fixed effects), where L-BFGS needs
+    hundreds (at the MEL scale 0.2 s instead of 1.5 s per fit); both reach the
+    same maximum.
+    """
+    return LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=100)
+
+
 def _fit_logistic(Z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Unpenalised logistic regression; returns (beta incl. intercept, fitted p, warnings)."""
     warns = []
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
         warnings.simplefilter("always", ConvergenceWarning)
-        lr = LogisticRegression(C=np.inf, max_iter=2000)
+        lr = _unpenalised_logistic()
         lr.fit(Z, t)
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
         warns.append("Le modèle de score de propension n'a pas complètement convergé.")
@@ -1184,7 +1195,7 @@ def ipw_disparity(
                 "l'estimation ne porte que sur les lignes conservées par l'élagage."
             )
         quality = _cv_quality(
-            lambda: LogisticRegression(C=np.inf, max_iter=2000),
+            _unpenalised_logistic,
             Z,
             t.astype(int),
             n_folds=cv_folds,
