@@ -123,6 +123,7 @@ __all__ = [
     "CLUSTER",
     "COST_OPTIONS",
     "GROUPINGS",
+    "INTERSECTION",
     "ONE_SIDED",
     "PLACEMENT_CLUSTER",
     "PLACEMENT_CONTROLS",
@@ -133,6 +134,7 @@ __all__ = [
     "Grouping",
     "PlannedTest",
     "TestRecord",
+    "crossed_groups",
     "disparity_tests",
     "plan_calls",
     "results_frame",
@@ -181,6 +183,26 @@ GROUPINGS: tuple[Grouping, ...] = (
     Grouping("residence", "residence_qpv", "hors_qpv", ("qpv",), "résidence en QPV"),
 )
 
+
+INTERSECTION = Grouping(
+    "intersection",
+    "nationalite_x_residence",
+    "francaise|hors_qpv",
+    ("hors_ue|qpv", "hors_ue|hors_qpv", "francaise|qpv"),
+    "nationalité et résidence en QPV",
+)
+"""Origin × residence: the two axes meet in the same households.
+
+Each crossed group is compared with French households living outside a QPV,
+for access (adjusted logit) and waiting time (adjusted Cox), as robustness
+checks. Households of the UE are left out of the crossing: a few hundred
+demands per semester on the MEL, a few dozen in a QPV, too few for an
+adjusted model per cell. The sizes of the crossed groups are never published
+(:func:`allocation_analysis.privacy.protect_test_results`).
+"""
+
+CROSSING_SEPARATOR = "|"
+"""Separator of the two levels in a crossed group (``hors_ue|qpv``)."""
 
 PRINCIPAL = "principal"
 """Family of the pre-declared primary tests (one per question and comparison)."""
@@ -338,6 +360,36 @@ def _comparison_plan(g: Grouping, cmp: str) -> tuple[PlannedTest, ...]:
     return tuple(tests)
 
 
+def _intersection_plan(cmp: str) -> tuple[PlannedTest, ...]:
+    """Adjusted access and waiting-time tests of one crossed group (robustness checks)."""
+    g = INTERSECTION
+    return (
+        PlannedTest(
+            "access",
+            grouping=g,
+            compared=cmp,
+            method="logit",
+            frame="access",
+            variable="access",
+            controls=ACCESS_MODEL_CONTROLS,
+            cluster=CLUSTER,
+        ),
+        PlannedTest(
+            "waiting_time",
+            grouping=g,
+            compared=cmp,
+            method="cox",
+            frame="access",
+            variable="duree_jours",
+            event="_allocation",
+            entry=WAITING_TIME_ENTRY,
+            controls=ACCESS_CONTROLS,
+            strata=CLUSTER,
+            cluster=CLUSTER,
+        ),
+    )
+
+
 def _build_plan() -> tuple[PlannedTest, ...]:
     plan: list[PlannedTest] = []
     for g in GROUPINGS:
@@ -357,6 +409,8 @@ def _build_plan() -> tuple[PlannedTest, ...]:
                 )
                 for cmp in g.compared
             )
+    for cmp in INTERSECTION.compared:
+        plan.extend(_intersection_plan(cmp))
     return tuple(plan)
 
 
@@ -446,10 +500,21 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
     return name in inspect.signature(fn).parameters
 
 
+def crossed_groups(frame: pd.DataFrame) -> pd.Series:
+    """Origin × residence group of each row, ``<nationalite>|<residence_qpv>``.
+
+    Missing when either part is missing.
+    """
+    nat = frame["nationalite"].astype("string")
+    res = frame["residence_qpv"].astype("string")
+    return (nat + CROSSING_SEPARATOR + res).astype("string")
+
+
 def _prepared_frames(access: pd.DataFrame, allocations: pd.DataFrame) -> dict[str, pd.DataFrame]:
     acc = access.copy()
     acc["strate"] = _access_strata(acc)
     acc["_allocation"] = (acc["evenement"] == 1).astype(int)
+    acc[INTERSECTION.column] = crossed_groups(acc)
     alloc = allocations.copy()
     alloc["logement_en_qpv"] = alloc["logement_en_qpv"].astype(bool)
     return {"access": acc, "allocations": alloc}
@@ -1112,15 +1177,26 @@ def overview_text_fr(population: pd.DataFrame, period) -> str:  # noqa: ANN001
 # ---------------------------------------------------------------------------
 # disparity notebook: figure inputs
 # ---------------------------------------------------------------------------
-def forest_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def forest_frame(frame: pd.DataFrame, *, crossed: bool = False) -> pd.DataFrame:
     """Odds/hazard ratios of the run, for a forest plot.
 
     The codes (``outcome``, ``group``, ``reference``, ``id``) are passed on:
     :func:`allocation_analysis.figures.forest_plot` labels them in French from
     :mod:`allocation_analysis.labels`.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        :func:`results_frame`.
+    crossed : bool, keyword-only
+        The origin × residence comparisons (:data:`INTERSECTION`) only, or
+        (default) every other comparison.
     """
+    on_crossing = frame["group_var"] == INTERSECTION.column
     ratios = frame[
-        frame["estimate_name"].isin(["odds_ratio", "hazard_ratio"]) & frame["estimate"].notna()
+        frame["estimate_name"].isin(["odds_ratio", "hazard_ratio"])
+        & frame["estimate"].notna()
+        & (on_crossing if crossed else ~on_crossing)
     ]
     cols = ["id", "outcome", "group", "reference", "estimate", "ci_low", "ci_high", "p_adjusted"]
     return ratios[cols].reset_index(drop=True)

@@ -89,6 +89,9 @@ GROUP_FR: dict[str, str] = {
 }
 """Groups of the comparisons, long form (sentences, tooltips)."""
 
+_HOUSEHOLDS = "ménages "
+"""Common start of the long group labels, said once in a crossed group."""
+
 GROUP_SHORT_FR: dict[str, str] = {
     "francaise": "française",
     "ue": "UE",
@@ -360,8 +363,12 @@ def label(code: object, kind: str | None = None) -> str:
     if kind is not None and kind not in CATALOGUE:
         raise ValueError(f"« kind » inconnu : « {kind} » (valeurs permises : {', '.join(KINDS)}).")
     text = str(code)
-    if "|" in text and kind in (None, "group", "group_short"):
-        return " × ".join(label(part, kind or "group_short") for part in text.split("|"))
+    if "|" in text and kind == "group_short":
+        return " × ".join(label(part, kind) for part in text.split("|"))
+    if "|" in text and kind in (None, "group"):
+        # one household description: « ménages de nationalité hors UE résidant en QPV »
+        first, *others = (label(part, "group") for part in text.split("|"))
+        return " ".join([first, *(o.removeprefix(_HOUSEHOLDS) for o in others)])
     kinds = (kind,) if kind is not None else _DEFAULT_ORDER
     for k in kinds:
         table = CATALOGUE[k]

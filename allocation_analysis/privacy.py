@@ -1032,6 +1032,9 @@ N_WITHHELD_NOTE_FR = (
 )
 """Reason given when only a test's ``n`` is withheld."""
 
+CROSSED_AXIS_MARK = "_x_"
+"""Mark of a crossed grouping variable (``nationalite_x_residence``)."""
+
 _RAW_ESTIMATES = frozenset({"rate_difference", "rate_ratio", "rate"})
 """Estimates computed from the two groups' counts alone (``x1/n1 - x2/n2``…): with
 the groups' sizes published elsewhere they give the event counts back."""
@@ -1147,6 +1150,12 @@ def protect_test_results(
        (:data:`_RAW_ESTIMATES`) of an outcome with a small level is withheld
        as in 2: with the published sizes and reference counts it gives the
        compared group's events back (``x = n_c (d + x_r / n_r)``).
+    4. A *crossed* axis (``group_var`` holding :data:`CROSSED_AXIS_MARK`, such
+       as ``nationalite_x_residence``): ``n`` is never published, and raw
+       estimates are withheld. The margins of the crossing are published by
+       the other axes, and the crossed tests' sizes (compared cell plus the
+       common reference cell) give every compared cell back, then the cells
+       nobody compares (UE households in a QPV) by difference with a margin.
 
     Model-based estimates (adjusted odds or hazard ratios, decompositions) of
     publishable groups are kept: they are not functions of the counts alone.
@@ -1208,6 +1217,9 @@ def protect_test_results(
         raw = rec.estimate_name in _RAW_ESTIMATES
         if levels & small_size.get(where, set()) or is_small(n_i):
             withheld[i] = n_hidden[i] = True
+        elif CROSSED_AXIS_MARK in str(rec.group_var):
+            n_hidden[i] = True
+            withheld[i] = raw
         elif axis_small.get(str(rec.group_var)):
             n_hidden[i] = True
             withheld[i] = raw and bool(small_any.get(where))

@@ -110,3 +110,12 @@ def test_source_line_of_the_demo_says_the_data_are_fictional():
     demo = labels.source_line_fr("demo")
     assert "fictives" in demo and "SNE" not in demo
     assert labels.source_line_fr("mel") == maps.DEFAULT_SOURCE
+
+
+def test_a_crossed_group_reads_as_one_household_description_in_sentences():
+    assert labels.label("hors_ue|qpv", "group") == "ménages de nationalité hors UE résidant en QPV"
+    assert (
+        labels.label("francaise|hors_qpv", "group")
+        == "ménages de nationalité française résidant hors QPV"
+    )
+    assert labels.label("hors_ue|qpv") == labels.label("hors_ue|qpv", "group")

@@ -404,3 +404,92 @@ def test_withheld_p_values_do_not_shape_the_published_adjusted_ones():
         expected = stats.adjust_pvalues(sub["p_value"].to_numpy(dtype=float), method="fdr_bh")
         np.testing.assert_allclose(sub["p_adjusted"].to_numpy(dtype=float), expected)
     assert frame.loc[frame["suppressed"], "p_adjusted"].isna().all()
+
+
+# --------------------------------------------------------------------------- crossed axis
+
+
+def test_crossed_group_sizes_are_never_published_since_the_margins_give_other_cells_back():
+    # 6 UE households live in a QPV (a masked cell of no published table). The
+    # margins are published (population table: nationality, residence); if the
+    # crossed tests published their n (= crossed group + reference), then
+    # a + b + c = n(hors_ue) + n(francaise) + 2 n(francaise|hors_qpv), hence every
+    # compared cell, hence n(ue|qpv) = n(qpv) - n(francaise|qpv) - n(hors_ue|qpv).
+    cells = {
+        ("francaise", "qpv"): 120,
+        ("francaise", "hors_qpv"): 400,
+        ("ue", "qpv"): 6,
+        ("ue", "hors_qpv"): 40,
+        ("hors_ue", "qpv"): 90,
+        ("hors_ue", "hors_qpv"): 70,
+    }
+    rows = [
+        {"nationalite": nat, "residence_qpv": res, "access": int(i % 4 == 0)}
+        for (nat, res), n in cells.items()
+        for i in range(n)
+    ]
+    access = pd.DataFrame(rows)
+    access[analysis.INTERSECTION.column] = analysis.crossed_groups(access)
+    g = analysis.INTERSECTION
+    records = []
+    for cmp in g.compared:
+        sub = access[access[g.column].isin([g.reference, cmp])]
+        counts = sub.groupby(g.column)["access"].agg(["size", "sum"])
+        res = TestResult(
+            name="logit",
+            method="régression logistique",
+            estimate=0.8,
+            estimate_name="odds_ratio",
+            ci_low=0.6,
+            ci_high=1.1,
+            p_value=0.2,
+            statistic=1.6,
+            n=len(sub),
+            groups=(g.reference, cmp),
+            details={
+                "n_by_group": counts["size"].astype(int).to_dict(),
+                "events_by_group": counts["sum"].astype(int).to_dict(),
+            },
+        )
+        records.append(TestRecord("access_intersection_logit", "access", g, cmp, res))
+    entries = analysis.test_entries(analysis.results_frame(records, secret_threshold=T))
+    assert len(entries) == 3
+    for e in entries:
+        assert e["group_var"] == "nationalite_x_residence"
+        assert e["n"] is None, e["group"]
+        assert e["note"] == N_WITHHELD_NOTE_FR
+        assert e["estimate"] == pytest.approx(0.8)  # model estimates of large groups stay
+    # the attack the rule prevents, on the sizes the tests would have published
+    a, b, c = (r.result.n for r in records)
+    n_fr, n_hue = 520, 160
+    fh = (a + b + c - n_fr - n_hue) / 2
+    n_qpv = 120 + 6 + 90
+    assert n_qpv - (c - fh) - (a - fh) == 6
+
+
+def test_a_cox_model_on_a_small_crossed_group_is_withheld_without_a_sibling_test():
+    # The crossed waiting-time test has no log-rank sibling to lend its counts:
+    # the Cox result itself must say how many demands each group holds.
+    rng = np.random.default_rng(5)
+    g = analysis.INTERSECTION
+    sizes = {g.reference: 300, "francaise|qpv": 7}
+    df = pd.DataFrame(
+        {
+            g.column: np.repeat(list(sizes), list(sizes.values())),
+            "duree_jours": rng.integers(30, 900, size=sum(sizes.values())).astype(float),
+            "evt": rng.integers(0, 2, size=sum(sizes.values())),
+        }
+    )
+    res = stats.cox(
+        df,
+        duration="duree_jours",
+        event="evt",
+        group=g.column,
+        reference=g.reference,
+        compared="francaise|qpv",
+    )
+    assert res.details["n_by_group"] == sizes
+    record = TestRecord("waiting_time_intersection_cox", "waiting_time", g, "francaise|qpv", res)
+    (entry,) = analysis.test_entries(analysis.results_frame([record], secret_threshold=T))
+    assert entry["suppressed"] is True and entry["estimate"] is None
+    assert entry["note"] == WITHHELD_NOTE_FR

@@ -911,6 +911,7 @@ def cox(
     if single:
         warns.append(f"{single} strate(s) d'une seule observation (sans information).")
     ev_by = {ref: int(d[gv == 0].sum()), cmp: int(d[gv == 1].sum())}
+    n_by = {ref: int((gv == 0).sum()), cmp: int((gv == 1).sum())}
     beta, ll, info, converged = _cox_fit(strata_objs, Xm)
     # separation judged on the standardised coefficients and the range of the
     # linear predictor, not on the raw coefficients (units of the controls)
@@ -920,7 +921,10 @@ def cox(
             "dans un groupe) : rapport de risques non estimable."
         )
         return TestResult(
-            **base, warnings=tuple(warns), alpha=alpha, details={"events_by_group": ev_by}
+            **base,
+            warnings=tuple(warns),
+            alpha=alpha,
+            details={"events_by_group": ev_by, "n_by_group": n_by},
         )
     if Xm.shape[1] > 1 and is_separated(Xm[:, 1:], beta[1:], model="cox"):
         warns.append(
@@ -978,6 +982,7 @@ def cox(
         "loglik": ll,
         "n_events": int(d.sum()),
         "events_by_group": ev_by,
+        "n_by_group": n_by,
         "covariance": "cluster" if cluster is not None else "model",
         "n_clusters": n_clusters,
         "df_reference": None if n_clusters is None else n_clusters - 1,
