@@ -63,6 +63,8 @@ from allocation_analysis.maps import (  # noqa: E402
     _to_bool,
     diverging_classes,
 )
+from allocation_analysis.narrative import fmt_level_fr  # noqa: E402
+from allocation_analysis.stats._result import TestResult  # noqa: E402
 from allocation_analysis.text import fmt_int  # noqa: E402
 
 __all__ = [
@@ -758,10 +760,14 @@ def forest_plot(
 
 
 # --------------------------------------------------------------------------- Kaplan–Meier
+_KM_COLUMNS = {"surv": "survival", "lower": "ci_low", "upper": "ci_high"}
+"""Columns of :func:`allocation_analysis.stats.kaplan_meier` curves → columns drawn."""
+
+
 def km_plot(
-    curves: Mapping[str, pd.DataFrame],
+    curves: Mapping[str, pd.DataFrame] | TestResult,
     *,
-    title: str,
+    title: str = "Courbes de Kaplan–Meier",
     xlabel: str = "Jours depuis le dépôt de la demande",
     ylabel: str = "Part des demandes sans attribution",
     source: str | None = DEFAULT_SOURCE,
@@ -770,9 +776,13 @@ def km_plot(
 
     Parameters
     ----------
-    curves : mapping str → DataFrame
-        For each group, columns ``time, survival, ci_low, ci_high`` (a step function
-        already estimated by the statistics module).
+    curves : TestResult or mapping str → DataFrame
+        The result of :func:`allocation_analysis.stats.kaplan_meier` (its
+        ``details["curves"]`` are drawn, with its interval level), or for each
+        group a step function already estimated, with columns ``time, survival,
+        ci_low, ci_high`` (as :func:`allocation_analysis.analysis.km_curves`
+        publishes them) or ``time, surv, lower, upper`` (as
+        :func:`~allocation_analysis.stats.kaplan_meier` estimates them).
     title, xlabel, ylabel : str
         Labels.
     source : str, optional
@@ -787,10 +797,19 @@ def km_plot(
     .. [1] Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from
        incomplete observations. *JASA*, 53(282), 457-481.
     """
+    level = 0.95
+    if isinstance(curves, TestResult):
+        if "curves" not in curves.details:
+            raise UsageError(
+                f"km_plot attend le résultat de stats.kaplan_meier, reçu celui de « {curves.name} »."
+            )
+        level = 1 - curves.alpha
+        curves = curves.details["curves"]
     if not curves:
         raise UsageError("« curves » est vide : aucune courbe à tracer.")
     fig, ax = _new_figure((7.5, 5.0))
     for k, (group, frame) in enumerate(curves.items()):
+        frame = frame.rename(columns=_KM_COLUMNS)
         _require_columns(
             frame, ["time", "survival", "ci_low", "ci_high"], argument=f"curves[{group!r}]"
         )
@@ -802,7 +821,13 @@ def km_plot(
             f["time"], f["ci_low"], f["ci_high"], step="post", color=colour, alpha=0.18, lw=0
         )
     ax.fill_between(
-        [], [], [], color="#999999", alpha=0.3, lw=0, label="intervalle de confiance à 95 %"
+        [],
+        [],
+        [],
+        color="#999999",
+        alpha=0.3,
+        lw=0,
+        label=f"intervalle de confiance à {fmt_level_fr(level)}",
     )
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
