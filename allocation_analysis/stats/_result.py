@@ -1,4 +1,4 @@
-"""The common result type of every disparity test (docs/methods.md, « Résultats »).
+"""The common result type of every disparity test (docs/methods.md §3).
 
 A test returns a :class:`TestResult` when one comparison is asked (``compared``
 given) and a :class:`ResultSet` when several are (``compared=None``: every level
