@@ -321,6 +321,11 @@ def _ci_fr(res: TestResult, sep: str = " à ") -> str | None:
     return f"{_fmt_estimate(name, res.ci_low)}{sep}{_fmt_estimate(name, res.ci_high)}"
 
 
+def _p_value_fr(p: Any) -> str:
+    """A p-value without its « p = » (``"0,031"``, ``"< 0,001"``) for a labelled cell."""
+    return fmt_p(p).removeprefix("p = ").removeprefix("p ")
+
+
 def _df_fr(df: float) -> str:
     return fmt_float(df, digits=0 if float(df).is_integer() else 1)
 
@@ -361,7 +366,7 @@ def _result_rows_fr(res: TestResult) -> list[tuple[str, str]]:
             stat += f" ({_df_fr(res.df)} ddl)"
         rows.append(("Statistique", stat))
     if not is_missing(res.p_value):
-        rows.append(("p-valeur", fmt_p(res.p_value).removeprefix("p ")))
+        rows.append(("p-valeur", _p_value_fr(res.p_value)))
     rows.append(("Effectif", fmt_int(res.n)))
     return rows
 
@@ -431,7 +436,7 @@ def result_html_fr(res: TestResult | ResultSet) -> str:
                 _comparison_fr(r),
                 est,
                 _ci_fr(r) or MISSING,
-                fmt_p(r.p_value).removeprefix("p "),
+                _p_value_fr(r.p_value),
                 fmt_int(r.n),
                 fmt_int(len(r.warnings)),
             ]

@@ -149,6 +149,7 @@ def test_summary_is_french_with_decimal_commas(two_groups):
     assert "Écart de taux : " + MINUS + "30,0 points" in text
     assert "hors UE comparé à française" in text
     assert "Effectif : 20" in text
+    assert re.search(r"^p-valeur : 0,\d{3}$", text, re.M), text
     assert not re.search(r"\d\.\d", text)
 
 
