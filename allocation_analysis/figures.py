@@ -19,7 +19,7 @@ References
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -607,11 +607,41 @@ def _forest_labels(data: pd.DataFrame) -> list[str]:
     return data["label"].astype(str).tolist()
 
 
+_RATIOS = ("odds_ratio", "hazard_ratio", "odds_ratio_per_period")
+"""Estimates drawn on the log axis of :func:`forest_plot`."""
+
+
+def _results_frame(results: TestResult | Sequence[TestResult]) -> tuple[pd.DataFrame, str]:
+    """Rows of :func:`forest_plot` from test results, and the label of their ratio."""
+    from allocation_analysis.narrative import result_label_fr
+
+    items = [results] if isinstance(results, TestResult) else list(results)
+    if not items:
+        raise UsageError("« results » est vide : aucun résultat à tracer.")
+    names = {r.estimate_name for r in items}
+    if len(names) != 1 or not names <= set(_RATIOS):
+        raise UsageError(
+            "« results » : le graphique en forêt trace des rapports (de cotes ou de risques) "
+            f"d'une seule sorte ; reçu : {', '.join(sorted(n or '(aucun)' for n in names))}."
+        )
+    frame = pd.DataFrame(
+        {
+            "label": [result_label_fr(r) for r in items],
+            "estimate": [r.estimate for r in items],
+            "ci_low": [r.ci_low for r in items],
+            "ci_high": [r.ci_high for r in items],
+            "p_adjusted": [r.p_value for r in items],
+        }
+    )
+    name = label(names.pop(), "estimate")
+    return frame, f"{name[0].upper()}{name[1:]} (échelle logarithmique)"
+
+
 def forest_plot(
-    results: pd.DataFrame,
+    results: pd.DataFrame | TestResult | Sequence[TestResult],
     *,
     title: str,
-    xlabel: str = "Rapport de cotes (échelle logarithmique)",
+    xlabel: str | None = None,
     alpha: float = 0.05,
     source: str | None = DEFAULT_SOURCE,
     wrap: int = 38,
@@ -623,16 +653,22 @@ def forest_plot(
 
     Parameters
     ----------
-    results : DataFrame
-        Columns ``estimate, ci_low, ci_high, p_adjusted`` (ratios ≥ 0) and either
-        ``outcome, group, reference`` (codes, with ``id`` or a ``method`` code), labelled
-        from :mod:`allocation_analysis.labels`, or a ready-made French ``label``.
+    results : DataFrame, TestResult, ResultSet or sequence of TestResult
+        A DataFrame with columns ``estimate, ci_low, ci_high, p_adjusted`` (ratios
+        ≥ 0) and either ``outcome, group, reference`` (codes, with ``id`` or a
+        ``method`` code), labelled from :mod:`allocation_analysis.labels`, or a
+        ready-made French ``label``. Or the results of tests of
+        :mod:`allocation_analysis.stats` estimating the same kind of ratio (odds
+        or hazard ratios), one row per comparison, labelled « hors UE comparé à
+        française (method) »; their own p-values (not adjusted) mark the rows.
     title : str
         Figure title.
-    xlabel : str
-        Axis label (e.g. « Rapport de risques instantanés » for hazard ratios).
+    xlabel : str, optional
+        Axis label; by default « Rapport de cotes (échelle logarithmique) », or the
+        name of the results' ratio (e.g. « Rapport de risques instantanés »).
     alpha : float
-        Level applied to ``p_adjusted``: significant rows are drawn filled.
+        Level applied to ``p_adjusted`` (or to the p-values of results): significant
+        rows are drawn filled.
     source : str, optional
         Source line.
     wrap : int
@@ -656,6 +692,10 @@ def forest_plot(
     .. [3] Lewis, S. & Clarke, M. (2001). Forest plots: trying to see the wood and
        the trees. *BMJ*, 322(7300), 1479-1480.
     """
+    if not isinstance(results, pd.DataFrame):
+        results, ratio_label = _results_frame(results)
+        xlabel = xlabel or ratio_label
+    xlabel = xlabel or "Rapport de cotes (échelle logarithmique)"
     _require_columns(results, ["estimate", "ci_low", "ci_high", "p_adjusted"], argument="results")
     data = results.reset_index(drop=True)
     if "label" not in data.columns and not {"outcome", "group", "reference"}.issubset(data.columns):

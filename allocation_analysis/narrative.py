@@ -29,6 +29,7 @@ __all__ = [
     "fmt_level_fr",
     "frame_fr",
     "result_html_fr",
+    "result_label_fr",
     "result_sentence_fr",
     "result_summary_fr",
     "test_sentence_fr",
@@ -369,6 +370,24 @@ def _result_rows_fr(res: TestResult) -> list[tuple[str, str]]:
         rows.append(("p-valeur", _p_value_fr(res.p_value)))
     rows.append(("Effectif", fmt_int(res.n)))
     return rows
+
+
+def result_label_fr(res: TestResult) -> str:
+    """Short French label of a result: « hors UE comparé à française (méthode) ».
+
+    Parameters
+    ----------
+    res : TestResult
+        A result of :mod:`allocation_analysis.stats`.
+
+    Returns
+    -------
+    str
+        The groups compared and, in parentheses, the start of the method (up to
+        its first comma), for a row of a table or of a forest plot.
+    """
+    method = res.method.split(",", 1)[0].split(" (", 1)[0].strip()
+    return f"{_comparison_fr(res)} ({method})" if method else _comparison_fr(res)
 
 
 def result_summary_fr(res: TestResult | ResultSet) -> str:

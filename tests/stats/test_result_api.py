@@ -223,3 +223,24 @@ def test_km_plot_draws_a_kaplan_meier_result_directly(km_data):
 def test_km_plot_refuses_another_result_with_a_french_message(two_groups):
     with pytest.raises(UsageError, match="kaplan_meier"):
         figures.km_plot(_rates(two_groups))
+
+
+def test_forest_plot_draws_the_results_of_a_test_directly(two_groups):
+    three = pd.concat([two_groups, two_groups.head(10).assign(nationalite="ue")], ignore_index=True)
+    res = stats.logit_disparity(three, outcome="access", group="nationalite", reference="francaise")
+    fig = figures.forest_plot(res, title="Accès")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Rapport de cotes (échelle logarithmique)"
+    ticks = " ".join(t.get_text() for t in ax.get_yticklabels())
+    assert "hors UE comparé" in ticks and "UE comparé" in ticks and "hors_ue" not in ticks
+
+
+def test_forest_plot_names_the_hazard_ratio_of_cox_results(km_data):
+    res = stats.cox(km_data, duration="t", event="e", group="g", reference="a", compared="b")
+    fig = figures.forest_plot(res, title="Délai")
+    assert fig.axes[0].get_xlabel() == "Rapport de risques instantanés (échelle logarithmique)"
+
+
+def test_forest_plot_refuses_results_that_are_not_ratios(two_groups):
+    with pytest.raises(UsageError, match="rapports"):
+        figures.forest_plot(_rates(two_groups), title="Accès")
