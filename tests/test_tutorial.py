@@ -65,8 +65,9 @@ def test_tutorial_runs_all_and_shows_french_results(tmp_path, monkeypatch):
     assert "Médiane" in shown  # Kaplan–Meier display
     assert "Indice de dissimilarité" in shown
     assert "L'argument" in shown and "absente des données" in shown  # the French error
-    figure = [c for c in code if "km_plot" in "".join(c["source"])]
-    assert any("image/png" in out.get("data", {}) for out in figure[0]["outputs"])
+    for drawing in ("figures.km_plot", "figures.forest_plot"):
+        figure = [c for c in code if drawing in "".join(c["source"])]
+        assert any("image/png" in out.get("data", {}) for out in figure[0]["outputs"]), drawing
     assert not list(tmp_path.glob("outputs")), "the tutorial writes nothing next to itself"
 
 
