@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # Jupyter kernel named in every notebook's metadata (allocation_analysis.pipeline.KERNEL_NAME).
 KERNEL      := allocation-analysis
 
-.PHONY: demo test lint lab bench install install-dev system-test-deps r-reference clean
+.PHONY: demo test lint docs lab bench install install-dev system-test-deps r-reference clean
 
 $(PY):
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -59,6 +59,9 @@ test: $(VENV)/.installed-dev system-test-deps
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check allocation_analysis tests benchmarks
 	$(VENV)/bin/ruff format --check allocation_analysis tests benchmarks
+
+docs: $(VENV)/.installed-dev
+	$(PY) -m allocation_analysis.docs_api
 
 bench: $(VENV)/.installed-dev
 	$(PIP) install --quiet -e ".[bench]"

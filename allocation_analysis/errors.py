@@ -62,3 +62,15 @@ class UsageError(AllocationAnalysisError):
 
 class AnalysisError(AllocationAnalysisError):
     """The analysis itself failed (exit code 3); the message names the failing step."""
+
+
+class ArgumentError(UsageError, ValueError):
+    """Invalid argument of a function of :mod:`allocation_analysis.stats`.
+
+    Every statistical function raises this one type for an argument it cannot
+    use (unknown column, a ``reference`` that is not a level of ``group``, an
+    option outside its allowed values, a non-binary outcome …), with a French
+    message naming the argument and the allowed values. It is a
+    :class:`UsageError` (the command line prints the message, without a
+    traceback) and a :class:`ValueError` (the usual Python type for a bad value).
+    """

@@ -19,7 +19,7 @@ References
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -63,6 +63,8 @@ from allocation_analysis.maps import (  # noqa: E402
     _to_bool,
     diverging_classes,
 )
+from allocation_analysis.narrative import fmt_level_fr  # noqa: E402
+from allocation_analysis.stats._result import TestResult  # noqa: E402
 from allocation_analysis.text import fmt_int  # noqa: E402
 
 __all__ = [
@@ -605,11 +607,41 @@ def _forest_labels(data: pd.DataFrame) -> list[str]:
     return data["label"].astype(str).tolist()
 
 
+_RATIOS = ("odds_ratio", "hazard_ratio", "odds_ratio_per_period")
+"""Estimates drawn on the log axis of :func:`forest_plot`."""
+
+
+def _results_frame(results: TestResult | Sequence[TestResult]) -> tuple[pd.DataFrame, str]:
+    """Rows of :func:`forest_plot` from test results, and the label of their ratio."""
+    from allocation_analysis.narrative import result_label_fr
+
+    items = [results] if isinstance(results, TestResult) else list(results)
+    if not items:
+        raise UsageError("« results » est vide : aucun résultat à tracer.")
+    names = {r.estimate_name for r in items}
+    if len(names) != 1 or not names <= set(_RATIOS):
+        raise UsageError(
+            "« results » : le graphique en forêt trace des rapports (de cotes ou de risques) "
+            f"d'une seule sorte ; reçu : {', '.join(sorted(n or '(aucun)' for n in names))}."
+        )
+    frame = pd.DataFrame(
+        {
+            "label": [result_label_fr(r) for r in items],
+            "estimate": [r.estimate for r in items],
+            "ci_low": [r.ci_low for r in items],
+            "ci_high": [r.ci_high for r in items],
+            "p_adjusted": [r.p_value for r in items],
+        }
+    )
+    name = label(names.pop(), "estimate")
+    return frame, f"{name[0].upper()}{name[1:]} (échelle logarithmique)"
+
+
 def forest_plot(
-    results: pd.DataFrame,
+    results: pd.DataFrame | TestResult | Sequence[TestResult],
     *,
     title: str,
-    xlabel: str = "Rapport de cotes (échelle logarithmique)",
+    xlabel: str | None = None,
     alpha: float = 0.05,
     source: str | None = DEFAULT_SOURCE,
     wrap: int = 38,
@@ -621,16 +653,22 @@ def forest_plot(
 
     Parameters
     ----------
-    results : DataFrame
-        Columns ``estimate, ci_low, ci_high, p_adjusted`` (ratios ≥ 0) and either
-        ``outcome, group, reference`` (codes, with ``id`` or a ``method`` code), labelled
-        from :mod:`allocation_analysis.labels`, or a ready-made French ``label``.
+    results : DataFrame, TestResult, ResultSet or sequence of TestResult
+        A DataFrame with columns ``estimate, ci_low, ci_high, p_adjusted`` (ratios
+        ≥ 0) and either ``outcome, group, reference`` (codes, with ``id`` or a
+        ``method`` code), labelled from :mod:`allocation_analysis.labels`, or a
+        ready-made French ``label``. Or the results of tests of
+        :mod:`allocation_analysis.stats` estimating the same kind of ratio (odds
+        or hazard ratios), one row per comparison, labelled « hors UE comparé à
+        française (method) »; their own p-values (not adjusted) mark the rows.
     title : str
         Figure title.
-    xlabel : str
-        Axis label (e.g. « Rapport de risques instantanés » for hazard ratios).
+    xlabel : str, optional
+        Axis label; by default « Rapport de cotes (échelle logarithmique) », or the
+        name of the results' ratio (e.g. « Rapport de risques instantanés »).
     alpha : float
-        Level applied to ``p_adjusted``: significant rows are drawn filled.
+        Level applied to ``p_adjusted`` (or to the p-values of results): significant
+        rows are drawn filled.
     source : str, optional
         Source line.
     wrap : int
@@ -654,6 +692,10 @@ def forest_plot(
     .. [3] Lewis, S. & Clarke, M. (2001). Forest plots: trying to see the wood and
        the trees. *BMJ*, 322(7300), 1479-1480.
     """
+    if not isinstance(results, pd.DataFrame):
+        results, ratio_label = _results_frame(results)
+        xlabel = xlabel or ratio_label
+    xlabel = xlabel or "Rapport de cotes (échelle logarithmique)"
     _require_columns(results, ["estimate", "ci_low", "ci_high", "p_adjusted"], argument="results")
     data = results.reset_index(drop=True)
     if "label" not in data.columns and not {"outcome", "group", "reference"}.issubset(data.columns):
@@ -758,10 +800,14 @@ def forest_plot(
 
 
 # --------------------------------------------------------------------------- Kaplan–Meier
+_KM_COLUMNS = {"surv": "survival", "lower": "ci_low", "upper": "ci_high"}
+"""Columns of :func:`allocation_analysis.stats.kaplan_meier` curves → columns drawn."""
+
+
 def km_plot(
-    curves: Mapping[str, pd.DataFrame],
+    curves: Mapping[str, pd.DataFrame] | TestResult,
     *,
-    title: str,
+    title: str = "Courbes de Kaplan–Meier",
     xlabel: str = "Jours depuis le dépôt de la demande",
     ylabel: str = "Part des demandes sans attribution",
     source: str | None = DEFAULT_SOURCE,
@@ -770,9 +816,13 @@ def km_plot(
 
     Parameters
     ----------
-    curves : mapping str → DataFrame
-        For each group, columns ``time, survival, ci_low, ci_high`` (a step function
-        already estimated by the statistics module).
+    curves : TestResult or mapping str → DataFrame
+        The result of :func:`allocation_analysis.stats.kaplan_meier` (its
+        ``details["curves"]`` are drawn, with its interval level), or for each
+        group a step function already estimated, with columns ``time, survival,
+        ci_low, ci_high`` (as :func:`allocation_analysis.analysis.km_curves`
+        publishes them) or ``time, surv, lower, upper`` (as
+        :func:`~allocation_analysis.stats.kaplan_meier` estimates them).
     title, xlabel, ylabel : str
         Labels.
     source : str, optional
@@ -787,10 +837,19 @@ def km_plot(
     .. [1] Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from
        incomplete observations. *JASA*, 53(282), 457-481.
     """
+    level = 0.95
+    if isinstance(curves, TestResult):
+        if "curves" not in curves.details:
+            raise UsageError(
+                f"km_plot attend le résultat de stats.kaplan_meier, reçu celui de « {curves.name} »."
+            )
+        level = 1 - curves.alpha
+        curves = curves.details["curves"]
     if not curves:
         raise UsageError("« curves » est vide : aucune courbe à tracer.")
     fig, ax = _new_figure((7.5, 5.0))
     for k, (group, frame) in enumerate(curves.items()):
+        frame = frame.rename(columns=_KM_COLUMNS)
         _require_columns(
             frame, ["time", "survival", "ci_low", "ci_high"], argument=f"curves[{group!r}]"
         )
@@ -802,7 +861,13 @@ def km_plot(
             f["time"], f["ci_low"], f["ci_high"], step="post", color=colour, alpha=0.18, lw=0
         )
     ax.fill_between(
-        [], [], [], color="#999999", alpha=0.3, lw=0, label="intervalle de confiance à 95 %"
+        [],
+        [],
+        [],
+        color="#999999",
+        alpha=0.3,
+        lw=0,
+        label=f"intervalle de confiance à {fmt_level_fr(level)}",
     )
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)

@@ -248,6 +248,9 @@ ESTIMATE_LABELS_FR: dict[str, str] = {
     "unexplained_gap": "part inexpliquée de l'écart de taux",
     "mean_profile_probability_difference": "écart moyen de probabilité (profils types)",
     "dissimilarity": "indice de dissimilarité",
+    "isolation": "indice d'isolement",
+    "theil_h": "indice H de Theil",
+    "odds_ratio_per_period": "rapport de cotes par semestre",
     "minimum_detectable_effect": "effet minimal détectable",
 }
 """Names of the estimates (``estimate_name``)."""

@@ -7,14 +7,18 @@ Nothing here computes a statistic: it only words and formats.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from allocation_analysis.labels import ESTIMATE_LABELS_FR as _ESTIMATE_FR
-from allocation_analysis.labels import FAMILY_FR, GROUP_FR, METHOD_FR, OUTCOME_FR
+from allocation_analysis.labels import FAMILY_FR, GROUP_FR, GROUP_SHORT_FR, METHOD_FR, OUTCOME_FR
 from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_p, fmt_pct, is_missing
+
+if TYPE_CHECKING:
+    from allocation_analysis.stats._result import ResultSet, TestResult
 
 __all__ = [
     "FAMILY_FR",
@@ -24,6 +28,10 @@ __all__ = [
     "ci_label_fr",
     "fmt_level_fr",
     "frame_fr",
+    "result_html_fr",
+    "result_label_fr",
+    "result_sentence_fr",
+    "result_summary_fr",
     "test_sentence_fr",
     "tests_note_fr",
     "tests_sentences_fr",
@@ -91,10 +99,14 @@ def _significant(rec: Mapping[str, Any], alpha: float) -> bool | None:
     return float(p) < alpha
 
 
-def test_sentence_fr(rec: Mapping[str, Any], *, alpha: float = 0.05) -> str:
-    """One French sentence for one row of the results table.
+def test_sentence_fr(rec: Mapping[str, Any] | TestResult, *, alpha: float = 0.05) -> str:
+    """One French sentence for one row of the results table, or for one test result.
 
-    The interval is the row's ``1 - alpha`` interval (``alpha`` of the row,
+    A :class:`~allocation_analysis.stats.TestResult` (the direct output of a
+    test of :mod:`allocation_analysis.stats`) is worded by
+    :func:`result_sentence_fr`, with its own, unadjusted p-value.
+
+    For a row of the results table, the interval is the row's ``1 - alpha`` interval (``alpha`` of the row,
     else the ``alpha`` argument), not adjusted; a primary test adds its
     interval adjusted for multiple testing (``ci_low_adjusted``,
     ``ci_high_adjusted``) with its level.
@@ -111,6 +123,8 @@ def test_sentence_fr(rec: Mapping[str, Any], *, alpha: float = 0.05) -> str:
     0,60 à 0,86) ; p ajustée = 0,001 ; l'écart est significatif après correction pour tests
     multiples.
     """
+    if not isinstance(rec, Mapping):
+        return result_sentence_fr(rec, alpha=alpha)
     what = OUTCOME_FR.get(rec["outcome"], rec["outcome"])
     method = METHOD_FR.get(_method_key(rec["id"]), rec.get("method", ""))
     grp = GROUP_FR.get(rec["group"], rec["group"])
@@ -283,3 +297,255 @@ def frame_fr(
     if rename:
         out = out.rename(columns=dict(rename))
     return out
+
+
+# --------------------------------------------------------------------------- one result
+def _group_fr(code: str) -> str:
+    return GROUP_SHORT_FR.get(code, code)
+
+
+def _comparison_fr(res: TestResult) -> str:
+    """« hors UE comparé à française », or the list of groups of a k-sample method."""
+    if res.compared is not None and res.estimate_name:
+        return f"{_group_fr(res.compared)} comparé à {_group_fr(res.reference or '')}"
+    return ", ".join(_group_fr(g) for g in res.groups) or MISSING
+
+
+def _estimate_label_fr(name: str) -> str:
+    return _ESTIMATE_FR.get(name, name.replace("_", " "))
+
+
+def _ci_fr(res: TestResult, sep: str = " à ") -> str | None:
+    if is_missing(res.ci_low) or is_missing(res.ci_high):
+        return None
+    name = res.estimate_name
+    return f"{_fmt_estimate(name, res.ci_low)}{sep}{_fmt_estimate(name, res.ci_high)}"
+
+
+def _p_value_fr(p: Any) -> str:
+    """A p-value without its « p = » (``"0,031"``, ``"< 0,001"``) for a labelled cell."""
+    return fmt_p(p).removeprefix("p = ").removeprefix("p ")
+
+
+def _df_fr(df: float) -> str:
+    return fmt_float(df, digits=0 if float(df).is_integer() else 1)
+
+
+def _medians_fr(res: TestResult) -> list[tuple[str, str, str, str]]:
+    """``(group, median, interval, counts)`` per group of a Kaplan–Meier result."""
+    medians = res.details.get("medians") if res.details else None
+    if not isinstance(medians, pd.DataFrame) or medians.empty:
+        return []
+    out = []
+    for rec in medians.to_dict(orient="records"):
+        med = rec.get("median")
+        lo, hi = rec.get("median_low"), rec.get("median_high")
+        out.append(
+            (
+                _group_fr(str(rec["group"])),
+                "non atteinte" if is_missing(med) else fmt_float(med, digits=1),
+                f"{fmt_float(lo, digits=1, missing='?')} à "
+                f"{fmt_float(hi, digits=1, missing='non atteinte')}",
+                f"{fmt_int(rec.get('n'))} observations, {fmt_int(rec.get('events'))} événements",
+            )
+        )
+    return out
+
+
+def _result_rows_fr(res: TestResult) -> list[tuple[str, str]]:
+    """The labelled values of a result, in reading order (French labels and numbers)."""
+    rows = [("Méthode", res.method), ("Groupes", _comparison_fr(res))]
+    if res.estimate_name and not is_missing(res.estimate):
+        label = _estimate_label_fr(res.estimate_name)
+        rows.append((label[0].upper() + label[1:], _fmt_estimate(res.estimate_name, res.estimate)))
+        ci = _ci_fr(res)
+        if ci:
+            rows.append((ci_label_fr(res.alpha), ci))
+    if not is_missing(res.statistic):
+        stat = fmt_float(res.statistic, digits=2)
+        if not is_missing(res.df):
+            stat += f" ({_df_fr(res.df)} ddl)"
+        rows.append(("Statistique", stat))
+    if not is_missing(res.p_value):
+        rows.append(("p-valeur", _p_value_fr(res.p_value)))
+    rows.append(("Effectif", fmt_int(res.n)))
+    return rows
+
+
+def result_label_fr(res: TestResult) -> str:
+    """Short French label of a result: « hors UE comparé à française (méthode) ».
+
+    Parameters
+    ----------
+    res : TestResult
+        A result of :mod:`allocation_analysis.stats`.
+
+    Returns
+    -------
+    str
+        The groups compared and, in parentheses, the start of the method (up to
+        its first comma), for a row of a table or of a forest plot.
+    """
+    method = res.method.split(",", 1)[0].split(" (", 1)[0].strip()
+    return f"{_comparison_fr(res)} ({method})" if method else _comparison_fr(res)
+
+
+def result_summary_fr(res: TestResult | ResultSet) -> str:
+    """A plain-text French summary of a test result (decimal commas, French labels).
+
+    Parameters
+    ----------
+    res : TestResult or ResultSet
+        The output of a test of :mod:`allocation_analysis.stats`; a
+        :class:`~allocation_analysis.stats.ResultSet` gives one block per comparison.
+
+    Returns
+    -------
+    str
+        Several lines: method, groups, estimate and interval, statistic and
+        p-value (not adjusted for multiple testing), number of observations, the
+        medians of a Kaplan–Meier result, the warnings.
+
+    See Also
+    --------
+    result_sentence_fr : the same result in one sentence.
+    """
+    if not hasattr(res, "estimate_name"):
+        return "\n\n".join(result_summary_fr(r) for r in res)
+    lines = [f"{k} : {v}" for k, v in _result_rows_fr(res)]
+    medians = _medians_fr(res)
+    if medians:
+        lines.append(f"Médianes ({ci_label_fr(res.alpha)}) :")
+        lines += [f"  {g} : {m} ({ci}) — {c}" for g, m, ci, c in medians]
+    if res.warnings:
+        lines.append("Avertissements :")
+        lines += [f"  - {w}" for w in res.warnings]
+    return "\n".join(lines)
+
+
+def result_html_fr(res: TestResult | ResultSet) -> str:
+    """HTML display of a test result with French labels and numbers (JupyterLab).
+
+    Parameters
+    ----------
+    res : TestResult or ResultSet
+        A :class:`~allocation_analysis.stats.ResultSet` is shown as one table
+        row per comparison.
+
+    Returns
+    -------
+    str
+        An HTML fragment.
+    """
+    esc = html.escape
+    if not hasattr(res, "estimate_name"):
+        results = list(res)
+        if not results:
+            return "<div>Aucun résultat.</div>"
+        ci_head = ci_label_fr(results[0].alpha)
+        head = ["Groupes", "Estimation", ci_head, "p-valeur", "Effectif", "Avertissements"]
+        body = []
+        for r in results:
+            est = (
+                f"{_estimate_label_fr(r.estimate_name)} {_fmt_estimate(r.estimate_name, r.estimate)}"
+                if r.estimate_name
+                else MISSING
+            )
+            cells = [
+                _comparison_fr(r),
+                est,
+                _ci_fr(r) or MISSING,
+                _p_value_fr(r.p_value),
+                fmt_int(r.n),
+                fmt_int(len(r.warnings)),
+            ]
+            body.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+        th = "".join(f"<th>{esc(h)}</th>" for h in head)
+        return (
+            f"<div><strong>{esc(results[0].method)}</strong>"
+            f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        )
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(v)}</td></tr>"
+        for k, v in _result_rows_fr(res)
+    )
+    medians = _medians_fr(res)
+    med_html = ""
+    if medians:
+        cells = "".join(
+            f"<tr><td>{esc(g)}</td><td>{esc(m)}</td><td>{esc(ci)}</td><td>{esc(c)}</td></tr>"
+            for g, m, ci, c in medians
+        )
+        med_html = (
+            "<table><thead><tr><th>Groupe</th><th>Médiane</th>"
+            f"<th>{esc(ci_label_fr(res.alpha))}</th><th>Effectifs</th></tr></thead>"
+            f"<tbody>{cells}</tbody></table>"
+        )
+    warn = "".join(f"<li>{esc(w)}</li>" for w in res.warnings)
+    warn_html = f"<p>Avertissements :</p><ul>{warn}</ul>" if warn else ""
+    return f"<div><table>{rows}</table>{med_html}{warn_html}</div>"
+
+
+def result_sentence_fr(
+    res: TestResult | ResultSet, *, alpha: float | None = None, outcome: str | None = None
+) -> str:
+    """The plain-language French sentence of a test result, as the report words it.
+
+    Parameters
+    ----------
+    res : TestResult or ResultSet
+        The output of a test of :mod:`allocation_analysis.stats`; a
+        :class:`~allocation_analysis.stats.ResultSet` gives one sentence per comparison.
+    alpha : float, optional
+        Significance level of the conclusion (default: the result's own ``alpha``).
+        The p-value is the test's own, not adjusted for multiple testing.
+    outcome : str, optional
+        Code of the question (``"access"``, ``"waiting_time"`` …) put at the head
+        of the sentence with its French label.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from allocation_analysis.stats import TestResult
+    >>> r = TestResult(name="cmh", method="Mantel–Haenszel", estimate=0.72,
+    ...                estimate_name="odds_ratio", ci_low=0.6, ci_high=0.86,
+    ...                p_value=0.001, n=1200, groups=("francaise", "hors_ue"))
+    >>> print(result_sentence_fr(r, outcome="access"))  # doctest: +NORMALIZE_WHITESPACE
+    Accès (attribution dans le semestre) : hors UE comparé à française — rapport de cotes
+    0,72 (IC 95 % : 0,60 à 0,86) ; p = 0,001 ; l'écart est significatif au seuil de 5 %
+    (test pris isolément, sans correction pour tests multiples).
+    """
+    if not hasattr(res, "estimate_name"):
+        return " ".join(result_sentence_fr(r, alpha=alpha, outcome=outcome) for r in res)
+    level = res.alpha if alpha is None else float(alpha)
+    head = _comparison_fr(res)
+    if outcome:
+        head = f"{OUTCOME_FR.get(outcome, outcome)} : {head}"
+    medians = _medians_fr(res)
+    if medians:
+        parts = ", ".join(f"{g} {m} ({ci_label_fr(res.alpha)} : {ci})" for g, m, ci, _c in medians)
+        return f"{head} — durée médiane : {parts}."
+    if is_missing(res.p_value):
+        why = "; ".join(res.warnings) or "p-valeur indisponible"
+        return f"{head} — pas de conclusion ({why})."
+    sig = float(res.p_value) < level
+    verb = "est" if sig else "n'est pas"
+    verdict = (
+        f"l'écart {verb} significatif au seuil de {fmt_level_fr(level)} "
+        "(test pris isolément, sans correction pour tests multiples)"
+    )
+    p_txt = fmt_p(res.p_value)
+    if res.estimate_name and not is_missing(res.estimate):
+        ci = _ci_fr(res)
+        ci_txt = f" ({ci_label_fr(res.alpha)} : {ci})" if ci else ""
+        est = _fmt_estimate(res.estimate_name, res.estimate)
+        return (
+            f"{head} — {_estimate_label_fr(res.estimate_name)} {est}{ci_txt} ; {p_txt} ; {verdict}."
+        )
+    stat = (
+        "" if is_missing(res.statistic) else f"statistique {fmt_float(res.statistic, digits=2)} ; "
+    )
+    return f"{head} — {stat}{p_txt} ; {verdict}."

@@ -67,6 +67,7 @@ class Session:
 
     @property
     def period(self) -> Period:
+        """The semester analysed (from the session's configuration)."""
         return self.config.period
 
     @property

@@ -79,6 +79,7 @@ class ColumnMap:
     source: str | None = None
 
     def for_table(self, table: str) -> TableMap:
+        """The map of one table (an empty map when the file has no section for it)."""
         return self.tables.get("seuils_q1" if table == "seuils" else table, TableMap())
 
 

@@ -167,10 +167,12 @@ class LoadResult:
 
     @property
     def n_rejected(self) -> int:
+        """Number of rows rejected (a row with several reasons counts once)."""
         return int(self.rejects["source_row"].nunique())
 
     @property
     def n_accepted(self) -> int:
+        """Number of rows accepted."""
         return len(self.data)
 
     def reject_rows(self, mask: pd.Series, *, column: str, rule: str, message: str) -> None:

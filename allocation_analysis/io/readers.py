@@ -137,6 +137,7 @@ class ReadInfo:
 
     @property
     def n_ragged(self) -> int:
+        """Number of ragged records (wrong number of fields, unclosed quote) left out."""
         return len(self.ragged)
 
     @property

@@ -1,8 +1,13 @@
 """Statistical tests of allocation disparities (docs/methods.md §2–3).
 
-Every test returns a :class:`TestResult` (or a :class:`ResultSet` for a
-multi-level group without ``compared``), validated against R reference
-implementations (``tests/reference/``) and calibrated on synthetic data.
+Every test returns a :class:`TestResult` when one comparison is asked
+(``compared`` given) and a :class:`ResultSet` when several are
+(``compared=None``: every level other than the reference), whatever the data
+hold; results read in French with ``summary()``, ``sentence_fr()`` and their
+JupyterLab display. Invalid arguments raise
+:class:`~allocation_analysis.errors.ArgumentError` everywhere. The tests are
+validated against R reference implementations (``tests/reference/``) and
+calibrated on synthetic data.
 
 Families
 --------

@@ -1,8 +1,14 @@
-"""The common result type of every disparity test (docs/methods.md §3)."""
+"""The common result type of every disparity test (docs/methods.md §3).
+
+A test returns a :class:`TestResult` when one comparison is asked (``compared``
+given) and a :class:`ResultSet` when several are (``compared=None``: every level
+other than the reference), whatever the data hold. Both have a short ``repr``,
+a French :meth:`~TestResult.summary`, a French HTML display for JupyterLab and a
+plain-language :meth:`~TestResult.sentence_fr`.
+"""
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -10,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ResultSet", "TestResult"]
+__all__ = ["ResultSet", "TestResult", "package_results"]
 
 
 @dataclass(frozen=True)
@@ -76,10 +82,12 @@ class TestResult:
 
     @property
     def reference(self) -> str | None:
+        """The reference group (first of ``groups``), None without groups."""
         return self.groups[0] if self.groups else None
 
     @property
     def compared(self) -> str | None:
+        """The compared group (second of ``groups``), None for fewer than two groups."""
         return self.groups[1] if len(self.groups) > 1 else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,28 +113,46 @@ class TestResult:
 
         return replace(self, warnings=tuple(self.warnings) + tuple(extra))
 
-    def _repr_html_(self) -> str:
-        def fmt(x: Any) -> str:
-            if isinstance(x, float):
-                return "NaN" if math.isnan(x) else f"{x:.4g}"
-            return html.escape(str(x))
+    def __repr__(self) -> str:
+        parts = [f"{self.name}:"]
+        if self.groups:
+            parts.append(" vs ".join(reversed(self.groups)))
+        if self.estimate_name:
+            ci = f" [{self.ci_low:.4g}, {self.ci_high:.4g}]" if not math.isnan(self.ci_low) else ""
+            parts.append(f"{self.estimate_name}={self.estimate:.4g}{ci}")
+        if not math.isnan(self.p_value):
+            parts.append(f"p={self.p_value:.3g}")
+        parts.append(f"n={self.n}")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warning(s)")
+        if self.details:
+            parts.append("details: " + ", ".join(map(str, self.details)))
+        return f"<TestResult {' '.join(parts)}>"
 
-        rows = [
-            ("méthode", self.method),
-            ("groupes", " vs ".join(reversed(self.groups))),
-            (self.estimate_name or "estimation", self.estimate),
-            (f"IC {100 * (1 - self.alpha):.0f} %", f"[{fmt(self.ci_low)} ; {fmt(self.ci_high)}]"),
-            ("statistique", self.statistic),
-            ("ddl", self.df),
-            ("p-valeur", self.p_value),
-            ("n", self.n),
-        ]
-        body = "".join(f"<tr><th>{html.escape(k)}</th><td>{fmt(v)}</td></tr>" for k, v in rows)
-        warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
-        warn_html = f"<ul>{warn}</ul>" if warn else ""
-        return (
-            f"<div><strong>{html.escape(self.name)}</strong><table>{body}</table>{warn_html}</div>"
-        )
+    def summary(self) -> str:
+        """French plain-text summary: method, groups, estimate, interval, p-value, warnings.
+
+        Numbers are written the French way (decimal comma); a Kaplan–Meier result
+        lists its medians. See :func:`allocation_analysis.narrative.result_summary_fr`.
+        """
+        from allocation_analysis.narrative import result_summary_fr
+
+        return result_summary_fr(self)
+
+    def sentence_fr(self, *, alpha: float | None = None, outcome: str | None = None) -> str:
+        """The result in one plain-language French sentence, as the report words it.
+
+        See :func:`allocation_analysis.narrative.result_sentence_fr` for the
+        parameters (significance level, question put at the head of the sentence).
+        """
+        from allocation_analysis.narrative import result_sentence_fr
+
+        return result_sentence_fr(self, alpha=alpha, outcome=outcome)
+
+    def _repr_html_(self) -> str:
+        from allocation_analysis.narrative import result_html_fr
+
+        return result_html_fr(self)
 
 
 @dataclass(frozen=True)
@@ -154,5 +180,42 @@ class ResultSet(Sequence[TestResult]):
             return pd.DataFrame()
         return pd.concat([r.to_frame() for r in self.results], ignore_index=True)
 
+    def __repr__(self) -> str:
+        name = self.results[0].name if self.results else ""
+        compared = ", ".join(str(r.compared) for r in self.results)
+        return f"<ResultSet {name}: {len(self.results)} comparison(s) ({compared})>"
+
+    def summary(self) -> str:
+        """French plain-text summary, one block per comparison (see :meth:`TestResult.summary`)."""
+        from allocation_analysis.narrative import result_summary_fr
+
+        return result_summary_fr(self)
+
+    def sentence_fr(self, *, alpha: float | None = None, outcome: str | None = None) -> str:
+        """One French sentence per comparison (see :meth:`TestResult.sentence_fr`)."""
+        from allocation_analysis.narrative import result_sentence_fr
+
+        return result_sentence_fr(self, alpha=alpha, outcome=outcome)
+
     def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False)
+        from allocation_analysis.narrative import result_html_fr
+
+        return result_html_fr(self)
+
+
+def package_results(results: Sequence[TestResult], compared: Any) -> TestResult | ResultSet:
+    """The return value of a test: one result when one comparison was asked, else a set.
+
+    Parameters
+    ----------
+    results : sequence of TestResult
+        One result per compared level.
+    compared : scalar or None
+        The ``compared`` argument of the test: a level asks for one comparison
+        (a :class:`TestResult`); ``None`` asks for every level other than the
+        reference (a :class:`ResultSet`, even when the data hold a single other
+        level), so that the type never depends on the data.
+    """
+    if compared is not None:
+        return results[0]
+    return ResultSet(tuple(results))

@@ -46,6 +46,8 @@ from typing import Literal
 
 import numpy as np
 
+from allocation_analysis.errors import ArgumentError
+
 __all__ = [
     "FITTED_PROBABILITY_EPS",
     "MAX_LINEAR_PREDICTOR",
@@ -160,4 +162,4 @@ def is_separated(
         return bool(np.max(np.abs(eta)) > MAX_LINEAR_PREDICTOR)
     if model == "cox":
         return bool(np.ptp(eta) > 2.0 * MAX_LINEAR_PREDICTOR)
-    raise ValueError(f"L'argument `model` doit valoir 'logit' ou 'cox', reçu {model!r}.")
+    raise ArgumentError(f"L'argument `model` doit valoir 'logit' ou 'cox', reçu {model!r}.")

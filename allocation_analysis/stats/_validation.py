@@ -1,7 +1,8 @@
 """Argument validation shared by the statistical tests.
 
 Argument mistakes (unknown column, a ``reference`` that is not a level of
-``group``, an option outside its allowed values) raise :class:`ValueError`
+``group``, an option outside its allowed values) raise
+:class:`~allocation_analysis.errors.ArgumentError` (a `ValueError`)
 with a message that names the argument and lists the allowed values.
 Problems in the *data* (an empty group, no events …) are not errors: the
 tests report them as warnings on their result.
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from allocation_analysis.errors import ArgumentError
 
 __all__ = [
     "check_alpha",
@@ -40,11 +43,11 @@ def check_dataframe(df: Any, *, name: str = "df") -> pd.DataFrame:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         When ``df`` is not a DataFrame.
     """
     if not isinstance(df, pd.DataFrame):
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `{name}` doit être un pandas.DataFrame, reçu {type(df).__name__}."
         )
     return df
@@ -63,7 +66,7 @@ def check_columns(df: pd.DataFrame, **columns: str | Sequence[str] | None) -> No
 
     Raises
     ------
-    ValueError
+    ArgumentError
         Naming the argument, the missing column and the available columns.
     """
     check_dataframe(df)
@@ -74,9 +77,11 @@ def check_columns(df: pd.DataFrame, **columns: str | Sequence[str] | None) -> No
         names = [value] if isinstance(value, str) else list(value)
         for col in names:
             if not isinstance(col, str) and col not in df.columns:
-                raise ValueError(f"L'argument `{arg}` doit être un nom de colonne, reçu {col!r}.")
+                raise ArgumentError(
+                    f"L'argument `{arg}` doit être un nom de colonne, reçu {col!r}."
+                )
             if col not in df.columns:
-                raise ValueError(
+                raise ArgumentError(
                     f"L'argument `{arg}` désigne la colonne {col!r}, absente des données. "
                     f"Colonnes disponibles : {_show(available)}."
                 )
@@ -121,7 +126,7 @@ def resolve_groups(
 
     Raises
     ------
-    ValueError
+    ArgumentError
         When ``reference`` or ``compared`` is not a level of ``group``, or when
         they are equal.
     """
@@ -129,7 +134,7 @@ def resolve_groups(
     levels = group_levels(df, group)
     ref = str(reference)
     if reference is None or ref not in levels:
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `reference` vaut {reference!r}, qui n'est pas une modalité de la "
             f"colonne {group!r}. Modalités possibles : {_show(levels)}."
         )
@@ -137,12 +142,12 @@ def resolve_groups(
         return [lv for lv in levels if lv != ref]
     comp = str(compared)
     if comp not in levels:
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `compared` vaut {compared!r}, qui n'est pas une modalité de la "
             f"colonne {group!r}. Modalités possibles : {_show(levels)}."
         )
     if comp == ref:
-        raise ValueError(
+        raise ArgumentError(
             f"Les arguments `compared` et `reference` désignent la même modalité {ref!r}."
         )
     return [comp]
@@ -153,11 +158,11 @@ def check_option(name: str, value: Any, allowed: Sequence[Any]) -> Any:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         Naming the option and its allowed values.
     """
     if value not in allowed:
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `{name}` doit valoir l'une des valeurs {_show(allowed)}, reçu {value!r}."
         )
     return value
@@ -170,13 +175,13 @@ def check_probability(
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"L'argument `{name}` doit être un nombre, reçu {value!r}.") from None
+        raise ArgumentError(f"L'argument `{name}` doit être un nombre, reçu {value!r}.") from None
     ok_low = x >= 0 if closed_low else x > 0
     ok_high = x <= 1 if closed_high else x < 1
     if math.isnan(x) or not (ok_low and ok_high):
         lo = "[" if closed_low else "]"
         hi = "]" if closed_high else "["
-        raise ValueError(f"L'argument `{name}` doit être dans {lo}0 ; 1{hi}, reçu {value!r}.")
+        raise ArgumentError(f"L'argument `{name}` doit être dans {lo}0 ; 1{hi}, reçu {value!r}.")
     return x
 
 
@@ -188,7 +193,7 @@ def check_alpha(alpha: Any) -> float:
 def check_int(name: str, value: Any, *, minimum: int = 0) -> int:
     """Check that ``value`` is an integer ≥ ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `{name}` doit être un entier supérieur ou égal à {minimum}, "
             f"reçu {value!r}."
         )
@@ -207,7 +212,7 @@ def check_binary(df: pd.DataFrame, column: str, *, name: str = "outcome") -> pd.
 
     Raises
     ------
-    ValueError
+    ArgumentError
         When the column holds other values (the first few are shown).
     """
     check_columns(df, **{name: column})
@@ -218,7 +223,7 @@ def check_binary(df: pd.DataFrame, column: str, *, name: str = "outcome") -> pd.
         out = pd.to_numeric(s, errors="coerce").astype("float64")
         bad = out.notna() & ~out.isin([0.0, 1.0])
         if bad.any():
-            raise ValueError(
+            raise ArgumentError(
                 f"L'argument `{name}` désigne la colonne {column!r}, qui doit être binaire "
                 f"(0/1, vrai/faux) ; valeurs trouvées : {_show(pd.unique(s[bad])[:5])}."
             )
@@ -229,7 +234,7 @@ def check_binary(df: pd.DataFrame, column: str, *, name: str = "outcome") -> pd.
     out[txt.isin(_FALSE).fillna(False).astype(bool)] = 0.0
     bad = txt.notna() & out.isna()
     if bad.any():
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `{name}` désigne la colonne {column!r}, qui doit être binaire "
             f"(0/1, vrai/faux) ; valeurs trouvées : {_show(pd.unique(s[bad])[:5])}."
         )

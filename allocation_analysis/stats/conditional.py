@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._result import TestResult
 from allocation_analysis.stats._separation import (
     MAX_STANDARDIZED_COEF,
@@ -404,15 +405,15 @@ def conditional_logit_disparity(
     check_columns(df, outcome=outcome, group=group, strata=strata, controls=controls)
     alpha = check_alpha(alpha)
     if group in controls or outcome in controls or strata in controls:
-        raise ValueError(
+        raise ArgumentError(
             "L'argument `controls` ne doit contenir ni `group`, ni `outcome`, ni `strata`."
         )
     if strata in (group, outcome):
-        raise ValueError(
+        raise ArgumentError(
             "L'argument `strata` doit désigner une autre colonne que `group` et `outcome`."
         )
     if compared is None:
-        raise ValueError(
+        raise ArgumentError(
             "L'argument `compared` est obligatoire : indiquer la modalité de "
             f"{group!r} comparée à la référence."
         )

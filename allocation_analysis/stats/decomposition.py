@@ -24,6 +24,7 @@ from scipy import stats as sps
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
+from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._result import TestResult
 from allocation_analysis.stats._separation import (
     MAX_STANDARDIZED_COEF,
@@ -57,9 +58,9 @@ def _prepare(df, outcome, group, reference, compared, controls, binary):
     controls = _as_controls(controls)
     check_columns(df, outcome=outcome, group=group, controls=controls)
     if not controls:
-        raise ValueError("L'argument `controls` doit contenir au moins une colonne.")
+        raise ArgumentError("L'argument `controls` doit contenir au moins une colonne.")
     if compared is None:
-        raise ValueError("L'argument `compared` est obligatoire pour une décomposition.")
+        raise ArgumentError("L'argument `compared` est obligatoire pour une décomposition.")
     cmp = resolve_groups(df, group=group, reference=reference, compared=compared)[0]
     ref = str(reference)
     g_txt = df[group].astype("string")
@@ -68,7 +69,7 @@ def _prepare(df, outcome, group, reference, compared, controls, binary):
         sub["__y__"] = check_binary(df, outcome, name="outcome").loc[sub.index]
     else:
         if not pd.api.types.is_numeric_dtype(df[outcome].dtype):
-            raise ValueError(
+            raise ArgumentError(
                 f"L'argument `outcome` désigne la colonne {outcome!r}, qui doit être numérique."
             )
         sub["__y__"] = sub[outcome].astype("float64")
@@ -395,7 +396,9 @@ def fairlie(
     check_option("inference", inference, ["analytic", "bootstrap"])
     n_boot = check_int("n_boot", n_boot, minimum=0)
     if inference == "bootstrap" and n_boot < 2:
-        raise ValueError("L'argument `n_boot` doit valoir au moins 2 avec inference='bootstrap'.")
+        raise ArgumentError(
+            "L'argument `n_boot` doit valoir au moins 2 avec inference='bootstrap'."
+        )
     n_orderings = check_int("n_orderings", n_orderings, minimum=1)
     check_option("pooled", pooled, [True, False])
     alpha = check_alpha(alpha)

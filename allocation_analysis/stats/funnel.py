@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._validation import (
     check_alpha,
     check_binary,
@@ -201,16 +202,16 @@ def funnel_decomposition(
         stages = [stages]
     stages = list(stages)
     if not stages:
-        raise ValueError("L'argument `stages` doit contenir au moins une colonne.")
+        raise ArgumentError("L'argument `stages` doit contenir au moins une colonne.")
     if len(set(stages)) != len(stages):
         dup = sorted({s for s in stages if stages.count(s) > 1})
-        raise ValueError(f"L'argument `stages` contient des colonnes répétées : {dup}.")
+        raise ArgumentError(f"L'argument `stages` contient des colonnes répétées : {dup}.")
     check_columns(df, group=group, stages=stages)
     if group in stages:
-        raise ValueError("L'argument `stages` ne doit pas contenir la colonne `group`.")
+        raise ArgumentError("L'argument `stages` ne doit pas contenir la colonne `group`.")
     alpha = check_alpha(alpha)
     if compared is None:
-        raise ValueError(
+        raise ArgumentError(
             "L'argument `compared` est obligatoire : indiquer la modalité de "
             f"{group!r} comparée à la référence."
         )
@@ -220,7 +221,7 @@ def funnel_decomposition(
     for prev, cur in zip(stages, stages[1:], strict=False):
         bad = int(((flags[cur] == 1) & (flags[prev] == 0)).sum())
         if bad:
-            raise ValueError(
+            raise ArgumentError(
                 f"Les étapes de `stages` ne sont pas emboîtées : {bad} ligne(s) ont "
                 f"{cur!r} vrai alors que l'étape précédente {prev!r} est fausse. Chaque "
                 "étape doit être un sous-ensemble de la précédente (dans l'ordre donné)."

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._validation import check_alpha, check_option
 
 __all__ = ["adjust_pvalues", "fcr_adjusted_level", "wald_interval_at_level"]
@@ -100,7 +101,7 @@ def adjust_pvalues(p: Sequence[float] | np.ndarray | pd.Series, *, method: str =
     flat = values.ravel()
     ok = ~np.isnan(flat)
     if np.any((flat[ok] < 0) | (flat[ok] > 1)):
-        raise ValueError("L'argument `p` doit contenir des p-valeurs comprises entre 0 et 1.")
+        raise ArgumentError("L'argument `p` doit contenir des p-valeurs comprises entre 0 et 1.")
     out = np.full(flat.shape, np.nan)
     out[ok] = _adjust(flat[ok], method)
     if not ok.any() and flat.size:
@@ -219,7 +220,7 @@ def wald_interval_at_level(
     """
     alpha = check_alpha(alpha)
     if not 0 < level < 1:
-        raise ValueError(f"L'argument `level` doit être compris entre 0 et 1 (reçu {level}).")
+        raise ArgumentError(f"L'argument `level` doit être compris entre 0 et 1 (reçu {level}).")
     vals = [estimate, ci_low, ci_high]
     if any(v is None or not math.isfinite(float(v)) for v in vals):
         return math.nan, math.nan

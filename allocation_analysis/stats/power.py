@@ -10,8 +10,10 @@ import math
 
 from scipy import optimize, special
 
+from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._result import TestResult
 from allocation_analysis.stats._validation import check_alpha, check_probability
+from allocation_analysis.text import fmt_float
 
 __all__ = [
     "MDE_BOUND",
@@ -77,7 +79,7 @@ def power_two_proportions(
     p2 = check_probability("p_compared", p_compared, closed_low=True, closed_high=True)
     for name, n in (("n_reference", n_reference), ("n_compared", n_compared)):
         if not (isinstance(n, (int, float)) and n > 0):
-            raise ValueError(f"L'argument `{name}` doit être un effectif positif, reçu {n!r}.")
+            raise ArgumentError(f"L'argument `{name}` doit être un effectif positif, reçu {n!r}.")
     z = float(special.ndtri(1 - alpha / 2))
     return _power(float(n_reference), float(n_compared), p1, p2, z)
 
@@ -160,7 +162,7 @@ def minimum_detectable_effect(
     p1 = check_probability("p_reference", p_reference, closed_low=True, closed_high=True)
     for name, n in (("n_reference", n_reference), ("n_compared", n_compared)):
         if not (isinstance(n, (int, float)) and n >= 0) or (isinstance(n, float) and math.isnan(n)):
-            raise ValueError(f"L'argument `{name}` doit être un effectif positif, reçu {n!r}.")
+            raise ArgumentError(f"L'argument `{name}` doit être un effectif positif, reçu {n!r}.")
     n1, n2 = float(n_reference), float(n_compared)
     warnings: list[str] = []
     up = down = math.nan
@@ -240,7 +242,7 @@ def underpowered_warning(
     res = minimum_detectable_effect(n_reference, n_compared, p, alpha=alpha, power=power)
     mde = res.estimate
     if math.isnan(mde) or mde > bound:
-        shown = "non défini" if math.isnan(mde) else f"{100 * mde:.1f} points"
+        shown = "non défini" if math.isnan(mde) else f"{fmt_float(100 * mde, digits=1)} points"
         return (
             f"Puissance insuffisante : avec ces effectifs, seul un écart d'au moins {shown} "
             f"serait détecté avec une puissance de {power:.0%} (underpowered: minimum "

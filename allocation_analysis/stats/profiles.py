@@ -88,7 +88,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from allocation_analysis.errors import InputError, UsageError
+from allocation_analysis.errors import ArgumentError, InputError
 from allocation_analysis.stats._result import ResultSet, TestResult
 from allocation_analysis.stats._separation import is_separated
 
@@ -158,7 +158,7 @@ def log_income_from_monthly(monthly: float | np.ndarray) -> float | np.ndarray:
     """
     arr = np.asarray(monthly, dtype=float)
     if np.any(arr < 0):
-        raise InputError("Le revenu mensuel par UC d'un profil ne peut pas être négatif.")
+        raise ArgumentError("Le revenu mensuel par UC d'un profil ne peut pas être négatif.")
     out = np.log1p(12.0 * arr)
     return float(out) if out.ndim == 0 else out
 
@@ -284,7 +284,7 @@ class ProfileResult:
         ref = self.reference if reference is None else str(reference)
         levels = list(dict.fromkeys(self.table["group"]))
         if ref not in levels:
-            raise UsageError(
+            raise ArgumentError(
                 f"reference : « {ref} » n'est pas un niveau de {self.group} ({', '.join(levels)})."
             )
         gaps = _gaps_from(self.table, self.draws, ref, self.alpha)
@@ -422,7 +422,7 @@ def _categorical_columns(
     if categorical is not None:
         unknown = [c for c in categorical if c not in columns]
         if unknown:
-            raise UsageError(
+            raise ArgumentError(
                 f"categorical : colonnes absentes des variables du modèle : {', '.join(unknown)}."
             )
         return list(categorical)
@@ -432,15 +432,17 @@ def _categorical_columns(
 def _check_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(f"{what} : colonnes absentes de la table : {', '.join(missing)}.")
+        raise ArgumentError(f"{what} : colonnes absentes de la table : {', '.join(missing)}.")
 
 
 def _binary_outcome(s: pd.Series, name: str) -> np.ndarray:
     if s.isna().any():
-        raise InputError(f"La variable d'intérêt « {name} » contient des valeurs manquantes.")
+        raise ArgumentError(f"La variable d'intérêt « {name} » contient des valeurs manquantes.")
     vals = pd.unique(s.astype(float))
     if not set(vals) <= {0.0, 1.0}:
-        raise InputError(f"La variable d'intérêt « {name} » doit être binaire (vrai/faux ou 0/1).")
+        raise ArgumentError(
+            f"La variable d'intérêt « {name} » doit être binaire (vrai/faux ou 0/1)."
+        )
     return s.astype(float).to_numpy().astype(int)
 
 
@@ -478,7 +480,7 @@ def _model_frame(
             try:
                 out[c] = pd.to_numeric(s.astype("Float64"), errors="raise").astype("float64")
             except (TypeError, ValueError) as exc:
-                raise InputError(
+                raise ArgumentError(
                     f"« {c} » n'est pas numérique ; déclarez-la dans categorical."
                 ) from exc
     return pd.DataFrame(out, index=df.index), cats, warns
@@ -606,7 +608,7 @@ def _resolve_profiles(
     filled: set[str] = set()
     for i, prof in enumerate(profiles, start=1):
         if LABEL_KEY not in prof:
-            raise UsageError(f"profiles : le profil n° {i} n'a pas de « {LABEL_KEY} ».")
+            raise ArgumentError(f"profiles : le profil n° {i} n'a pas de « {LABEL_KEY} ».")
         p = dict(prof)
         name = str(p.pop(LABEL_KEY))
         if MONTHLY_INCOME_KEY in p:
@@ -615,7 +617,7 @@ def _resolve_profiles(
                 p[LOG_INCOME_FEATURE] = log_income_from_monthly(float(monthly))
         unknown = [k for k in p if k not in features]
         if unknown:
-            raise UsageError(
+            raise ArgumentError(
                 f"profiles : « {name} » utilise des variables absentes du modèle : "
                 f"{', '.join(unknown)}."
             )
@@ -626,7 +628,7 @@ def _resolve_profiles(
                 if f in cats:
                     v = str(v)
                     if v not in cats[f]:
-                        raise InputError(
+                        raise ArgumentError(
                             f"Profil « {name} » : la valeur « {v} » de « {f} » n'est pas observée "
                             "dans les données."
                         )
@@ -644,7 +646,7 @@ def _resolve_profiles(
         names.append(name)
         rows.append(row)
     if len(set(names)) != len(names):
-        raise UsageError("profiles : les noms de profils doivent être distincts.")
+        raise ArgumentError("profiles : les noms de profils doivent être distincts.")
     table = pd.DataFrame(rows, index=pd.Index(names, name="profile"))
     warns = []
     if filled:
@@ -762,18 +764,18 @@ def profile_probabilities(
        logement social : analyse des données du SNE* (profils types).
     """
     if n_boot < 0:
-        raise UsageError("n_boot doit être un entier positif ou nul.")
+        raise ArgumentError("n_boot doit être un entier positif ou nul.")
     if not 0 < alpha < 1:
-        raise UsageError("alpha doit être strictement compris entre 0 et 1.")
+        raise ArgumentError("alpha doit être strictement compris entre 0 et 1.")
     features = [f for f in features if f != group]
     _check_columns(df, [outcome, group, *features], "profile_probabilities")
     if not profiles:
-        raise UsageError("profiles : au moins un profil est attendu.")
+        raise ArgumentError("profiles : au moins un profil est attendu.")
     if df[group].isna().any():
-        raise InputError(f"La variable de groupe « {group} » contient des valeurs manquantes.")
+        raise ArgumentError(f"La variable de groupe « {group} » contient des valeurs manquantes.")
     y = _binary_outcome(df[outcome], outcome)
     if y.min() == y.max():
-        raise InputError(f"« {outcome} » ne prend qu'une seule valeur : modèle impossible.")
+        raise ArgumentError(f"« {outcome} » ne prend qu'une seule valeur : modèle impossible.")
 
     rng = np.random.default_rng(random_state)
     model_seed = int(rng.integers(_MAX_SEED))
@@ -791,7 +793,7 @@ def profile_probabilities(
         reference = str(counts.idxmax())
     reference = str(reference)
     if reference not in levels:
-        raise UsageError(
+        raise ArgumentError(
             f"reference : « {reference} » n'est pas un niveau de {group} ({', '.join(levels)})."
         )
     for g in levels:
@@ -1138,15 +1140,15 @@ def ipw_disparity(
        effects. *Biometrika* 96(1), 187–199.
     """
     if propensity not in ("logistic", "gbm"):
-        raise UsageError(
+        raise ArgumentError(
             f"propensity : « {propensity} » inconnu ; valeurs possibles : logistic, gbm."
         )
     if not 0 < alpha < 1:
-        raise UsageError("alpha doit être strictement compris entre 0 et 1.")
+        raise ArgumentError("alpha doit être strictement compris entre 0 et 1.")
     if trim is not None:
         lo_t, hi_t = (float(v) for v in trim)
         if not 0 <= lo_t < hi_t <= 1:
-            raise UsageError("trim doit être (bas, haut) avec 0 ≤ bas < haut ≤ 1.")
+            raise ArgumentError("trim doit être (bas, haut) avec 0 ≤ bas < haut ≤ 1.")
     controls = [c for c in controls if c != group]
     _check_columns(df, [outcome, group, *controls], "ipw_disparity")
     reference, compared = str(reference), str(compared)
@@ -1154,9 +1156,9 @@ def ipw_disparity(
     levels = set(gcol.dropna().unique())
     for lev, what in ((reference, "reference"), (compared, "compared")):
         if lev not in levels:
-            raise UsageError(f"{what} : « {lev} » n'est pas un niveau observé de {group}.")
+            raise ArgumentError(f"{what} : « {lev} » n'est pas un niveau observé de {group}.")
     if reference == compared:
-        raise UsageError("reference et compared doivent être différents.")
+        raise ArgumentError("reference et compared doivent être différents.")
 
     data = df.loc[gcol.isin([reference, compared]).fillna(False).to_numpy()].copy()
     cat_cols = _categorical_columns(data, controls, categorical)
@@ -1176,7 +1178,7 @@ def ipw_disparity(
     y = _binary_outcome(data[outcome], outcome).astype(float)
     t = (data[group].astype("string") == compared).to_numpy().astype(float)
     if t.sum() == 0 or (1 - t).sum() == 0:
-        raise InputError("Un des deux groupes comparés est vide après filtrage.")
+        raise ArgumentError("Un des deux groupes comparés est vide après filtrage.")
 
     rng = np.random.default_rng(random_state)
     model_seed = int(rng.integers(_MAX_SEED))
@@ -1226,7 +1228,7 @@ def ipw_disparity(
             f"(hors [{lo_t:g} ; {hi_t:g}]) : {n_trim_c} « {compared} », {n_trim_r} « {reference} »."
         )
     if keep[t == 1].sum() == 0 or keep[t == 0].sum() == 0:
-        raise InputError("Un des deux groupes est vide après élagage des scores de propension.")
+        raise ArgumentError("Un des deux groupes est vide après élagage des scores de propension.")
 
     mu1, mu0, w0 = _att_estimate(y, t, e, keep)
     est = mu1 - mu0

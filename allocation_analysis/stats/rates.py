@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from allocation_analysis.stats._result import ResultSet, TestResult
+from allocation_analysis.errors import ArgumentError
+from allocation_analysis.stats._result import ResultSet, TestResult, package_results
 from allocation_analysis.stats._validation import (
     check_alpha,
     check_binary,
@@ -19,6 +20,7 @@ from allocation_analysis.stats._validation import (
     resolve_groups,
 )
 from allocation_analysis.stats.power import underpowered_warning
+from allocation_analysis.text import fmt_float
 
 __all__ = ["compare_rates", "newcombe_interval", "wilson_interval"]
 
@@ -245,7 +247,7 @@ def _compare_pair(
         statistic = df = math.nan
         method_txt = "Test exact de Fisher (bilatéral)"
         if method == "auto":
-            method_txt += f" — effectif attendu minimal {pearson['min_expected']:.2f} < 5"
+            method_txt += f" — effectif attendu minimal {fmt_float(pearson['min_expected'])} < 5"
     else:
         statistic, p_value, df = pearson["chisq"], pearson["p_value"], 1.0
         method_txt = "Test du score (khi-deux de Pearson sans correction de continuité)"
@@ -322,8 +324,8 @@ def compare_rates(
     reference : scalar
         Reference level of ``group``.
     compared : scalar, optional
-        Compared level. ``None``: every other level (a :class:`ResultSet`
-        when there are several).
+        Compared level. ``None``: every other level, returned as a
+        :class:`ResultSet` (even when the data hold a single other level).
     method : {"auto", "score", "fisher"}, default "auto"
         ``"score"``: Pearson chi-square without continuity correction (equal
         to R ``prop.test(correct = FALSE)``); ``"fisher"``: Fisher's exact
@@ -369,7 +371,7 @@ def compare_rates(
     alpha = check_alpha(alpha)
     levels = resolve_groups(df, group=group, reference=reference, compared=compared)
     if not levels:
-        raise ValueError(
+        raise ArgumentError(
             f"La colonne {group!r} n'a pas d'autre modalité que la référence {reference!r} : "
             "rien à comparer."
         )
@@ -387,6 +389,4 @@ def compare_rates(
     results = [
         _compare_pair(y, g, str(reference), lv, method, alpha, base_warnings) for lv in levels
     ]
-    if compared is None and len(results) > 1:
-        return ResultSet(tuple(results))
-    return results[0]
+    return package_results(results, compared)

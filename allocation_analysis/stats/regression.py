@@ -22,6 +22,7 @@ import statsmodels.api as sm
 from scipy import stats as sps
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
+from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._result import ResultSet, TestResult
 from allocation_analysis.stats._separation import is_separated
 from allocation_analysis.stats._validation import (
@@ -137,7 +138,7 @@ def cluster_reference(n_clusters: int) -> ClusterReference:
     """
     g = int(n_clusters)
     if g < 2:
-        raise ValueError("Au moins deux grappes sont nécessaires.")
+        raise ArgumentError("Au moins deux grappes sont nécessaires.")
     return ClusterReference(n_clusters=g, df=g - 1)
 
 
@@ -303,8 +304,8 @@ def logit_disparity(
     reference : scalar
         Reference level of ``group``.
     compared : scalar, optional
-        Compared level. When ``None`` and ``group`` has several other levels,
-        one result per level is returned in a :class:`ResultSet`.
+        Compared level. When ``None``, one result per level other than the
+        reference is returned in a :class:`ResultSet` (even when there is only one).
     controls : sequence of str, optional
         Adjustment columns. Object, string and categorical columns become
         indicators of every level but the first (first category, else first in
@@ -368,10 +369,10 @@ def logit_disparity(
     check_columns(df, outcome=outcome, group=group, controls=controls, cluster=cluster)
     alpha = check_alpha(alpha)
     if group in controls or outcome in controls:
-        raise ValueError("L'argument `controls` ne doit contenir ni `group` ni `outcome`.")
+        raise ArgumentError("L'argument `controls` ne doit contenir ni `group` ni `outcome`.")
     levels = resolve_groups(df, group=group, reference=reference, compared=compared)
     y_all = check_binary(df, outcome, name="outcome")
-    if len(levels) > 1:
+    if compared is None:
         return ResultSet(
             tuple(
                 logit_disparity(

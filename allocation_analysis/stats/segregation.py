@@ -56,8 +56,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocation_analysis.stats._result import ResultSet, TestResult
+from allocation_analysis.errors import ArgumentError
+from allocation_analysis.stats._result import ResultSet, TestResult, package_results
 from allocation_analysis.stats._validation import check_columns, check_int, resolve_groups
+from allocation_analysis.text import fmt_float
 
 __all__ = ["dissimilarity", "isolation", "theil_h"]
 
@@ -188,7 +190,7 @@ def _segregation(
     n_permutations = check_int("n_permutations", n_permutations, minimum=0)
     levels = resolve_groups(df, group=group, reference=reference, compared=compared)
     if not levels:
-        raise ValueError(
+        raise ArgumentError(
             f"La colonne {group!r} n'a pas d'autre modalité que la référence {reference!r} : "
             "rien à comparer."
         )
@@ -204,7 +206,7 @@ def _segregation(
             wcol = pd.to_numeric(df[weights], errors="coerce").to_numpy(float)
             bad = keep & ~(np.isfinite(wcol) & (wcol >= 0))
             if bad.any():
-                raise ValueError(
+                raise ArgumentError(
                     f"L'argument `weights` désigne la colonne {weights!r}, qui doit contenir "
                     "des poids positifs ou nuls sans valeur manquante."
                 )
@@ -267,8 +269,9 @@ def _segregation(
             if math.isfinite(expected) and est > 0 and expected > 0.5 * est:
                 warnings.append(
                     f"Unités de petite taille : une répartition au hasard donnerait déjà un "
-                    f"indice de {expected:.3f} (indice observé {est:.3f}) ; l'indice corrigé "
-                    f"({details['corrected']:.3f}) mesure l'écart au hasard."
+                    f"indice de {fmt_float(expected, digits=3)} (indice observé "
+                    f"{fmt_float(est, digits=3)}) ; l'indice corrigé "
+                    f"({fmt_float(details['corrected'], digits=3)}) mesure l'écart au hasard."
                 )
         if index == "isolation" and A + B > 0:
             details["evenness_value"] = A / (A + B)
@@ -287,9 +290,7 @@ def _segregation(
                 details=details,
             )
         )
-    if compared is None and len(results) > 1:
-        return ResultSet(tuple(results))
-    return results[0]
+    return package_results(results, compared)
 
 
 _PARAMS_DOC = """
@@ -305,8 +306,8 @@ _PARAMS_DOC = """
     reference : scalar
         Reference group *b* (e.g. ``"francaise"``).
     compared : scalar or None
-        Compared group *a*; ``None``: every other level (a :class:`ResultSet`
-        when there are several). Only rows of the two groups are used.
+        Compared group *a*; ``None``: every other level, returned as a
+        :class:`ResultSet` (even when the data hold a single other level). Only rows of the two groups are used.
     n_permutations : int, default 999
         Number *R* of random relabellings (0: no p-value).
     random_state : None, int or numpy Generator

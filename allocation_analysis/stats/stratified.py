@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from allocation_analysis.stats._result import ResultSet, TestResult
+from allocation_analysis.errors import ArgumentError
+from allocation_analysis.stats._result import ResultSet, TestResult, package_results
 from allocation_analysis.stats._validation import (
     check_alpha,
     check_binary,
@@ -164,15 +165,15 @@ def cmh_from_tables(
     if t.ndim == 2 and t.shape == (2, 2):
         t = t[None]
     if t.ndim != 3 or t.shape[1:] != (2, 2):
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `tables` doit avoir la forme (K, 2, 2), reçu la forme {t.shape}."
         )
     if np.isnan(t).any() or (t < 0).any():
-        raise ValueError("L'argument `tables` doit contenir des effectifs positifs ou nuls.")
+        raise ArgumentError("L'argument `tables` doit contenir des effectifs positifs ou nuls.")
     K = t.shape[0]
     names = list(strata_names) if strata_names is not None else list(range(K))
     if len(names) != K:
-        raise ValueError("L'argument `strata_names` doit avoir une étiquette par strate.")
+        raise ArgumentError("L'argument `strata_names` doit avoir une étiquette par strate.")
     warnings: list[str] = []
     a, b, c, d = t[:, 0, 0], t[:, 0, 1], t[:, 1, 0], t[:, 1, 1]
     margins = np.stack([a + b, c + d, a + c, b + d], axis=1)
@@ -326,8 +327,8 @@ def cmh(
     reference : scalar
         Reference level of ``group``.
     compared : scalar, optional
-        Compared level; ``None``: every other level (a :class:`ResultSet`
-        when there are several).
+        Compared level; ``None``: every other level, returned as a
+        :class:`ResultSet` (even when the data hold a single other level).
     correction : bool, default True
         Continuity correction of the MH chi-square (as R).
     alpha : float, default 0.05
@@ -356,7 +357,7 @@ def cmh(
     alpha = check_alpha(alpha)
     levels = resolve_groups(df, group=group, reference=reference, compared=compared)
     if not levels:
-        raise ValueError(
+        raise ArgumentError(
             f"La colonne {group!r} n'a pas d'autre modalité que la référence {reference!r} : "
             "rien à comparer."
         )
@@ -397,6 +398,4 @@ def cmh(
         if base_warnings:
             res = TestResult(**{**res.__dict__, "warnings": tuple(base_warnings) + res.warnings})
         results.append(res)
-    if compared is None and len(results) > 1:
-        return ResultSet(tuple(results))
-    return results[0]
+    return package_results(results, compared)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._result import ResultSet, TestResult
 from allocation_analysis.stats._separation import column_scales, is_separated
 from allocation_analysis.stats._validation import (
@@ -61,7 +62,7 @@ _TOL = math.sqrt(np.finfo(float).eps)
 def _numeric(df: pd.DataFrame, column: str, arg: str) -> np.ndarray:
     s = df[column]
     if not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `{arg}` désigne la colonne {column!r}, qui doit être numérique "
             f"(type trouvé : {s.dtype})."
         )
@@ -70,7 +71,7 @@ def _numeric(df: pd.DataFrame, column: str, arg: str) -> np.ndarray:
 
 def _check_durations(t: np.ndarray, arg: str = "duration") -> None:
     if np.any(t < 0):
-        raise ValueError(f"L'argument `{arg}` désigne une colonne avec des durées négatives.")
+        raise ArgumentError(f"L'argument `{arg}` désigne une colonne avec des durées négatives.")
 
 
 def _event_indicator(e: np.ndarray) -> np.ndarray:
@@ -92,7 +93,7 @@ def _entry_times(sub: pd.DataFrame, entry: str | None, stop: np.ndarray) -> np.n
     bad = ~(start < stop)
     if bad.any():
         labels = ", ".join(str(v) for v in sub.index[bad][:5])
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `entry` désigne la colonne {entry!r} : {int(bad.sum())} ligne(s) ont "
             f"une durée inférieure ou égale à leur entrée (jamais à risque), par exemple les "
             f"lignes {labels}. Le risque court de `entry` (exclu) à `duration` (inclus) : "
@@ -743,8 +744,8 @@ def cox(
         Time (stop) and event indicator (1 = event, other = censored).
     group : str
     reference, compared : scalar
-        Levels of ``group``; ``compared=None`` with several other levels returns
-        a :class:`ResultSet`.
+        Levels of ``group``; ``compared=None`` returns a :class:`ResultSet`, one
+        result per level other than the reference (even when there is only one).
     controls : sequence of str, optional
         Adjustment columns (categorical ones as treatment contrasts, see
         :func:`allocation_analysis.stats.regression.logit_disparity`).
@@ -815,7 +816,7 @@ def cox(
     )
     alpha = check_alpha(alpha)
     levels = resolve_groups(df, group=group, reference=reference, compared=compared)
-    if len(levels) > 1:
+    if compared is None:
         return ResultSet(
             tuple(
                 cox(
@@ -1194,7 +1195,7 @@ def cumulative_incidence(
     competing = [competing] if np.isscalar(competing) else list(competing)
     allowed = [0, event_of_interest, *competing]
     if event_of_interest in competing or event_of_interest == 0:
-        raise ValueError(
+        raise ArgumentError(
             "L'argument `event_of_interest` doit différer de 0 et des codes de `competing`."
         )
     sub, warns = drop_missing(df, [duration, event, group, entry])
@@ -1204,7 +1205,7 @@ def cumulative_incidence(
     code = _numeric(sub, event, "event")
     bad = ~np.isin(code, np.asarray(allowed, dtype=float))
     if bad.any():
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `event` désigne une colonne contenant des codes {sorted(set(code[bad]))} "
             f"absents de 0, `event_of_interest`={event_of_interest!r} et `competing`={competing!r}."
         )

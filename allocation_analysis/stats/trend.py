@@ -46,6 +46,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import special
 
+from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._result import TestResult
 from allocation_analysis.stats._validation import _show, check_alpha, check_columns
 from allocation_analysis.stats.rates import wilson_interval
@@ -120,13 +121,13 @@ def _numeric(counts: pd.DataFrame, arg: str, column: str) -> np.ndarray:
     s = counts[column]
     if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
         what = "l'indice numérique des semestres" if arg == "period_index" else "des effectifs"
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `{arg}` désigne la colonne {column!r}, qui doit contenir {what} "
             f"(type numérique), reçu le type {s.dtype}."
         )
     values = s.to_numpy(dtype="float64", na_value=np.nan)
     if np.isinf(values).any():
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `{arg}` désigne la colonne {column!r}, qui contient des valeurs infinies."
         )
     return values
@@ -281,14 +282,14 @@ def trend_test(
     for arg, col, v in (("events", events, x_all), ("totals", totals, n_all)):
         bad = ~np.isnan(v) & (v < 0)
         if bad.any():
-            raise ValueError(
+            raise ArgumentError(
                 f"L'argument `{arg}` désigne la colonne {col!r}, qui doit contenir des "
                 f"effectifs positifs ou nuls ; valeurs négatives aux semestres "
                 f"{_show(idx_label[bad][:5])}."
             )
     over = both & (x_all > n_all)
     if over.any():
-        raise ValueError(
+        raise ArgumentError(
             f"La colonne {events!r} (`events`) dépasse la colonne {totals!r} (`totals`) aux "
             f"semestres {_show(idx_label[over][:5])} : le nombre d'événements ne peut pas "
             "dépasser l'effectif."
@@ -296,7 +297,7 @@ def trend_test(
     s_present = s_all[~np.isnan(s_all)]
     if np.unique(s_present).size < s_present.size:
         vals, cnt = np.unique(s_present, return_counts=True)
-        raise ValueError(
+        raise ArgumentError(
             f"L'argument `period_index` désigne la colonne {period_index!r}, dont les valeurs "
             f"doivent être distinctes (une ligne par semestre) ; valeurs répétées : "
             f"{_show(vals[cnt > 1][:5])}."

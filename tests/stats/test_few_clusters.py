@@ -40,7 +40,9 @@ def data() -> pd.DataFrame:
 
 def test_logit_cluster_t_reference_matches_r_vcovcl_hc1(data):
     r = ref()["logit"]
-    res = logit_disparity(data, outcome="y", group="g", reference="a", controls=["x"], cluster="cl")
+    res = logit_disparity(
+        data, outcome="y", group="g", reference="a", compared="b", controls=["x"], cluster="cl"
+    )
     assert res.n == r["n"]
     assert res.details["n_clusters"] == ref()["n_clusters"] == 12
     assert res.details["df_reference"] == ref()["df_reference"] == 11
@@ -73,6 +75,7 @@ def test_cox_cluster_t_reference_matches_r_coxph_robust(data):
         event="event",
         group="g",
         reference="a",
+        compared="b",
         controls=["x"],
         cluster="cl",
     )
@@ -102,6 +105,7 @@ def test_cox_cluster_method_keeps_the_delayed_entry_mention(data):
         event="event",
         group="g",
         reference="a",
+        compared="b",
         cluster="cl",
         entry="entree",
     )
@@ -128,8 +132,8 @@ def _many_clusters(rng: np.random.Generator, n_clusters: int) -> pd.DataFrame:
 @pytest.mark.parametrize("n_clusters", [20, 90])
 def test_t_reference_whatever_g_and_no_warning_from_twenty_clusters(n_clusters):
     d = _many_clusters(np.random.default_rng(n_clusters), n_clusters)
-    lo = logit_disparity(d, outcome="y", group="g", reference="a", cluster="cl")
-    cx = cox(d, duration="t", event="e", group="g", reference="a", cluster="cl")
+    lo = logit_disparity(d, outcome="y", group="g", reference="a", compared="b", cluster="cl")
+    cx = cox(d, duration="t", event="e", group="g", reference="a", compared="b", cluster="cl")
     for res in (lo, cx):
         assert res.details["n_clusters"] == n_clusters
         assert res.details["df_reference"] == n_clusters - 1
@@ -145,12 +149,12 @@ def test_t_reference_whatever_g_and_no_warning_from_twenty_clusters(n_clusters):
 
 def test_without_cluster_the_reference_stays_normal():
     d = _many_clusters(np.random.default_rng(3), 12)
-    res = logit_disparity(d, outcome="y", group="g", reference="a")
+    res = logit_disparity(d, outcome="y", group="g", reference="a", compared="b")
     assert res.details["df_reference"] is None
     assert res.p_value == pytest.approx(2 * sps.norm.sf(abs(res.details["z"])), rel=1e-12)
     assert "Student" not in res.method
     assert not any(w.startswith("peu de grappes") for w in res.warnings)
-    cx = cox(d, duration="t", event="e", group="g", reference="a")
+    cx = cox(d, duration="t", event="e", group="g", reference="a", compared="b")
     assert cx.details["df_reference"] is None
     assert cx.p_value == pytest.approx(2 * sps.norm.sf(abs(cx.details["z"])), rel=1e-12)
 
@@ -168,7 +172,7 @@ def test_cluster_reference_labels_and_guard():
 
 def test_cox_with_a_single_cluster_is_not_estimable():
     d = _many_clusters(np.random.default_rng(5), 12).assign(cl=0)
-    res = cox(d, duration="t", event="e", group="g", reference="a", cluster="cl")
+    res = cox(d, duration="t", event="e", group="g", reference="a", compared="b", cluster="cl")
     assert math.isnan(res.p_value) and math.isnan(res.estimate)
     assert any("Moins de deux grappes" in w for w in res.warnings)
 
@@ -196,7 +200,7 @@ def test_size_under_a_null_with_fifteen_clusters(capsys):
                 "y": (rng.random(len(cl)) < 1 / (1 + np.exp(-(u - 0.5)))).astype(int),
             }
         )
-        res = logit_disparity(d, outcome="y", group="g", reference="a", cluster="cl")
+        res = logit_disparity(d, outcome="y", group="g", reference="a", compared="b", cluster="cl")
         assert res.details["df_reference"] == n_clusters - 1
         rejected_z += abs(res.details["z"]) > sps.norm.ppf(0.975)
         rejected_t += res.p_value < 0.05

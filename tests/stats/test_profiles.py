@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from allocation_analysis.errors import InputError, UsageError
+from allocation_analysis.errors import ArgumentError, InputError
 from allocation_analysis.stats import ResultSet, TestResult
 from allocation_analysis.stats.profiles import (
     ACCESS_CONTROLS,
@@ -288,9 +288,9 @@ def test_load_profiles_from_a_file_and_bad_files(tmp_path):
 def test_profile_with_an_unobserved_category_or_unknown_feature_is_rejected():
     df, _, _ = simulate(500, seed=4)
     kw = dict(outcome="access", features=FEATURES, group="nationalite", n_boot=0)
-    with pytest.raises(InputError, match="T9"):
+    with pytest.raises(ArgumentError, match="T9"):
         profile_probabilities(df, profiles=[{"nom": "x", "typologie_demandee": "T9"}], **kw)
-    with pytest.raises(UsageError, match="age"):
+    with pytest.raises(ArgumentError, match="age"):
         profile_probabilities(df, profiles=[{"nom": "x", "age": 30}], **kw)
 
 
@@ -454,13 +454,13 @@ def test_ipw_is_deterministic_for_a_seed():
 def test_ipw_rejects_bad_arguments():
     df, _, _ = simulate(300, seed=9)
     kw = dict(outcome="access", group="nationalite", reference="francaise", controls=FEATURES)
-    with pytest.raises(UsageError, match="propensity"):
+    with pytest.raises(ArgumentError, match="propensity"):
         ipw_disparity(df, compared="ue", propensity="forest", **kw)
-    with pytest.raises(UsageError, match="compared"):
+    with pytest.raises(ArgumentError, match="compared"):
         ipw_disparity(df, compared="autre", **kw)
-    with pytest.raises(UsageError, match="trim"):
+    with pytest.raises(ArgumentError, match="trim"):
         ipw_disparity(df, compared="ue", trim=(0.9, 0.1), **kw)
-    with pytest.raises(InputError, match="absentes"):
+    with pytest.raises(ArgumentError, match="absentes"):
         ipw_disparity(
             df,
             compared="ue",

@@ -19,7 +19,9 @@ def _run(case, **kw):
     df = individuals(
         case["x_compared"], case["n_compared"], case["x_reference"], case["n_reference"]
     )
-    return compare_rates(df, outcome="issue", group="groupe", reference="francaise", **kw)
+    return compare_rates(
+        df, outcome="issue", group="groupe", reference="francaise", compared="hors_ue", **kw
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)
@@ -66,7 +68,11 @@ def test_wilson_and_newcombe_intervals_match_r(case):
 def test_newcombe_interval_reproduces_the_published_example():
     # Newcombe (1998), Table II, 56/70 vs 48/80, method 10: 0.0524 to 0.3339
     res = compare_rates(
-        individuals(56, 70, 48, 80), outcome="issue", group="groupe", reference="francaise"
+        individuals(56, 70, 48, 80),
+        outcome="issue",
+        group="groupe",
+        reference="francaise",
+        compared="hors_ue",
     )
     assert round(res.ci_low, 4) == 0.0524 and round(res.ci_high, 4) == 0.3339
 
@@ -81,7 +87,11 @@ def test_auto_uses_fisher_exactly_when_an_expected_cell_is_below_five(case):
 
 def test_rates_table_columns_and_rate_ratio_with_log_interval():
     res = compare_rates(
-        individuals(30, 100, 20, 100), outcome="issue", group="groupe", reference="francaise"
+        individuals(30, 100, 20, 100),
+        outcome="issue",
+        group="groupe",
+        reference="francaise",
+        compared="hors_ue",
     )
     rates = res.details["rates"]
     assert list(rates.columns) == ["group", "n", "events", "rate", "ci_low", "ci_high"]
@@ -109,7 +119,11 @@ def test_empty_compared_group_gives_nan_with_a_warning():
 
 def test_zero_events_in_both_groups_warns_and_auto_falls_back_to_fisher():
     res = compare_rates(
-        individuals(0, 40, 0, 60), outcome="issue", group="groupe", reference="francaise"
+        individuals(0, 40, 0, 60),
+        outcome="issue",
+        group="groupe",
+        reference="francaise",
+        compared="hors_ue",
     )
     assert res.estimate == 0.0
     assert "Fisher" in res.method and res.p_value == 1.0
@@ -119,6 +133,7 @@ def test_zero_events_in_both_groups_warns_and_auto_falls_back_to_fisher():
         outcome="issue",
         group="groupe",
         reference="francaise",
+        compared="hors_ue",
         method="score",
     )
     assert math.isnan(score.p_value)
@@ -127,10 +142,18 @@ def test_zero_events_in_both_groups_warns_and_auto_falls_back_to_fisher():
 
 def test_small_groups_are_flagged_underpowered_and_large_ones_not():
     small = compare_rates(
-        individuals(10, 40, 12, 40), outcome="issue", group="groupe", reference="francaise"
+        individuals(10, 40, 12, 40),
+        outcome="issue",
+        group="groupe",
+        reference="francaise",
+        compared="hors_ue",
     )
     large = compare_rates(
-        individuals(900, 3000, 950, 3000), outcome="issue", group="groupe", reference="francaise"
+        individuals(900, 3000, 950, 3000),
+        outcome="issue",
+        group="groupe",
+        reference="francaise",
+        compared="hors_ue",
     )
     assert any("Puissance insuffisante" in w for w in small.warnings)
     assert not any("Puissance insuffisante" in w for w in large.warnings)
@@ -152,7 +175,9 @@ def test_missing_outcome_rows_are_dropped_with_a_warning():
     df = individuals(10, 50, 20, 60)
     df["issue"] = df["issue"].astype("boolean")
     df.loc[0, "issue"] = pd.NA
-    res = compare_rates(df, outcome="issue", group="groupe", reference="francaise")
+    res = compare_rates(
+        df, outcome="issue", group="groupe", reference="francaise", compared="hors_ue"
+    )
     assert res.n == 109
     assert any("ignorée" in w for w in res.warnings)
 
@@ -184,7 +209,12 @@ def test_score_test_size_under_the_null_is_nominal():
     for _ in range(n_rep):
         df = pd.DataFrame({"groupe": group, "issue": rng.random(n1 + n2) < p})
         res = compare_rates(
-            df, outcome="issue", group="groupe", reference="francaise", method="score"
+            df,
+            outcome="issue",
+            group="groupe",
+            reference="francaise",
+            compared="hors_ue",
+            method="score",
         )
         rejected += res.p_value < 0.05
     size = rejected / n_rep

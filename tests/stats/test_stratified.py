@@ -78,7 +78,9 @@ def test_cmh_from_a_dataframe_builds_the_same_tables():
     df = individuals_from_tables(
         case["tables"], compared="femme", reference="homme", names=list("ABCDEF")
     )
-    res = cmh(df, outcome="issue", group="groupe", strata="strate", reference="homme")
+    res = cmh(
+        df, outcome="issue", group="groupe", strata="strate", reference="homme", compared="femme"
+    )
     assert res.groups == ("homme", "femme")
     assert res.estimate == pytest.approx(case["estimate"], rel=1e-9)
     assert res.p_value == pytest.approx(case["p_value_corrected"], rel=1e-9)
@@ -89,7 +91,7 @@ def test_stratum_with_a_single_row_is_dropped_with_a_warning():
     case = CASES[0]
     df = individuals_from_tables(case["tables"], names=list("ABCDEF"))
     df = pd.concat([df, pd.DataFrame({"strate": ["G"], "groupe": ["c"], "issue": [True]})])
-    res = cmh(df, outcome="issue", group="groupe", strata="strate", reference="r")
+    res = cmh(df, outcome="issue", group="groupe", strata="strate", reference="r", compared="c")
     assert res.estimate == pytest.approx(case["estimate"], rel=1e-9)
     assert any("strate(s) sans information" in w and "G" in w for w in res.warnings)
 
@@ -179,6 +181,7 @@ def test_cmh_dataframe_path_size_under_the_null_is_nominal():
             group="groupe",
             strata="strate",
             reference="francaise",
+            compared="hors_ue",
             correction=False,
         )
         rejected += res.p_value < 0.05

@@ -120,6 +120,7 @@ def test_cox_matches_coxph_efron(lung, key, kwargs):
         event="event",
         group="sexe",
         reference="homme",
+        compared="femme",
         controls=["age"],
         **kwargs,
     )
