@@ -18,7 +18,16 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_ANALYSIS = 0, 1, 2, 3
 
-_INPUT_FLAGS = ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map")
+_INPUT_FLAGS = (
+    "demandes",
+    "attributions",
+    "logements",
+    "seuils",
+    "communes",
+    "qpv",
+    "column_map",
+    "propositions",
+)
 
 
 class _Parser(argparse.ArgumentParser):

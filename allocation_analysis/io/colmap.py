@@ -45,7 +45,7 @@ from allocation_analysis.errors import InputError
 
 __all__ = ["ColumnMap", "TableMap", "apply_table_map", "load_column_map", "normalise_header"]
 
-_TABLE_KEYS = ("demandes", "attributions", "logements", "seuils_q1")
+_TABLE_KEYS = ("demandes", "attributions", "logements", "seuils_q1", "propositions")
 
 
 def normalise_header(name: str) -> str:
