@@ -242,3 +242,40 @@ def test_criteria_without_a_score_column_refuse_the_file(tmp_path, key):
 def test_a_demand_file_without_cotation_gets_no_cotation_column(valid_files, key):
     res = load_table(valid_files["demandes"], "demandes", key=key)
     assert not [c for c in res.data.columns if "cotation" in c]
+
+
+def test_validate_command_reads_the_propositions_flag(valid_files, tmp_path, capsys):
+    from allocation_analysis.cli import main
+
+    prop = write_csv(
+        tmp_path / "propositions.csv",
+        PROPOSITIONS_HEADER,
+        [*PROPOSITIONS_ROWS, "059100005;O3;15/08/2024;R003;;;987654321;Etat;Non attribution;1;;"],
+    )
+    code = main(
+        [
+            "validate",
+            "--demandes", str(valid_files["demandes"]),
+            "--attributions", str(valid_files["attributions"]),
+            "--logements", str(valid_files["logements"]),
+            "--seuils", str(valid_files["seuils"]),
+            "--siren-epci", "200093201",
+            "--propositions", str(prop),
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "propositions (" in out and "7 lignes lues, 6 acceptées, 1 rejetées" in out
+    assert "ligne 8 : rang" in out
+
+
+def test_batch_resolves_a_relative_propositions_path_against_its_file(tmp_path):
+    from allocation_analysis.batch import plan_tasks
+
+    (tmp_path / "b.yaml").write_text(
+        "output: out\nruns:\n  - territory: t\n    demandes: d.csv\n    attributions: a.csv\n"
+        "    seuils: s.csv\n    propositions: p.csv\n    period: 2024-S2\n",
+        encoding="utf-8",
+    )
+    tasks, _ = plan_tasks(tmp_path / "b.yaml")
+    assert tasks[0]["propositions"] == str(tmp_path / "p.csv")
