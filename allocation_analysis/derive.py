@@ -719,12 +719,16 @@ def prepare_propositions(inputs: Any) -> pd.DataFrame | None:
     lg = getattr(inputs, "logements", None)
     rpls = _empty_codes(_col(out, "rpls_id", "string"))
     if lg is not None and len(lg) and rpls.notna().any():
-        ref = lg.drop_duplicates("rpls_id").set_index(_empty_codes(lg["rpls_id"]).drop_duplicates())
-        found = rpls.isin(ref.index).fillna(False).astype(bool)
-        key = rpls.where(found)
-        commune = commune.mask(found, key.map(_col(ref, "commune", "string")))
-        qpv = qpv.mask(found, key.map(_empty_codes(_col(ref, "qpv", "string"))))
-        bailleur = bailleur.fillna(key.map(_col(ref, "bailleur_siren", "string")))
+        # Arrow hash kernels (Series.map/isin on Arrow strings build Python objects)
+        keys = _empty_codes(lg["rpls_id"])
+        found = pd.Series(_arrow.isin(rpls, keys), index=out.index)
+
+        def from_dwelling(col: pd.Series) -> pd.Series:
+            return pd.Series(_arrow.lookup(rpls, keys, col), index=out.index)
+
+        commune = commune.mask(found, from_dwelling(_col(lg, "commune", "string")))
+        qpv = qpv.mask(found, from_dwelling(_empty_codes(_col(lg, "qpv", "string"))))
+        bailleur = bailleur.fillna(from_dwelling(_col(lg, "bailleur_siren", "string")))
     out["commune_logement"] = commune.astype(TEXT_DTYPE)
     out["qpv_logement"] = qpv.astype(TEXT_DTYPE)
     out["bailleur_siren"] = bailleur.astype(TEXT_DTYPE)
