@@ -171,3 +171,16 @@ def test_null_process_effects_have_every_group_ratio_one() -> None:
         assert eff["processus"][stage]["nationalite"] == {"ue": 1.0, "hors_ue": 1.0}
         assert eff["processus"][stage]["residence_qpv"] == 1.0
     assert "composition" in eff
+
+
+@pytest.mark.parametrize("fmt", ["fr-csv", "parquet"])
+def test_process_files_in_other_formats_load_with_zero_rejects(tmp_path: Path, fmt: str) -> None:
+    from allocation_analysis.config import InputPaths, load_config_file
+    from allocation_analysis.io import load_inputs
+
+    synth_command(output=tmp_path, seed=2, scale="tiny", fmt=fmt, propositions=True)
+    inputs = load_inputs(InputPaths.from_mapping(load_config_file(tmp_path / "config.yaml")))
+    assert all(len(r) == 0 for r in inputs.rejects.values())
+    truth = json.loads((tmp_path / "truth.json").read_text("utf-8"))
+    assert len(inputs.propositions) == truth["counts"]["propositions"] > 0
+    assert inputs.demandes["score_cotation"].notna().all()
