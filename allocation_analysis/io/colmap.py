@@ -1,7 +1,7 @@
 """Column maps: load an export whose column names or values differ from the contract.
 
 A column map is a YAML file with one section per table (``demandes``,
-``attributions``, ``logements``, ``seuils_q1``); each section may hold:
+``attributions``, ``logements``, ``seuils_q1``, ``propositions``); each section may hold:
 
 ``columns``
     ``source name: canonical name``. Source names are matched exactly first,

@@ -279,3 +279,23 @@ def test_batch_resolves_a_relative_propositions_path_against_its_file(tmp_path):
     )
     tasks, _ = plan_tasks(tmp_path / "b.yaml")
     assert tasks[0]["propositions"] == str(tmp_path / "p.csv")
+
+
+def test_example_column_map_reads_a_propositions_export(tmp_path, key):
+    example = (
+        Path(__file__).resolve().parents[2] / "allocation_analysis/data/column_map.example.yaml"
+    )
+    header = (
+        "N° unique;N° de l'offre;Date de la CAL;Identifiant RPLS;SIREN bailleur;Réservataire;"
+        "Décision CAL;Rang;Réponse du demandeur;Motif du refus"
+    )
+    rows = [
+        "059100002;O1;01/06/2024;R001;123456789;Préfecture;Attribution sous condition "
+        "suspensive;1;Accord;",
+        "059100001;O1;01/06/2024;R001;123456789;Préfecture;Refus d'attribution;;;",
+    ]
+    f = write_csv(tmp_path / "cal.csv", header, rows)
+    res = load_table(f, "propositions", column_map=example, key=key)
+    assert res.n_accepted == 2
+    assert res.data["decision_cal"].tolist() == ["attribution_sous_condition", "non_attribution"]
+    assert res.data["reponse_demandeur"].tolist()[0] == "acceptation"
