@@ -184,3 +184,43 @@ def test_process_files_in_other_formats_load_with_zero_rejects(tmp_path: Path, f
     truth = json.loads((tmp_path / "truth.json").read_text("utf-8"))
     assert len(inputs.propositions) == truth["counts"]["propositions"] > 0
     assert inputs.demandes["score_cotation"].notna().all()
+
+
+def _with(eff: dict, path: tuple[str, ...], value: float) -> dict:
+    out = json.loads(json.dumps(eff))
+    node = out["processus"]
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    return out
+
+
+def test_planted_cal_decision_odds_ratio_lowers_favourable_decisions_of_qpv_residents() -> None:
+    planted = load_effects("processus")
+    assert planted["processus"]["decision_cal"]["residence_qpv"] == 0.6
+    neutral = _with(planted, ("decision_cal", "residence_qpv"), 1.0)
+
+    def relative_rate(eff: dict) -> float:
+        ds = generate(scale="small", seed=12, effects=eff, propositions=True)
+        et = pd.DataFrame(ds.truth["processus"]["etapes"])
+        res = et[et["comparaison"] == "residence"].groupby("groupe")[["designees", "favorables"]]
+        rate = res.sum()["favorables"] / res.sum()["designees"]
+        return float(rate["qpv"] / rate["hors_qpv"])
+
+    assert relative_rate(planted) < relative_rate(neutral) - 0.03
+
+
+def test_planted_refusal_odds_ratio_of_qpv_dwellings_shows_among_offers() -> None:
+    planted = load_effects("processus")
+    neutral = _with(planted, ("refus", "logement_qpv"), 1.0)
+
+    def refusal_gap(eff: dict) -> float:
+        p = generate(scale="small", seed=13, effects=eff, propositions=True).propositions
+        offered = p[p["reponse_demandeur"].notna()]
+        in_force = np.where(offered["date_cal"] >= pd.Timestamp("2024-01-01"), "QN", "QP")
+        qpv = [c in str(q) for c, q in zip(in_force, offered["qpv_logement"], strict=True)]
+        refused = offered["reponse_demandeur"] != "acceptation"
+        share = refused.groupby(np.array(qpv)).mean()
+        return float(share[True] - share[False])
+
+    assert refusal_gap(planted) > refusal_gap(neutral) + 0.03
