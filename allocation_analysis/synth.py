@@ -1878,6 +1878,8 @@ def synth_command(
         truth["counts"]["attributions"],
         truth["counts"]["logements"],
     )
+    if propositions:
+        logger.info("… et %d propositions (CAL).", truth["counts"]["propositions"])
     return 0
 
 
