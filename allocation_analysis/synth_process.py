@@ -30,7 +30,8 @@ recorded proposition (leases without a proposition). For each other vacancy:
 1. *Commission date*: 7 to 45 days before the lease (possibly in the
    previous semester), not before the lessee's filing nor before 01/01/2022.
 2. *Designation*: besides the future lessee, the reservataire designates 0, 1
-   or 2 other candidates (probabilities 0.25, 0.45, 0.30) among the demands
+   or 2 other candidates (probabilities 0.25, 0.45, 0.30; fewer when ten
+   weighted draws find no other candidate active on the date) among the demands
    of the same requested typology active on the commission date, drawn with
    weights ``exp(log OR_score × score / 10 + log OR_nat + log OR_qpv · qpv)``
    (``processus.designation`` and ``processus.score_designation``).
@@ -53,6 +54,14 @@ candidates other than the lessee, whose path is fixed by the access model;
 the comparisons the toolkit makes include the lessees, so they recover the
 direction of the planted effects, not their exact size. The counts of the
 ``processus`` entry of ``truth.json`` are exact.
+
+References
+----------
+.. [1] Code de la construction et de l'habitation, art. L441-2-8 (cotation
+   grid of the demands, loi n° 2018-1021 ELAN, art. 111) and R441-3
+   (decisions of the allocation commission).
+.. [2] Loi n° 2014-366 ALUR, art. 97 (recording of the designation, the
+   commission's decision and the applicant's answer in the SNE).
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,12 @@ import pandera.pandas as pa
 
 from allocation_analysis.errors import InputError, UsageError
 from allocation_analysis.io import _arrow, parsing
-from allocation_analysis.io.colmap import ColumnMap, apply_table_map, load_column_map
+from allocation_analysis.io.colmap import (
+    ColumnMap,
+    apply_table_map,
+    load_column_map,
+    normalise_header,
+)
 from allocation_analysis.io.readers import TEXT_DTYPE, MultilineRecord, read_table
 from allocation_analysis.io.schemas import (
     ALIASES,
@@ -713,10 +718,6 @@ def _with_cotation(
     their snake_case form (``cotation_anciennete``). Criteria without a
     ``score_cotation`` column refuse the file.
     """
-    from dataclasses import replace
-
-    from allocation_analysis.io.colmap import normalise_header
-
     rename = {}
     for col in raw.columns:
         norm = normalise_header(col)

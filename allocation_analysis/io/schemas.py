@@ -446,6 +446,11 @@ RULE_MESSAGES = {
 }
 
 
+def _favourable(d: pd.DataFrame) -> pd.Series:
+    """The commission's decision is favourable (the dwelling may be offered)."""
+    return d["decision_cal"].isin(list(DECISIONS_FAVORABLES)).fillna(False)
+
+
 def _row_check(rule: str, fn) -> pa.Check:  # type: ignore[no-untyped-def]
     return pa.Check(fn, name=rule, error=rule, ignore_na=False)
 
@@ -532,7 +537,7 @@ def pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
             )
         )
     if "propositions" in extra:
-        favourable = lambda d: d["decision_cal"].isin(list(DECISIONS_FAVORABLES)).fillna(False)  # noqa: E731
+        favourable = _favourable
         frame_checks.append(
             _row_check(
                 "rang_sans_decision_favorable",
