@@ -75,6 +75,7 @@ def plan_tasks(config_path: str | Path) -> tuple[list[dict[str, Any]], Path]:
             "communes",
             "qpv",
             "column_map",
+            "propositions",
         ):
             if merged.get(key):
                 q = Path(str(merged[key]))

@@ -18,7 +18,16 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_ANALYSIS = 0, 1, 2, 3
 
-_INPUT_FLAGS = ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map")
+_INPUT_FLAGS = (
+    "demandes",
+    "attributions",
+    "logements",
+    "seuils",
+    "communes",
+    "qpv",
+    "column_map",
+    "propositions",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", dest="fmt", choices=["csv", "fr-csv", "parquet"], default="csv")
     p.add_argument("--communes", help="communes réelles où placer la population (optionnel)")
     p.add_argument("--qpv", help="QPV réels où placer la population (optionnel)")
+    p.add_argument(
+        "--propositions",
+        action="store_true",
+        help="produit aussi les propositions (CAL, réponses) et la cotation des demandes",
+    )
 
     p = sub.add_parser("fetch-geo", help="télécharge les contours des communes et des QPV")
     p.add_argument("--epci", required=True, help="SIREN de l'EPCI")
@@ -116,6 +130,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             fmt=args.fmt,
             communes=args.communes,
             qpv=args.qpv,
+            propositions=args.propositions,
         )
     if cmd == "run":
         from allocation_analysis.pipeline import run_command

@@ -128,6 +128,7 @@ class InputPaths:
     communes: Path | None = None
     qpv: Path | None = None
     column_map: Path | None = None
+    propositions: Path | None = None
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, Any], base: Path | None = None) -> InputPaths:
@@ -304,7 +305,16 @@ def typed_parameters(options: dict[str, Any], *, file: str | Path | None = None)
     return out
 
 
-_PATH_KEYS = ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map")
+_PATH_KEYS = (
+    "demandes",
+    "attributions",
+    "logements",
+    "seuils",
+    "communes",
+    "qpv",
+    "column_map",
+    "propositions",
+)
 
 RUN_KEYS = (
     "demandes",
@@ -314,6 +324,7 @@ RUN_KEYS = (
     "communes",
     "qpv",
     "column_map",
+    "propositions",
     "period",
     "territory",
     "siren_epci",
@@ -367,6 +378,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         "communes",
         "qpv",
         "column_map",
+        "propositions",
         "output",
     ):
         if out.get(key) not in (None, ""):

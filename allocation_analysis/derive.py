@@ -53,6 +53,7 @@ __all__ = [
     "period_window",
     "prepare_allocations",
     "prepare_demandes",
+    "prepare_propositions",
     "qpv_in_force",
     "semester_of",
     "threshold_in_force",
@@ -658,6 +659,81 @@ def prepare_allocations(inputs: Any, *, config: AnalysisConfig) -> pd.DataFrame:
         if extra in a.columns:
             out[extra] = a[extra].astype(dtype)
     _arrow.release_memory()
+    return out
+
+
+PROPOSITION_COLUMNS = (
+    "source_row",
+    "demande_id",
+    "id_offre",
+    "date_cal",
+    "rpls_id",
+    "commune_logement",
+    "qpv_logement",
+    "bailleur_siren",
+    "reservataire",
+    "decision_cal",
+    "rang",
+    "reponse_demandeur",
+    "motif_refus",
+)
+
+
+def prepare_propositions(inputs: Any) -> pd.DataFrame | None:
+    """The validated propositions, with the dwelling's place completed.
+
+    Parameters
+    ----------
+    inputs : object
+        Loaded tables (attributes ``propositions`` and ``logements``), as
+        ``allocation_analysis.io.Inputs``.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``None`` when no propositions file was given. Otherwise one row per
+        candidate examined for one dwelling, with the contract's columns
+        (``demande_id`` — the pseudonym shared with ``demandes`` and
+        ``allocations`` — in place of ``num_unique``; enumerations as the
+        contract's codes), the dwelling's ``commune_logement``,
+        ``qpv_logement`` and ``bailleur_siren`` taken from ``logements`` when
+        its ``rpls_id`` is found there (as for the allocations), plus
+        ``semestre`` (semester of ``date_cal``) and ``logement_en_qpv`` (the
+        dwelling's QPV code belongs to the list in force on ``date_cal``).
+
+    References
+    ----------
+    .. [1] Code de la construction et de l'habitation, art. R441-3 (decisions
+       of the allocation commission).
+    """
+    p = getattr(inputs, "propositions", None)
+    if p is None:
+        return None
+    out = pd.DataFrame(
+        {c: p[c] for c in PROPOSITION_COLUMNS if c in p.columns}, index=p.index
+    ).reset_index(drop=True)
+    out["date_cal"] = pd.to_datetime(out["date_cal"]).astype("datetime64[ns]")
+    commune = _empty_codes(_col(out, "commune_logement", "string"))
+    qpv = _empty_codes(_col(out, "qpv_logement", "string"))
+    bailleur = _col(out, "bailleur_siren", "string")
+    lg = getattr(inputs, "logements", None)
+    rpls = _empty_codes(_col(out, "rpls_id", "string"))
+    if lg is not None and len(lg) and rpls.notna().any():
+        # Arrow hash kernels (Series.map/isin on Arrow strings build Python objects)
+        keys = _empty_codes(lg["rpls_id"])
+        found = pd.Series(_arrow.isin(rpls, keys), index=out.index)
+
+        def from_dwelling(col: pd.Series) -> pd.Series:
+            return pd.Series(_arrow.lookup(rpls, keys, col), index=out.index)
+
+        commune = commune.mask(found, from_dwelling(_col(lg, "commune", "string")))
+        qpv = qpv.mask(found, from_dwelling(_empty_codes(_col(lg, "qpv", "string"))))
+        bailleur = bailleur.fillna(from_dwelling(_col(lg, "bailleur_siren", "string")))
+    out["commune_logement"] = commune.astype(TEXT_DTYPE)
+    out["qpv_logement"] = qpv.astype(TEXT_DTYPE)
+    out["bailleur_siren"] = bailleur.astype(TEXT_DTYPE)
+    out["semestre"] = semester_of(out["date_cal"])
+    out["logement_en_qpv"] = qpv_in_force(out["qpv_logement"], out["date_cal"]).to_numpy()
     return out
 
 

@@ -28,8 +28,19 @@ log = logging.getLogger(__name__)
 
 PREPARED_FRAMES = ("demandes", "allocations", "access")
 """Frames the pipeline prepares once and the notebooks read (parquet, private)."""
+OPTIONAL_FRAMES = ("propositions",)
+"""Prepared frames that exist only when their input was given (``None`` otherwise)."""
 
-INPUT_KEYS = ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map")
+INPUT_KEYS = (
+    "demandes",
+    "attributions",
+    "logements",
+    "seuils",
+    "communes",
+    "qpv",
+    "column_map",
+    "propositions",
+)
 """The input-file parameters of a notebook (all ``None``: the built-in demo territory)."""
 
 DEMO_DATA = Path("demo") / "donnees_synthetiques"
@@ -50,6 +61,11 @@ class Session:
         Derived frames (docs/data-model.md §2); ``allocations`` holds every lease
         of the data (windows are selected by the indicator functions).
     communes, qpv : GeoDataFrame or None
+    propositions : DataFrame or None
+        Candidates examined by the allocation commissions
+        (:func:`allocation_analysis.derive.prepare_propositions`): contract
+        columns and codes, ``demande_id`` shared with ``demandes`` and
+        ``allocations``; ``None`` when no propositions file was given.
     validation : dict
         Row counts per table (read, accepted, rejected) and reject reasons.
     output_dir : Path
@@ -64,6 +80,7 @@ class Session:
     qpv: Any = None
     validation: dict = field(default_factory=dict)
     output_dir: Path = Path("outputs/session")
+    propositions: pd.DataFrame | None = None
 
     @property
     def period(self) -> Period:
@@ -204,6 +221,9 @@ def _leases_with_a_threshold(inputs: Any, config: AnalysisConfig) -> Any:
 def prepare(inputs: Any, config: AnalysisConfig) -> dict[str, pd.DataFrame]:
     """Derive the analysis frames from loaded inputs (one definition each, in derive).
 
+    ``propositions`` is among the frames only when the inputs hold a
+    propositions file.
+
     Leases of years without a first-quartile threshold are left out
     (:func:`_leases_with_a_threshold`).
     """
@@ -213,7 +233,11 @@ def prepare(inputs: Any, config: AnalysisConfig) -> dict[str, pd.DataFrame]:
     demandes = derive.prepare_demandes(inputs, config=config)
     allocations = derive.prepare_allocations(inputs, config=config)
     access = derive.access_frame(demandes, config.period)
-    return {"demandes": demandes, "allocations": allocations, "access": access}
+    frames = {"demandes": demandes, "allocations": allocations, "access": access}
+    propositions = derive.prepare_propositions(inputs)
+    if propositions is not None:
+        frames["propositions"] = propositions
+    return frames
 
 
 def save_prepared(
@@ -223,6 +247,12 @@ def save_prepared(
     work_dir.mkdir(parents=True, exist_ok=True)
     for name in PREPARED_FRAMES:
         frames[name].to_parquet(work_dir / f"{name}.parquet", index=False)
+    for name in OPTIONAL_FRAMES:
+        stale = work_dir / f"{name}.parquet"
+        if frames.get(name) is not None:
+            frames[name].to_parquet(stale, index=False)
+        elif stale.exists():  # a previous run's file must not pass for this run's
+            stale.unlink()
     for name in ("communes", "qpv"):
         gdf = getattr(inputs, name, None)
         if gdf is not None:
@@ -342,6 +372,7 @@ def open_session(
     communes: str | None = None,
     qpv: str | None = None,
     column_map: str | None = None,
+    propositions: str | None = None,
     siren_epci: str | None = None,
     target_non_q1_en_qpv: float = 0.5,
     alpha: float = 0.05,
@@ -382,6 +413,9 @@ def open_session(
     if work_dir:
         wd = Path(work_dir)
         frames = {n: pd.read_parquet(wd / f"{n}.parquet") for n in PREPARED_FRAMES}
+        for name in OPTIONAL_FRAMES:
+            f = wd / f"{name}.parquet"
+            frames[name] = pd.read_parquet(f) if f.exists() else None
         geo = {}
         for name in ("communes", "qpv"):
             f = wd / f"{name}.parquet"

@@ -184,14 +184,20 @@ def load_effects(effects: str | Path | Mapping[str, Any] | None = None) -> dict[
     ----------
     effects : str, Path, mapping or None
         A YAML file, an already parsed mapping, ``"null"``,
-        ``"null_confounded"`` or ``"default"`` for the packaged files, or
-        ``None`` for ``effects_default.yaml``.
+        ``"null_confounded"``, ``"processus"``, ``"processus_null"`` or
+        ``"default"`` for the packaged files, or ``None`` for
+        ``effects_default.yaml``.
 
     Returns
     -------
     dict
         ``{"access": {"nationalite": {"ue", "hors_ue"}, "residence_qpv"},
-        "placement_qpv": {… , "premier_quartile"}}`` of positive odds ratios.
+        "placement_qpv": {… , "premier_quartile"}}`` of positive odds ratios,
+        plus ``"processus"`` when the file has that block (odds ratios of the
+        stages ``designation``, ``decision_cal`` and ``refus`` by
+        ``nationalite`` and ``residence_qpv``, ``refus.logement_qpv`` and
+        ``score_designation``, per 10 points of score; see
+        :mod:`allocation_analysis.synth_process`) and ``"composition"``.
 
     Raises
     ------
@@ -206,6 +212,10 @@ def load_effects(effects: str | Path | Mapping[str, Any] | None = None) -> dict[
         effects = _default_effects_path("effects_null.yaml")
     elif effects == "null_confounded":
         effects = _default_effects_path("effects_null_confounded.yaml")
+    elif effects == "processus":
+        effects = _default_effects_path("effects_processus.yaml")
+    elif effects == "processus_null":
+        effects = _default_effects_path("effects_processus_null.yaml")
     if isinstance(effects, Mapping):
         raw: Any = dict(effects)
         where = "effets fournis"
@@ -244,6 +254,18 @@ def load_effects(effects: str | Path | Mapping[str, Any] | None = None) -> dict[
             "residence_qpv": ratio(block, "residence_qpv"),
         }
     out["placement_qpv"]["premier_quartile"] = ratio("placement_qpv", "premier_quartile")
+    if raw.get("processus") is not None:
+        out["processus"] = {
+            stage: {
+                "nationalite": {
+                    g: ratio("processus", stage, "nationalite", g) for g in ("ue", "hors_ue")
+                },
+                "residence_qpv": ratio("processus", stage, "residence_qpv"),
+            }
+            for stage in ("designation", "decision_cal", "refus")
+        }
+        out["processus"]["refus"]["logement_qpv"] = ratio("processus", "refus", "logement_qpv")
+        out["processus"]["score_designation"] = ratio("processus", "score_designation")
     if raw.get("composition") is not None:
         out["composition"] = _composition(raw["composition"], where)
     return out
@@ -1294,6 +1316,10 @@ class SynthDataset:
     internal : pandas.DataFrame
         Per allocation, the generator's own variables (``sem``, ``in_qpv``,
         ``q1``, ``anru``, ``prio``, ``nat``, ``qpv_res`` …), for calibration studies.
+    propositions : pandas.DataFrame or None
+        Candidates examined by the commissions (contract columns), when the
+        data set was generated with ``propositions=True``; ``demandes`` then
+        carries the cotation columns.
     """
 
     demandes: pd.DataFrame
@@ -1305,6 +1331,7 @@ class SynthDataset:
     truth: dict[str, Any]
     config: dict[str, Any]
     internal: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    propositions: pd.DataFrame | None = None
 
 
 def _check_scale(scale: str) -> dict[str, int]:
@@ -1331,9 +1358,9 @@ def _layers(terr: Territory) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     return communes, qpv
 
 
-def _config(fmt: str = "csv") -> dict[str, Any]:
+def _config(fmt: str = "csv", *, propositions: bool = False) -> dict[str, Any]:
     ext = "parquet" if fmt == "parquet" else "csv"
-    return {
+    out = {
         "demandes": f"demandes.{ext}",
         "attributions": f"attributions.{ext}",
         "logements": f"logements.{ext}",
@@ -1343,6 +1370,71 @@ def _config(fmt: str = "csv") -> dict[str, Any]:
         "period": DEMO_PERIOD,
         "territory": "demo",
         "siren_epci": SIREN_EPCI,
+    }
+    if propositions:
+        out["propositions"] = f"propositions.{ext}"
+    return out
+
+
+def _process_effects(eff: dict[str, Any]) -> dict[str, Any]:
+    """The effects with a ``processus`` block (the packaged one when it is absent)."""
+    if "processus" in eff:
+        return eff
+    return {**eff, "processus": load_effects("processus")["processus"]}
+
+
+def _with_process(
+    seed: int,
+    d: _Demands,
+    terr: Territory,
+    attributions: pd.DataFrame,
+    internal: pd.DataFrame,
+    eff: Mapping[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Demands with their cotation, the block's propositions and its stage counts."""
+    from allocation_analysis import synth_process
+
+    demandes = _demandes_frame(d, terr)
+    cot = synth_process.cotation_frame(d.h, d.depot, d.radiation, SITUATIONS)
+    demandes = pd.concat([demandes, cot], axis=1)
+    props, counts = synth_process.process_block(
+        seed=seed,
+        block=d.block,
+        h=d.h,
+        depot=d.depot,
+        radiation=d.radiation,
+        alloc_sem=d.alloc_sem,
+        score=cot["score_cotation"].to_numpy(),
+        nums=demandes["num_unique"].to_numpy(),
+        attributions=attributions,
+        in_qpv=internal["in_qpv"].to_numpy(bool),
+        semesters=_semesters(),
+        eff=eff["processus"],
+    )
+    return demandes, props, counts
+
+
+def _process_truth(eff: Mapping[str, Any], counts: list[pd.DataFrame], n_props: int) -> dict:
+    from allocation_analysis import synth_process
+
+    return {
+        "effects": eff["processus"],
+        "n_propositions": int(n_props),
+        "etapes": synth_process.stage_records(pd.concat(counts, ignore_index=True)),
+        "conventions": {
+            "unit": "demand active at some time in the semester of the commission "
+            "(date_depot <= end and no date_radiation or date_radiation >= start)",
+            "stages": "furthest stage reached over the commissions held in the semester: "
+            "designees (at least one row), favorables (attribution or "
+            "attribution_sous_condition), proposees (reponse_demandeur set), acceptees "
+            "(acceptation), baux (lease signed on the accepted offer)",
+            "groups": "nationalite of the demand; residence = the generator's QPV flag of "
+            "the demand's residence",
+            "baux_sans_proposition": "leases of the semester whose vacancy has no recorded "
+            "proposition, by the lessee's group",
+        },
+        "exact": "counts; the odds ratios are parameters of the draws of the candidates "
+        "other than the lessee (see allocation_analysis.synth_process)",
     }
 
 
@@ -1397,6 +1489,7 @@ def generate(
     effects: str | Path | Mapping[str, Any] | None = None,
     communes: str | Path | None = None,
     qpv: str | Path | None = None,
+    propositions: bool = False,
 ) -> SynthDataset:
     """Generate a synthetic data set in memory.
 
@@ -1412,6 +1505,13 @@ def generate(
     communes, qpv : path, optional
         Real geography on which to place the population instead of the
         fictional metropolis.
+    propositions : bool
+        Also generate the allocation process (:mod:`allocation_analysis.synth_process`):
+        the ``propositions`` table, the cotation columns of ``demandes`` and
+        the exact per-stage counts in ``truth["processus"]``. Off by default:
+        every other table and truth entry is the same either way. The stage
+        effects are the ``processus`` block of ``effects`` (the packaged
+        ``effects_processus.yaml`` block when it has none).
 
     Returns
     -------
@@ -1426,11 +1526,22 @@ def generate(
     """
     sizes = _check_scale(scale)
     eff = load_effects(effects)
+    if propositions:
+        eff = _process_effects(eff)
     terr = _territory(communes, qpv)
     thresholds, blocks = _blocks(seed=int(seed), sizes=sizes, terr=terr, eff=eff)
     dem, att, log, internals, counts = [], [], [], [], []
+    props, stage_counts = [], []
     for d, stock, attributions, internal in blocks:
-        dem.append(_demandes_frame(d, terr))
+        if propositions:
+            dem_b, props_b, counts_b = _with_process(
+                int(seed), d, terr, attributions, internal, eff
+            )
+            dem.append(dem_b)
+            props.append(props_b)
+            stage_counts.append(counts_b)
+        else:
+            dem.append(_demandes_frame(d, terr))
         att.append(attributions)
         log.append(stock.drop(columns=["_unit", "_typ", "_com"]))
         internals.append(internal)
@@ -1455,6 +1566,10 @@ def generate(
         counts=n,
         indicator_counts=pd.concat(counts, ignore_index=True),
     )
+    prop_frame = pd.concat(props, ignore_index=True) if propositions else None
+    if prop_frame is not None:
+        truth["counts"]["propositions"] = len(prop_frame)
+        truth["processus"] = _process_truth(eff, stage_counts, len(prop_frame))
     return SynthDataset(
         demandes=demandes,
         attributions=attributions,
@@ -1463,8 +1578,9 @@ def generate(
         communes=com_layer,
         qpv=qpv_layer,
         truth=truth,
-        config=_config(),
+        config=_config(propositions=propositions),
         internal=pd.concat(internals, ignore_index=True),
+        propositions=prop_frame,
     )
 
 
@@ -1474,6 +1590,7 @@ def draw_replicates(
     scale: str = "tiny",
     effects: str | Path | Mapping[str, Any] | None = None,
     seed: int = 0,
+    propositions: bool = False,
 ) -> Iterator[SynthDataset]:
     """Yield ``n`` independent in-memory data sets (calibration studies).
 
@@ -1484,7 +1601,9 @@ def draw_replicates(
         raise UsageError(f"Nombre de réplications invalide : {n}.")
     eff = load_effects(effects)
     for r in range(int(n)):
-        yield generate(scale=scale, seed=int(seed) * 1_000_003 + r, effects=eff)
+        yield generate(
+            scale=scale, seed=int(seed) * 1_000_003 + r, effects=eff, propositions=propositions
+        )
 
 
 # --------------------------------------------------------------------------- writing
@@ -1619,7 +1738,9 @@ def write_dataset(ds: SynthDataset, output: str | Path, *, fmt: str = "csv") -> 
     ext = "parquet" if fmt == "parquet" else "csv"
     for name in ("demandes", "attributions", "logements", "seuils_q1"):
         _write_table(getattr(ds, name), out / f"{name}.{ext}", fmt)
-    config = _config(fmt)
+    if ds.propositions is not None:
+        _write_table(ds.propositions, out / f"propositions.{ext}", fmt)
+    config = _config(fmt, propositions=ds.propositions is not None)
     ds.config = config
     _write_common(
         out,
@@ -1634,22 +1755,40 @@ def write_dataset(ds: SynthDataset, output: str | Path, *, fmt: str = "csv") -> 
 
 
 def _stream_to_disk(
-    *, output: Path, seed: int, scale: str, eff: dict, fmt: str, terr: Territory
+    *,
+    output: Path,
+    seed: int,
+    scale: str,
+    eff: dict,
+    fmt: str,
+    terr: Territory,
+    propositions: bool = False,
 ) -> dict[str, Any]:
     """Generate block by block and append to the files (bounded memory)."""
     sizes = _check_scale(scale)
+    if propositions:
+        eff = _process_effects(eff)
     thresholds, blocks = _blocks(seed=seed, sizes=sizes, terr=terr, eff=eff)
     ext = "parquet" if fmt == "parquet" else "csv"
     writers: dict[str, Any] = {}
     n = {"demandes": 0, "attributions": 0, "logements": 0}
-    counts = []
+    if propositions:
+        n["propositions"] = 0
+    counts, stage_counts = [], []
     try:
         for b, (d, stock, attributions, internal) in enumerate(blocks):
             frames = {
-                "demandes": _demandes_frame(d, terr),
+                "demandes": None,
                 "attributions": attributions,
                 "logements": stock.drop(columns=["_unit", "_typ", "_com"]),
             }
+            if propositions:
+                frames["demandes"], frames["propositions"], counts_b = _with_process(
+                    seed, d, terr, attributions, internal, eff
+                )
+                stage_counts.append(counts_b)
+            else:
+                frames["demandes"] = _demandes_frame(d, terr)
             for name, df in frames.items():
                 n[name] += len(df)
                 path = output / f"{name}.{ext}"
@@ -1680,8 +1819,16 @@ def _stream_to_disk(
         counts=n,
         indicator_counts=pd.concat(counts, ignore_index=True),
     )
+    if propositions:
+        truth["processus"] = _process_truth(eff, stage_counts, n["propositions"])
     _write_common(
-        output, com=com, qpv=qpv, truth=truth, eff=eff, config=_config(fmt), label=terr.label
+        output,
+        com=com,
+        qpv=qpv,
+        truth=truth,
+        eff=eff,
+        config=_config(fmt, propositions=propositions),
+        label=terr.label,
     )
     return truth
 
@@ -1695,8 +1842,12 @@ def synth_command(
     fmt: str = "csv",
     communes: str | Path | None = None,
     qpv: str | Path | None = None,
+    propositions: bool = False,
 ) -> int:
     """``allocation-analysis synth``: write a synthetic data set; returns 0.
+
+    With ``propositions`` the allocation process is generated too (see
+    :func:`generate`).
 
     Raises
     ------
@@ -1711,7 +1862,15 @@ def synth_command(
     terr = _territory(communes, qpv)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    truth = _stream_to_disk(output=out, seed=int(seed), scale=scale, eff=eff, fmt=fmt, terr=terr)
+    truth = _stream_to_disk(
+        output=out,
+        seed=int(seed),
+        scale=scale,
+        eff=eff,
+        fmt=fmt,
+        terr=terr,
+        propositions=propositions,
+    )
     logger.info(
         "Jeu synthétique écrit dans %s : %d demandes, %d attributions, %d logements.",
         out,
@@ -1719,6 +1878,8 @@ def synth_command(
         truth["counts"]["attributions"],
         truth["counts"]["logements"],
     )
+    if propositions:
+        logger.info("… et %d propositions (CAL).", truth["counts"]["propositions"])
     return 0
 
 

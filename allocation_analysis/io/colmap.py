@@ -1,7 +1,7 @@
 """Column maps: load an export whose column names or values differ from the contract.
 
 A column map is a YAML file with one section per table (``demandes``,
-``attributions``, ``logements``, ``seuils_q1``); each section may hold:
+``attributions``, ``logements``, ``seuils_q1``, ``propositions``); each section may hold:
 
 ``columns``
     ``source name: canonical name``. Source names are matched exactly first,
@@ -45,7 +45,7 @@ from allocation_analysis.errors import InputError
 
 __all__ = ["ColumnMap", "TableMap", "apply_table_map", "load_column_map", "normalise_header"]
 
-_TABLE_KEYS = ("demandes", "attributions", "logements", "seuils_q1")
+_TABLE_KEYS = ("demandes", "attributions", "logements", "seuils_q1", "propositions")
 
 
 def normalise_header(name: str) -> str:

@@ -43,6 +43,21 @@ Decisions where the data contract is silent
   data model's dtype, so later stages can rely on every canonical column.
 - ``source_row`` is kept as a column of the accepted tables, so a row can
   always be traced back to the file.
+- **Propositions** (optional ``propositions`` file): loaded with the same key
+  and the same pseudonyms as the demands, so ``demande_id`` joins across the
+  three tables. The referential checks are those of the allocations: a
+  ``num_unique`` absent from the demand file (or an ``rpls_id`` absent from
+  the dwelling file) refuses the file; a candidate whose demand (or dwelling)
+  was rejected there is a row reject (``demande_rejetee`` /
+  ``logement_rejete``), as is a commission held before the demand was filed
+  (``cal_avant_depot``).
+- **Cotation** (optional columns of ``demandes``): ``score_cotation`` and any
+  ``cotation_<critere>`` column are kept (points ≥ 0). Criterion columns
+  without a ``score_cotation`` column refuse the file. A row that fills only
+  some of the cotation cells (``cotation_incomplete``) or whose criteria do
+  not add up to the score within 0.01 point (``cotation_somme``, both values
+  in the message) is a row reject; a row with every cotation cell empty is a
+  demand not scored, accepted.
 """
 
 from __future__ import annotations
@@ -52,7 +67,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,16 +77,24 @@ import pandera.pandas as pa
 
 from allocation_analysis.errors import InputError, UsageError
 from allocation_analysis.io import _arrow, parsing
-from allocation_analysis.io.colmap import ColumnMap, apply_table_map, load_column_map
+from allocation_analysis.io.colmap import (
+    ColumnMap,
+    apply_table_map,
+    load_column_map,
+    normalise_header,
+)
 from allocation_analysis.io.readers import TEXT_DTYPE, MultilineRecord, read_table
 from allocation_analysis.io.schemas import (
     ALIASES,
+    COTATION_SCORE,
+    COTATION_TOLERANCE,
     FRAME_RULE_COLUMN,
     IDENTIFIER_COLUMNS,
     RULE_MESSAGES,
     TABLES,
     ColumnSpec,
     TableSpec,
+    cotation_columns,
     empty_column,
     fmt_number,
     is_personal,
@@ -319,6 +342,7 @@ class Inputs:
     report: ValidationReport = field(default_factory=ValidationReport)
     rejects: dict[str, pd.DataFrame] = field(default_factory=dict)
     siren_epci: str | None = None
+    propositions: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------- one table
@@ -330,7 +354,7 @@ def _spec(table: str) -> TableSpec:
     except KeyError:
         raise UsageError(
             f"Table inconnue : « {table} » (tables permises : demandes, attributions, "
-            "logements, seuils_q1)."
+            "logements, seuils_q1, propositions)."
         ) from None
 
 
@@ -441,8 +465,8 @@ def load_table(
     path : str or Path
         CSV, Parquet or XLSX file.
     table : str
-        ``"demandes"``, ``"attributions"``, ``"logements"`` or ``"seuils_q1"``
-        (``"seuils"`` is accepted too).
+        ``"demandes"``, ``"attributions"``, ``"logements"``, ``"seuils_q1"``
+        (``"seuils"`` is accepted too) or ``"propositions"``.
     column_map : path, mapping or ColumnMap, optional
         Column and value maps (:mod:`~allocation_analysis.io.colmap`).
     key : bytes, optional
@@ -480,9 +504,12 @@ def load_table(
     fname = str(path)
     raw, info = read_table(path, sheet=sheet, encoding=encoding, sep=sep)
     source_names = list(raw.columns)
+    canonical = spec.names + ([COTATION_SCORE] if spec.name == "demandes" else [])
     raw = apply_table_map(
-        raw, load_column_map(column_map).for_table(spec.name), spec.names, file=fname
+        raw, load_column_map(column_map).for_table(spec.name), canonical, file=fname
     )
+    if spec.name == "demandes":
+        raw, spec = _with_cotation(raw, spec, fname)
     canonical_of = dict(zip(source_names, raw.columns, strict=True))
 
     missing = [c for c in spec.required if c not in raw.columns]
@@ -626,6 +653,7 @@ def load_table(
     frame = pd.DataFrame(parsed, index=raw.index)
 
     reasons.extend(_schema_reasons(spec, frame, raw, bad_cells))
+    reasons.extend(_cotation_reasons(spec, frame, bad_cells))
     reasons.extend(_duplicate_reasons(spec, frame, raw))
 
     rejects = _concat_rejects(reasons)
@@ -681,6 +709,98 @@ def load_table(
     )
     _arrow.release_memory()
     return result
+
+
+def _with_cotation(
+    raw: pd.DataFrame, spec: TableSpec, fname: str
+) -> tuple[pd.DataFrame, TableSpec]:
+    """The demand table's spec extended with the cotation columns the file holds.
+
+    Headers spelled like a criterion (``Cotation Ancienneté``) are renamed to
+    their snake_case form (``cotation_anciennete``). Criteria without a
+    ``score_cotation`` column refuse the file.
+    """
+    rename = {}
+    for col in raw.columns:
+        norm = normalise_header(col)
+        if col != norm and norm.startswith("cotation_") and norm not in raw.columns:
+            rename[col] = norm
+    if rename:
+        raw = raw.rename(columns=rename)
+    score, criteria = cotation_columns(raw.columns)
+    if score is None and not criteria:
+        return raw, spec
+    if score is None:
+        raise InputError(
+            f"Colonne(s) de critères de cotation ({', '.join(criteria)}) sans colonne "
+            f"{COTATION_SCORE} : le score total est nécessaire pour contrôler la somme des "
+            "critères.",
+            file=fname,
+            column=criteria[0],
+            rule="score_cotation_manquant",
+        )
+    extra = tuple(ColumnSpec(c, "float", min=0.0) for c in [score, *criteria])
+    return raw, replace(spec, columns=spec.columns + extra)
+
+
+def _cotation_reasons(
+    spec: TableSpec, frame: pd.DataFrame, bad_cells: dict[str, pd.Series]
+) -> list[pd.DataFrame]:
+    """Rows whose cotation is half filled, or whose criteria do not add up to the score."""
+    from allocation_analysis.text import fmt_float
+
+    if spec.name != "demandes":
+        return []
+    score, criteria = cotation_columns(frame.columns)
+    if score is None or not criteria:
+        return []
+    cols = [score, *criteria]
+    unreadable = np.zeros(len(frame), dtype=bool)
+    for c in cols:
+        unreadable |= bad_cells[c].to_numpy(dtype=bool)
+    values = frame[cols].to_numpy(dtype=float)
+    given = ~np.isnan(values)
+    partial = given.any(axis=1) & ~given.all(axis=1) & ~unreadable
+    total = values[:, 1:].sum(axis=1)
+    gap = np.abs(total - values[:, 0])
+    wrong = given.all(axis=1) & (gap > COTATION_TOLERANCE + 1e-9)
+    out = []
+    rows = frame.index.to_numpy()
+    if partial.any():
+        missing = [
+            ", ".join(c for c, g in zip(cols, row, strict=True) if not g) for row in given[partial]
+        ]
+        out.append(
+            _reasons(
+                spec.name,
+                rows[partial],
+                score,
+                "",
+                "cotation_incomplete",
+                [
+                    f"cotation incomplète : {m} vide(s) alors que d'autres colonnes de cotation "
+                    "sont remplies (toutes remplies, ou toutes vides pour une demande non cotée)"
+                    for m in missing
+                ],
+            )
+        )
+    if wrong.any():
+        out.append(
+            _reasons(
+                spec.name,
+                rows[wrong],
+                score,
+                [fmt_float(v) for v in values[wrong, 0]],
+                "cotation_somme",
+                [
+                    f"somme des critères de cotation ({fmt_float(t)} points) différente de "
+                    f"{score} ({fmt_float(v)} points) ; écart toléré : "
+                    f"{fmt_float(COTATION_TOLERANCE)} point"
+                    for t, v in zip(total[wrong], values[wrong, 0], strict=True)
+                ],
+            )
+        )
+    return out
 
 
 # What a column name looks like: starts with a letter, short, no long run of digits
@@ -898,7 +1018,8 @@ def load_inputs(
     Parameters
     ----------
     paths : InputPaths
-        Files (``demandes`` and ``attributions`` are required).
+        Files (``demandes`` and ``attributions`` are required; ``propositions``
+        is optional and loaded with the demands' pseudonyms).
     column_map : path, mapping or ColumnMap, optional
         Column map; default ``paths.column_map``.
     key : bytes, optional
@@ -946,6 +1067,12 @@ def load_inputs(
     results["attributions"] = att = load_table(
         paths.attributions, "attributions", key=k, _pseudonyms=memo, **opts
     )
+    pro = None
+    if getattr(paths, "propositions", None) is not None:
+        # same key and same pseudonyms: demande_id joins demands, leases and candidates
+        results["propositions"] = pro = load_table(
+            paths.propositions, "propositions", key=k, _pseudonyms=memo, **opts
+        )
     memo.clear()
     log = None
     if paths.logements is not None:
@@ -957,6 +1084,10 @@ def load_inputs(
     _check_allocation_demands(att, dem)
     if log is not None:
         _check_allocation_dwellings(att, log)
+    if pro is not None:
+        _check_allocation_demands(pro, dem)
+        if log is not None:
+            _check_allocation_dwellings(pro, log)
     notes: list[str] = []
     epci = None
     if seu is not None:
@@ -990,6 +1121,7 @@ def load_inputs(
         report=report,
         rejects={name: r.rejects for name, r in results.items()},
         siren_epci=epci,
+        propositions=pro.data if pro is not None else None,
     )
 
 
@@ -1053,7 +1185,27 @@ def _explained_references(
     return explained
 
 
+# How the referential messages name the rows of each referencing table, and
+# the date that may not precede the demand's filing.
+_REFERENCING = {
+    "attributions": (
+        "attribution(s)",
+        "date_bail",
+        "bail_avant_depot",
+        "date de bail antérieure à la date de dépôt de la demande",
+    ),
+    "propositions": (
+        "proposition(s)",
+        "date_cal",
+        "cal_avant_depot",
+        "date de la commission (CAL) antérieure à la date de dépôt de la demande",
+    ),
+}
+
+
 def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
+    """Referential check of ``attributions`` or ``propositions`` against the demands."""
+    noun, date_col, date_rule, date_msg = _REFERENCING[att.table]
     assert att.keys is not None and dem.keys is not None
     # Arrow hash kernels: pandas' isin/map on Arrow strings make Python objects of the set
     unknown = att.keys.notna().to_numpy() & ~_arrow.isin(att.keys, dem.keys)
@@ -1065,7 +1217,7 @@ def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
                 raise _numeric_identifier_error(res, "num_unique", other)
         rows = att.keys.index[unknown].to_numpy()
         raise InputError(
-            f"{len(rows)} attribution(s) renvoient à une demande absente du fichier des "
+            f"{len(rows)} {noun} renvoient à une demande absente du fichier des "
             f"demandes ({dem.file}).",
             file=att.file,
             column="num_unique",
@@ -1082,14 +1234,16 @@ def _check_allocation_demands(att: LoadResult, dem: LoadResult) -> None:
     )
     depot = _arrow.lookup(att.data["demande_id"], dem_ids, dem.data["date_depot"])
     att.reject_rows(
-        pd.Series(att.data["date_bail"].to_numpy() < np.asarray(depot), index=att.data.index),
-        column="date_bail",
-        rule="bail_avant_depot",
-        message="date de bail antérieure à la date de dépôt de la demande",
+        pd.Series(att.data[date_col].to_numpy() < np.asarray(depot), index=att.data.index),
+        column=date_col,
+        rule=date_rule,
+        message=date_msg,
     )
 
 
 def _check_allocation_dwellings(att: LoadResult, log: LoadResult) -> None:
+    """Referential check of ``attributions`` or ``propositions`` against the dwellings."""
+    noun = _REFERENCING[att.table][0]
     assert log.keys is not None
     # Accepted allocation rows only: a rejected row's rpls_id may itself be garbage.
     rpls = att.data["rpls_id"]
@@ -1105,7 +1259,7 @@ def _check_allocation_dwellings(att: LoadResult, log: LoadResult) -> None:
             if "rpls_id" in res.numeric_columns:
                 raise _numeric_identifier_error(res, "rpls_id", other)
         raise InputError(
-            f"{len(rows)} attribution(s) renvoient à un logement (rpls_id) absent du fichier "
+            f"{len(rows)} {noun} renvoient à un logement (rpls_id) absent du fichier "
             f"des logements ({log.file}).",
             file=att.file,
             column="rpls_id",

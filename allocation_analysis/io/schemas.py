@@ -18,6 +18,25 @@ Rules specific to a table (``demandes``)
   ``1 + nb_adultes_sup + nb_enfants_moins_14`` must equal ``nb_personnes``
   (otherwise the consumption units are ill-defined).
 - ``lon`` and ``lat`` are given together or not at all.
+- Optional cotation columns (``score_cotation`` and any ``cotation_<critere>``,
+  :func:`cotation_columns`): points ≥ 0; when criterion columns are present, a
+  row either leaves every cotation cell empty (demand not scored) or fills all
+  of them, and its criteria add up to ``score_cotation`` within
+  :data:`COTATION_TOLERANCE` (rules ``cotation_incomplete`` and
+  ``cotation_somme``, checked by the loader, with both values in the message).
+
+Rules specific to a table (``propositions``)
+--------------------------------------------
+- ``rang`` only on a favourable decision (``attribution`` or
+  ``attribution_sous_condition``): rule ``rang_sans_decision_favorable``.
+- ``reponse_demandeur`` only after a favourable decision: rule
+  ``reponse_sans_decision_favorable``.
+- ``motif_refus`` only with ``reponse_demandeur == "refus"``: rule
+  ``motif_sans_refus``.
+- ``commune_logement`` is required when ``rpls_id`` is empty (as in
+  ``attributions``).
+- The key is ``num_unique`` + ``id_offre``: one candidate is examined once for
+  one dwelling.
 """
 
 from __future__ import annotations
@@ -32,7 +51,15 @@ __all__ = [
     "PERSONAL_COLUMNS",
     "ColumnSpec",
     "TableSpec",
+    "COTATION_PREFIX",
+    "COTATION_SCORE",
+    "COTATION_TOLERANCE",
+    "DECISIONS_CAL",
+    "DECISIONS_FAVORABLES",
+    "MOTIFS_REFUS",
+    "REPONSES_DEMANDEUR",
     "TABLES",
+    "cotation_columns",
     "is_personal",
     "pandera_schema",
 ]
@@ -117,6 +144,28 @@ SITUATIONS_PRO = (
 )
 RESERVATAIRES = ("etat", "action_logement", "collectivite", "bailleur", "autre")
 FINANCEMENTS = ("PLAI", "PLUS", "PLS", "PLI", "autre")
+DECISIONS_CAL = ("attribution", "attribution_sous_condition", "non_attribution", "irrecevabilite")
+"""Decisions of the allocation commission (CCH R441-3)."""
+DECISIONS_FAVORABLES = ("attribution", "attribution_sous_condition")
+"""The decisions after which the dwelling may be offered (and a rank given)."""
+REPONSES_DEMANDEUR = ("acceptation", "refus", "sans_reponse")
+MOTIFS_REFUS = (
+    "localisation",
+    "typologie_surface",
+    "loyer_charges",
+    "etat_logement",
+    "environnement",
+    "autre",
+)
+COTATION_SCORE = "score_cotation"
+COTATION_PREFIX = "cotation_"
+COTATION_TOLERANCE = 0.01
+"""Largest gap, in points, between the sum of the criteria and ``score_cotation``.
+
+The contract allows 0.01 point: exports print points with two decimals, and
+the sum of criteria rounded to the hundredth may differ from the rounded total
+by up to a few thousandths per criterion; a larger gap is a real inconsistency.
+A tiny margin (1e-9) absorbs the binary representation of decimals."""
 DPE = ("A", "B", "C", "D", "E", "F", "G")
 
 # Extra spellings (after normalisation: lower case, no accents, "_" separators).
@@ -137,7 +186,60 @@ ALIASES: dict[str, dict[str, str]] = {
     "financement": {"pla_i": "PLAI"},
     "nationalite": {"hors_union_europeenne": "hors_ue", "union_europeenne": "ue"},
     "motif_radiation": {"absence_de_reponse": "absence_reponse"},
+    "decision_cal": {
+        "attribution_sous_conditions": "attribution_sous_condition",
+        "attribution_sous_reserve": "attribution_sous_condition",
+        "refus": "non_attribution",
+        "refus_d'attribution": "non_attribution",
+        "non_attribue": "non_attribution",
+        "irrecevable": "irrecevabilite",
+    },
+    "reponse_demandeur": {
+        "accepte": "acceptation",
+        "acceptee": "acceptation",
+        "refuse": "refus",
+        "refusee": "refus",
+        "pas_de_reponse": "sans_reponse",
+        "absence_de_reponse": "sans_reponse",
+    },
+    "motif_refus": {
+        "typologie": "typologie_surface",
+        "surface": "typologie_surface",
+        "typologie/surface": "typologie_surface",
+        "typologie_/_surface": "typologie_surface",
+        "loyer": "loyer_charges",
+        "loyer/charges": "loyer_charges",
+        "loyer_/_charges": "loyer_charges",
+        "loyer_et_charges": "loyer_charges",
+        "etat_du_logement": "etat_logement",
+    },
 }
+
+
+def cotation_columns(columns: list[str] | pd.Index) -> tuple[str | None, list[str]]:
+    """The cotation columns of a ``demandes`` header: the score and the criteria.
+
+    Parameters
+    ----------
+    columns : list of str
+        Canonical column names (after the column map).
+
+    Returns
+    -------
+    score : str or None
+        ``"score_cotation"`` when present.
+    criteria : list of str
+        ``cotation_<critere>`` columns, in file order.
+
+    Examples
+    --------
+    >>> cotation_columns(["num_unique", "score_cotation", "cotation_anciennete"])
+    ('score_cotation', ['cotation_anciennete'])
+    """
+    names = [str(c) for c in columns]
+    score = COTATION_SCORE if COTATION_SCORE in names else None
+    criteria = [c for c in names if c.startswith(COTATION_PREFIX) and len(c) > len(COTATION_PREFIX)]
+    return score, criteria
 
 
 @dataclass(frozen=True)
@@ -265,6 +367,26 @@ TABLES: dict[str, TableSpec] = {
         ),
         extra_checks=("commune_logement",),
     ),
+    "propositions": TableSpec(
+        name="propositions",
+        label="propositions de logement",
+        unique_key=("num_unique", "id_offre"),
+        columns=(
+            C("num_unique", "text", required=True),
+            C("id_offre", "text", required=True),
+            C("date_cal", "date", required=True),
+            C("rpls_id", "text"),
+            C("commune_logement", "insee"),
+            C("qpv_logement", "qpv"),
+            C("bailleur_siren", "siren", required=True),
+            C("reservataire", "enum", required=True, values=RESERVATAIRES),
+            C("decision_cal", "enum", required=True, values=DECISIONS_CAL),
+            C("rang", "int", min=1, max=100),
+            C("reponse_demandeur", "enum", values=REPONSES_DEMANDEUR),
+            C("motif_refus", "enum", values=MOTIFS_REFUS),
+        ),
+        extra_checks=("commune_logement", "propositions"),
+    ),
     "logements": TableSpec(
         name="logements",
         label="logements (RPLS)",
@@ -312,7 +434,21 @@ RULE_MESSAGES = {
     ),
     "coordonnees_incompletes": "longitude et latitude doivent être données ensemble",
     "commune_logement_manquante": "commune_logement obligatoire quand rpls_id est vide",
+    "rang_sans_decision_favorable": (
+        "rang donné sans décision favorable de la CAL (attribution ou attribution sous "
+        "condition) : seuls les candidats retenus sont classés"
+    ),
+    "reponse_sans_decision_favorable": (
+        "réponse du demandeur enregistrée sans décision favorable de la CAL : le logement "
+        "n'a pas pu lui être proposé"
+    ),
+    "motif_sans_refus": "motif de refus donné alors que la réponse du demandeur n'est pas un refus",
 }
+
+
+def _favourable(d: pd.DataFrame) -> pd.Series:
+    """The commission's decision is favourable (the dwelling may be offered)."""
+    return d["decision_cal"].isin(list(DECISIONS_FAVORABLES)).fillna(False)
 
 
 def _row_check(rule: str, fn) -> pa.Check:  # type: ignore[no-untyped-def]
@@ -400,6 +536,30 @@ def pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
                 lambda d: d["rpls_id"].notna() | d["commune_logement"].notna(),
             )
         )
+    if "propositions" in extra:
+        favourable = _favourable
+        frame_checks.append(
+            _row_check(
+                "rang_sans_decision_favorable",
+                lambda d: (d["rang"].isna() | favourable(d)).astype(bool),
+            )
+        )
+        frame_checks.append(
+            _row_check(
+                "reponse_sans_decision_favorable",
+                lambda d: (d["reponse_demandeur"].isna() | favourable(d)).astype(bool),
+            )
+        )
+        frame_checks.append(
+            _row_check(
+                "motif_sans_refus",
+                lambda d: (
+                    (d["motif_refus"].isna() | (d["reponse_demandeur"] == "refus"))
+                    .fillna(False)
+                    .astype(bool)
+                ),
+            )
+        )
     return pa.DataFrameSchema(columns, checks=frame_checks, name=spec.name, strict=False)
 
 
@@ -411,6 +571,9 @@ FRAME_RULE_COLUMN = {
     "composition_menage": "nb_personnes",
     "coordonnees_incompletes": "lon",
     "commune_logement_manquante": "commune_logement",
+    "rang_sans_decision_favorable": "rang",
+    "reponse_sans_decision_favorable": "reponse_demandeur",
+    "motif_sans_refus": "motif_refus",
 }
 
 

@@ -257,7 +257,7 @@ def validate_command(options: dict[str, Any], *, rejects_dir: str | Path | None 
     ----------
     options : dict
         Keys ``demandes, attributions, logements, seuils, communes, qpv,
-        column_map, period, territory, siren_epci, extract_date`` (missing or
+        column_map, propositions, period, territory, siren_epci, extract_date`` (missing or
         ``None`` = not given; ``extract_date`` defaults to today), as built by
         the CLI from flags and ``--config``. A period (``auto`` or ``AAAA-Sn``)
         is resolved and checked exactly as ``run`` does (:func:`data_period`,
