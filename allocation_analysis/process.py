@@ -259,7 +259,7 @@ def process_frame(
     out["designated"] = ids.isin(cands["demande_id"]).fillna(False).to_numpy(bool)
     for stage in ("favourable", "offered", "accepted", "lease"):
         s = reached[stage]
-        out[stage] = ids.map(s).fillna(False).astype(bool).to_numpy()
+        out[stage] = ids.map(s).astype("boolean").fillna(False).to_numpy(bool)
     with_prop = _text(propositions[_id_column(propositions)]).dropna().unique()
     out[OUTSIDE] = out["access"].astype(bool).to_numpy() & ~ids.isin(with_prop).fillna(
         False
