@@ -45,6 +45,7 @@ from allocation_analysis.text import SECRET_FR
 __all__ = [
     "ALL_CODES",
     "CATALOGUE",
+    "STAGE_WHERE_FR",
     "COLUMN_FR",
     "ESTIMATE_LABELS_FR",
     "FAMILY_FR",
@@ -246,6 +247,7 @@ ESTIMATE_LABELS_FR: dict[str, str] = {
     "mean_profile_probability_difference": "écart moyen de probabilité (profils types)",
     "dissimilarity": "indice de dissimilarité",
     "minimum_detectable_effect": "effet minimal détectable",
+    "mean_difference": "écart de cotation moyenne (points)",
 }
 """Names of the estimates (``estimate_name``)."""
 
@@ -263,6 +265,15 @@ STAGE_FR: dict[str, str] = {
     "lease": "bail signé",
 }
 """Stages of the allocation process (``stage`` of ``results.json`` → ``process``)."""
+
+STAGE_WHERE_FR: dict[str, str] = {
+    "designated": "à la désignation des candidats",
+    "favourable": "à la décision de la commission d'attribution",
+    "offered": "à la proposition du logement",
+    "accepted": "à la réponse du demandeur",
+    "lease": "à la signature du bail",
+}
+"""Where a gap arises, for the sentence « l'écart se forme surtout … »."""
 
 TABLE_FR: dict[str, str] = {
     "demandes": "table des demandes",
