@@ -998,7 +998,8 @@ def process_funnel_plot(
         ax.errorbar(
             pos[shown],
             rate[shown],
-            yerr=[rate[shown] - lo[shown], hi[shown] - rate[shown]],
+            # clipped at 0: a Wilson bound equals a rate of 0 or 1 up to rounding
+            yerr=np.clip([rate[shown] - lo[shown], hi[shown] - rate[shown]], 0, None),
             fmt="none",
             ecolor="#333333",
             lw=0.8,

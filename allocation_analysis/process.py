@@ -42,6 +42,9 @@ __all__ = [
     "FAVOURABLE_DECISIONS",
     "STAGES",
     "candidacies",
+    "contributions_display_fr",
+    "equal_score_sentences_fr",
+    "funnel_display_fr",
     "funnel_tables",
     "process_frame",
     "process_entries",
@@ -765,3 +768,101 @@ def score_contributions(records: list[TestRecord], tests: pd.DataFrame) -> pd.Da
     return pd.DataFrame(
         rows, columns=["group_var", "group", "reference", "criterion", "contribution"]
     )
+
+
+# ---------------------------------------------------------------------------
+# French display
+# ---------------------------------------------------------------------------
+def funnel_display_fr(etapes: pd.DataFrame, *, group_var: str) -> pd.DataFrame:
+    """The published funnel table of one axis as the working group reads it."""
+    from allocation_analysis.labels import FUNNEL_ROW_FR, GROUP_SHORT_FR
+    from allocation_analysis.text import MISSING, SECRET_FR, fmt_int, fmt_pct
+
+    sub = etapes[etapes["group_var"] == group_var]
+    rows = []
+    for rec in sub.to_dict(orient="records"):
+        n = rec["n"]
+        rows.append(
+            {
+                "Groupe": GROUP_SHORT_FR.get(str(rec["group"]), str(rec["group"])),
+                "Étape": FUNNEL_ROW_FR.get(str(rec["stage"]), str(rec["stage"])),
+                "Demandes": SECRET_FR if pd.isna(n) else fmt_int(n),
+                "Taux de passage": fmt_pct(rec["rate"])
+                if not pd.isna(rec["rate"])
+                else (MISSING if rec["stage"] == ACTIVE else SECRET_FR),
+                "IC 95 %": MISSING
+                if pd.isna(rec["rate"])
+                else f"{fmt_pct(rec['rate_ci_low'])} à {fmt_pct(rec['rate_ci_high'])}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def contributions_display_fr(contrib: pd.DataFrame) -> pd.DataFrame:
+    """Each criterion's contribution to the score gap, in French (points)."""
+    from allocation_analysis.labels import GROUP_SHORT_FR
+    from allocation_analysis.text import fmt_float
+
+    out = []
+    for rec in contrib.to_dict(orient="records"):
+        crit = str(rec["criterion"])
+        name = (
+            "cotation totale"
+            if crit == SCORE
+            else "critère « " + crit.removeprefix(CRITERION_PREFIX).replace("_", " ") + " »"
+        )
+        out.append(
+            {
+                "Comparaison": f"{GROUP_SHORT_FR.get(rec['group'], rec['group'])} / "
+                f"{GROUP_SHORT_FR.get(rec['reference'], rec['reference'])}",
+                "Composante": name,
+                "Écart de points moyens": fmt_float(rec["contribution"], digits=2),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def equal_score_sentences_fr(tests: pd.DataFrame, *, alpha: float) -> list[str]:
+    """Plain-language reading of the tests at equal score (no claim of intent).
+
+    A gap at equal score means that the process does not follow the grid in
+    the same way for every group; the sentences say so, and only so.
+    """
+    from allocation_analysis.labels import GROUP_FR
+    from allocation_analysis.text import fmt_float
+
+    what = {
+        "designation_equal_score": "d'être désignés en commission",
+        "access_equal_score": "d'obtenir un logement dans le semestre",
+        "cal_first_equal_score": "d'être classés en premier par la commission",
+    }
+    out = []
+    for rec in tests[tests["outcome"].isin(list(what))].to_dict(orient="records"):
+        who = f"les {GROUP_FR.get(rec['group'], rec['group'])}"
+        ref = f"les {GROUP_FR.get(rec['reference'], rec['reference'])}"
+        if rec.get("suppressed"):
+            out.append(
+                f"{who} : chances {what[rec['outcome']]} à cotation égale non diffusées "
+                "(secret statistique)."
+            )
+            continue
+        p_adj, est = rec.get("p_adjusted"), rec.get("estimate")
+        if pd.isna(p_adj) or pd.isna(est):
+            out.append(f"{who} : chances {what[rec['outcome']]} à cotation égale non calculables.")
+            continue
+        ratio = f"rapport de cotes {fmt_float(est, digits=2)}"
+        if float(p_adj) < alpha:
+            direction = "moins" if est < 1 else "plus"
+            out.append(
+                f"À cotation égale, {who} ont {direction} de chances {what[rec['outcome']]} "
+                f"que {ref} ({ratio}) : sur ce point, le processus ne suit pas la grille de "
+                "la même façon pour tous les groupes. Ce constat ne dit rien des intentions "
+                "des acteurs ; d'autres éléments que la grille (logement demandé, localisation, "
+                "composition du ménage) peuvent y contribuer."
+            )
+        else:
+            out.append(
+                f"À cotation égale, pas d'écart établi entre {who} et {ref} dans les chances "
+                f"{what[rec['outcome']]} ({ratio})."
+            )
+    return out

@@ -64,6 +64,7 @@ class Session:
     qpv: Any = None
     validation: dict = field(default_factory=dict)
     output_dir: Path = Path("outputs/session")
+    propositions: pd.DataFrame | None = None
 
     @property
     def period(self) -> Period:
