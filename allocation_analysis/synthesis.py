@@ -521,7 +521,10 @@ def process_sentence_fr(gaps: pd.DataFrame | None) -> str:
         commissions of the semester (« l'écart se forme surtout à la
         désignation des candidats »), with that share; "" without the table.
         The shares are those of the logarithm of the ratio of the rates
-        (docs/methods.md), descriptive, not tests.
+        (docs/methods.md), descriptive, not tests. When a share exceeds 100 %
+        in absolute value (stages pulling in opposite directions around a
+        small overall gap), the sentence says so and names the stage with the
+        largest gap in its own rate instead.
     """
     from allocation_analysis.labels import GROUP_FR, STAGE_WHERE_FR
 
@@ -541,10 +544,24 @@ def process_sentence_fr(gaps: pd.DataFrame | None) -> str:
             continue
         where = shares.idxmax()
         direction = "moins" if overall < 0 else "plus"
-        parts.append(
+        head = (
             f"pour les {who}, les demandes aboutissent {direction} souvent à un bail par "
-            f"les commissions du semestre (rapport des taux {fmt_float(ratio, digits=2)}) et l'écart se forme surtout "
-            f"{STAGE_WHERE_FR[where]} ({fmt_pct(shares[where], digits=0)} de l'écart)"
+            f"les commissions du semestre (rapport des taux {fmt_float(ratio, digits=2)})"
+        )
+        if shares.abs().max() > 1:
+            # stages pull in opposite directions: the shares of a small overall gap
+            # exceed 100 % and would mislead; name the stage of the largest gap instead
+            logs = pd.to_numeric(sub["log_rate_ratio"], errors="coerce").reindex(shares.index)
+            big = logs.abs().idxmax()
+            parts.append(
+                f"{head}, mais des écarts de sens contraires se compensent d'une étape à "
+                f"l'autre ; le plus marqué se situe {STAGE_WHERE_FR[big]} (rapport des taux de "
+                f"passage {fmt_float(math.exp(logs[big]), digits=2)})"
+            )
+            continue
+        parts.append(
+            f"{head} et l'écart se forme surtout {STAGE_WHERE_FR[where]} "
+            f"({fmt_pct(shares[where], digits=0)} de l'écart)"
         )
     if not parts:
         return (

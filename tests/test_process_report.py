@@ -114,3 +114,22 @@ def test_synthesis_sentence_names_the_stage_with_the_largest_share():
     assert synthesis.process_sentence_fr(None) == ""
     hidden = gaps.assign(gap_share=float("nan"), log_rate_ratio=float("nan"))
     assert "pas diffusée (secret statistique)" in synthesis.process_sentence_fr(hidden)
+
+
+def test_synthesis_sentence_with_offsetting_stages_names_the_largest_stage_gap():
+    # overall log ratio 0.03: designation -0.2 and offer +0.23 offset each other
+    gaps = pd.DataFrame(
+        {
+            "group": "qpv",
+            "reference": "hors_qpv",
+            "stage": [*process.STAGES, "lease_overall"],
+            "log_rate_ratio": [-0.2, 0.0, 0.23, 0.0, 0.0, 0.03],
+            "gap_share": [-0.2 / 0.03, 0.0, 0.23 / 0.03, 0.0, 0.0, 1.0],
+        }
+    )
+    text = synthesis.process_sentence_fr(gaps)
+    assert "plus souvent à un bail" in text and "rapport des taux 1,03" in text
+    assert "sens contraires" in text and "surtout" not in text
+    # exp(0.23) = 1.2586
+    assert "le plus marqué se situe à la proposition du logement" in text
+    assert "(rapport des taux de passage 1,26)" in text
