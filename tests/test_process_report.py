@@ -133,3 +133,38 @@ def test_synthesis_sentence_with_offsetting_stages_names_the_largest_stage_gap()
     # exp(0.23) = 1.2586
     assert "le plus marqué se situe à la proposition du logement" in text
     assert "(rapport des taux de passage 1,26)" in text
+
+
+def test_funnel_figure_draws_published_rates_and_hatches_withheld_ones():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from allocation_analysis import figures
+
+    rows = []
+    for group, rates in (
+        ("francaise", [0.5, 0.8, 0.6, 0.7, 0.9]),
+        ("hors_ue", [0.25, 0.8, None, 0.7, 0.9]),
+    ):
+        for stage, r in zip(process.STAGES, rates, strict=True):
+            rows.append(
+                {
+                    "group_var": "nationalite",
+                    "group": group,
+                    "stage": stage,
+                    "rate": r,
+                    "rate_ci_low": None if r is None else r - 0.05,
+                    "rate_ci_high": None if r is None else min(r + 0.05, 1.0),
+                }
+            )
+    fig = figures.process_funnel_plot(
+        pd.DataFrame(rows), group_var="nationalite", title="t", source=None
+    )
+    ax = fig.axes[0]
+    filled = sorted(round(b.get_height(), 6) for b in ax.patches if not b.get_hatch())
+    assert filled == sorted([0.5, 0.8, 0.6, 0.7, 0.9, 0.25, 0.8, 0.7, 0.9])
+    hatched = [b for b in ax.patches if b.get_hatch()]
+    assert len(hatched) == 1 and hatched[0].get_hatch() == "///"
+    assert "n.d." in [t.get_text() for t in ax.texts]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0].replace("\n", " ") == "désignation par la CAL"
