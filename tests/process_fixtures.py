@@ -15,6 +15,7 @@ def random_process(
     designation_or_hors_ue: float = 1.0,
     offer_or_hors_ue: float = 1.0,
     n_offers: int = 300,
+    accept_qpv_hors_ue: float = 0.7,
 ) -> dict[str, pd.DataFrame]:
     """Active demands, propositions and leases drawn from a simple mechanism.
 
@@ -23,7 +24,9 @@ def random_process(
     favourable with probability 0.8; the favourable candidates are ranked at
     random with odds ``offer_or_hors_ue`` for hors UE of being ranked first
     (offered); the first accepts with probability 0.7, a lease follows 30 days
-    later; the next favourable candidate is offered after a refusal.
+    later (with probability ``accept_qpv_hors_ue`` for a hors UE candidate
+    offered a dwelling in a QPV); the next favourable candidate is offered
+    after a refusal.
     """
     rng = np.random.default_rng(seed)
     nat = rng.choice(["francaise", "ue", "hors_ue"], size=n, p=[0.6, 0.15, 0.25])
@@ -68,7 +71,8 @@ def random_process(
             ranked.append(pool.pop(j))
         answers = {}
         for i in ranked:
-            a = "acceptation" if rng.random() < 0.7 else rng.choice(["refus", "sans_reponse"])
+            p_acc = accept_qpv_hors_ue if in_qpv and nat[cand[i]] == "hors_ue" else 0.7
+            a = "acceptation" if rng.random() < p_acc else rng.choice(["refus", "sans_reponse"])
             answers[i] = a
             if a == "acceptation":
                 leases.append((ids[cand[i]], date + pd.Timedelta(days=30), commune))

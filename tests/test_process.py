@@ -225,3 +225,31 @@ def test_score_contributions_add_up_to_the_mean_difference():
     for col in ("cotation_anciennete", "cotation_sans_logement", "score_cotation"):
         assert sub[col] == pytest.approx(hu[col].mean() - fr[col].mean(), abs=1e-10)
     assert np.isclose(sub.drop("score_cotation").sum(), sub["score_cotation"])
+
+
+def test_planted_refusal_of_qpv_offers_is_found_in_the_interaction():
+    # hors UE candidates accept an offer in a QPV with probability 0.2 (0.7 otherwise)
+    d = random_process(n=2000, seed=13, n_offers=700, accept_qpv_hors_ue=0.2)
+    c, f = _frames(d)
+    cfg = AnalysisConfig(period=Period.parse(PERIOD))
+    recs, inter = process.process_tests(f, c, config=cfg)
+    row = inter.set_index("group").loc["hors_ue"]
+    assert row["ci_low"] > 1  # refuses QPV offers more than française, beyond refusals elsewhere
+    refusal = {r.compared: r.result for r in recs if r.outcome == "refusal"}["hors_ue"]
+    assert refusal.ci_low < 1 < refusal.ci_high  # outside QPV: no planted difference
+
+
+def test_planted_designation_gap_shows_at_equal_score():
+    # the score does not depend on the group and designation is planted lower for hors UE
+    d = random_process(n=2000, seed=17, designation_or_hors_ue=0.4, n_offers=500)
+    c, f = _frames(d)
+    cfg = AnalysisConfig(period=Period.parse(PERIOD))
+    recs, _ = process.process_tests(f, c, config=cfg)
+    by = {(r.outcome, r.compared): r.result for r in recs}
+    assert by[("designation_equal_score", "hors_ue")].ci_high < 1
+    table = process.tests_table(recs, config=cfg)
+    words = process.equal_score_sentences_fr(table, alpha=0.05)
+    hu = [w for w in words if "hors UE" in w and "désignés" in w]
+    assert len(hu) == 1 and "moins de chances" in hu[0]
+    assert "ne suit pas la grille de la même façon" in hu[0]
+    assert "ne dit rien des intentions" in hu[0]
