@@ -76,6 +76,7 @@ __all__ = [
     "indicator_choropleth",
     "km_plot",
     "percent_formatter",
+    "process_funnel_plot",
     "save_figure",
     "trend_plot",
 ]
@@ -996,5 +997,105 @@ def trend_plot(
             k, Patch(facecolor="#999999", alpha=0.3, lw=0, label="intervalle de confiance à 95 %")
         )
     fig.legend(handles=handles, fontsize=8, frameon=False, loc="outside upper center", ncols=2)
+    _source(fig, source)
+    return fig
+
+
+# --------------------------------------------------------------------------- process
+def process_funnel_plot(
+    stages: pd.DataFrame,
+    *,
+    group_var: str,
+    title: str,
+    source: str | None = DEFAULT_SOURCE,
+) -> Figure:
+    """Conditional rate of each stage of the allocation process, by group (stages × groups).
+
+    Parameters
+    ----------
+    stages : DataFrame
+        The published funnel table of
+        :func:`allocation_analysis.process.funnel_tables` (``"etapes"``):
+        ``group_var``, ``group``, ``stage``, ``rate``, ``rate_ci_low``,
+        ``rate_ci_high``, after the statistical secret.
+    group_var : str
+        The comparison axis drawn (``nationalite`` or ``residence_qpv``).
+    title : str
+        Figure title.
+    source : str, optional
+        Source line.
+
+    Returns
+    -------
+    Figure
+        One group of bars per stage (designation over the active demands, then
+        each stage over the previous one), one bar per group with its 95 %
+        Wilson interval; a withheld rate is a hatched empty bar marked
+        « n.d. » (statistical secret).
+    """
+    from allocation_analysis.process import STAGES
+
+    _require_columns(
+        stages,
+        ["group_var", "group", "stage", "rate", "rate_ci_low", "rate_ci_high"],
+        argument="stages",
+    )
+    data = stages[(stages["group_var"] == group_var) & stages["stage"].isin(STAGES)]
+    levels = list(dict.fromkeys(data["group"].astype(str)))
+    fig, ax = _new_figure((8.0, 4.8))
+    width = 0.8 / max(len(levels), 1)
+    x = np.arange(len(STAGES))
+    for k, level in enumerate(levels):
+        sub = data[data["group"].astype(str) == level].set_index("stage").reindex(list(STAGES))
+        rate = pd.to_numeric(sub["rate"], errors="coerce").to_numpy(float)
+        lo = pd.to_numeric(sub["rate_ci_low"], errors="coerce").to_numpy(float)
+        hi = pd.to_numeric(sub["rate_ci_high"], errors="coerce").to_numpy(float)
+        pos = x - 0.4 + width * (k + 0.5)
+        colour = OKABE_ITO[k % len(OKABE_ITO)]
+        shown = ~np.isnan(rate)
+        ax.bar(
+            pos[shown],
+            rate[shown],
+            width * 0.95,
+            color=colour,
+            label=_code_label(level, "group_short"),
+        )
+        ax.errorbar(
+            pos[shown],
+            rate[shown],
+            # clipped at 0: a Wilson bound equals a rate of 0 or 1 up to rounding
+            yerr=np.clip([rate[shown] - lo[shown], hi[shown] - rate[shown]], 0, None),
+            fmt="none",
+            ecolor="#333333",
+            lw=0.8,
+            capsize=2,
+        )
+        for p in pos[~shown]:
+            ax.bar(p, 0.05, width * 0.95, facecolor="none", edgecolor=_HATCH_EDGE, hatch="///")
+            ax.annotate("n.d.", (p, 0.06), ha="center", fontsize=7, color=_HATCH_EDGE)
+    ax.set_xticks(x)
+    ax.set_xticklabels([wrap_label(_code_label(s, "stage"), 16) for s in STAGES])
+    ax.yaxis.set_major_formatter(percent_formatter(0))
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("Taux de passage depuis l'étape précédente")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    handles = ax.get_legend_handles_labels()[0]
+    if (pd.to_numeric(data["rate"], errors="coerce").isna()).any():
+        handles.append(
+            Patch(
+                facecolor="none",
+                edgecolor=_HATCH_EDGE,
+                hatch="///",
+                label="n.d. : non diffusé (secret statistique)",
+            )
+        )
+    fig.legend(
+        handles=handles,
+        fontsize=8,
+        frameon=False,
+        loc="outside upper center",
+        ncols=min(4, len(handles)),
+    )
     _source(fig, source)
     return fig

@@ -45,6 +45,8 @@ from allocation_analysis.text import SECRET_FR
 __all__ = [
     "ALL_CODES",
     "CATALOGUE",
+    "FUNNEL_ROW_FR",
+    "STAGE_WHERE_FR",
     "COLUMN_FR",
     "ESTIMATE_LABELS_FR",
     "FAMILY_FR",
@@ -252,6 +254,7 @@ ESTIMATE_LABELS_FR: dict[str, str] = {
     "theil_h": "indice H de Theil",
     "odds_ratio_per_period": "rapport de cotes par semestre",
     "minimum_detectable_effect": "effet minimal détectable",
+    "mean_difference": "écart de cotation moyenne (points)",
 }
 """Names of the estimates (``estimate_name``)."""
 
@@ -269,6 +272,22 @@ STAGE_FR: dict[str, str] = {
     "lease": "bail signé",
 }
 """Stages of the allocation process (``stage`` of ``results.json`` → ``process``)."""
+
+FUNNEL_ROW_FR: dict[str, str] = {
+    "active": "demandes actives du semestre",
+    **STAGE_FR,
+    "lease_outside_process": "bail du semestre sans proposition enregistrée",
+}
+"""Rows of the published funnel table (the stages, their base and the leases apart)."""
+
+STAGE_WHERE_FR: dict[str, str] = {
+    "designated": "à la désignation des candidats",
+    "favourable": "à la décision de la commission d'attribution",
+    "offered": "à la proposition du logement",
+    "accepted": "à la réponse du demandeur",
+    "lease": "à la signature du bail",
+}
+"""Where a gap arises, for the sentence « l'écart se forme surtout … »."""
 
 TABLE_FR: dict[str, str] = {
     "demandes": "table des demandes",
@@ -541,6 +560,11 @@ SHEET_FR: dict[str, str] = {
     "ecarts_communes_nationalite_ue": "Écarts communes UE",
     "ecarts_communes_residence_qpv_qpv": "Écarts communes QPV",
     "placement_qpv_communes": "Placement en QPV communes",
+    "processus_etapes": "Processus : étapes",
+    "processus_ecart": "Processus : part de l'écart",
+    "processus_tests": "Processus : tests par étape",
+    "processus_refus_qpv": "Processus : refus en QPV",
+    "cotation_contributions": "Cotation : écarts par critère",
 }
 """Workbook sheet names (at most 31 characters) of the published tables."""
 
@@ -557,6 +581,15 @@ TABLE_DESCRIPTION_FR: dict[str, str] = {
     "Cochran–Armitage).",
     "tests": "Tests d'écart d'accès, de délai et de lieu d'attribution selon l'origine et la "
     "résidence en QPV (tests principaux puis vérifications de robustesse).",
+    "processus_etapes": "Demandes du semestre à chaque étape du processus d'attribution "
+    "(désignation, avis de la CAL, proposition, acceptation, bail) et taux de passage, par groupe.",
+    "processus_ecart": "Part de chaque étape dans l'écart de taux d'accès entre groupes "
+    "(logarithme du rapport des taux).",
+    "processus_tests": "Comparaison de chaque étape à situation comparable et audit de la "
+    "grille de cotation (vérifications, corrigées pour tests multiples entre elles).",
+    "processus_refus_qpv": "Refus des logements proposés en QPV : interaction du groupe et de la "
+    "localisation du logement (rapport de cotes).",
+    "cotation_contributions": "Écart de cotation moyenne entre groupes et part de chaque critère.",
     "ecarts_communes_nationalite_hors_ue": "Écart de taux d'accès entre ménages de nationalité "
     "hors UE et ménages de nationalité française, par commune demandée.",
     "ecarts_communes_nationalite_ue": "Écart de taux d'accès entre ménages ressortissants de l'UE "

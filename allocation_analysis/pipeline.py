@@ -69,10 +69,25 @@ NOTEBOOKS = (
     "01_donnees.ipynb",
     "02_indicateurs_cia.ipynb",
     "03_disparites.ipynb",
+    "04_processus.ipynb",
     "00_synthese.ipynb",
 )
 """The notebooks in execution order. The synthesis runs last (it reads the published
 tables of the others) and opens the report (:func:`report_order`)."""
+
+PROCESS_NOTEBOOK = "04_processus.ipynb"
+"""The allocation process stage by stage: run only when the inputs hold propositions."""
+
+
+def notebooks_to_run(inputs: Any) -> tuple[str, ...]:
+    """The notebooks of a run, in execution order (:data:`NOTEBOOKS`).
+
+    The process notebook needs the ``propositions`` file: without it (the
+    loaded ``inputs`` have no ``propositions``, or ``None``) it is not run and
+    the report has no process chapter.
+    """
+    has = getattr(inputs, "propositions", None) is not None
+    return tuple(nb for nb in NOTEBOOKS if has or nb != PROCESS_NOTEBOOK)
 
 
 def report_order(notebooks: list[Path]) -> list[Path]:
@@ -721,7 +736,7 @@ def run_analysis(
             }
             executed: list[Path] = []
             (tmp / "notebooks").mkdir()
-            for i, nb in enumerate(NOTEBOOKS, start=3):
+            for i, nb in enumerate(notebooks_to_run(inputs), start=3):
                 current_nb = tmp / "notebooks" / nb
                 with timer.step(nb, f"exécution du carnet {nb}", min(i, 5), total):
                     try:
@@ -827,8 +842,10 @@ def _assemble(
         "secret_threshold": config.secret_threshold,
         "indicators": part("indicators"),
         "trend": part("trend"),
-        "tests": part("tests"),
+        "tests": part("tests") + part("process_tests"),
     }
+    if (parts / "process.json").exists():
+        results["process"] = part("process")
     write_json(results, tmp / "results.json")
     tables = {
         f.stem: pd.read_csv(f, dtype=str, keep_default_na=False)

@@ -63,6 +63,7 @@ __all__ = [
     "findings_fr",
     "obligations_display",
     "obligations_table",
+    "process_sentence_fr",
 ]
 
 MAX_FINDINGS = 5
@@ -500,3 +501,72 @@ def trend_sentence_fr(trends: pd.DataFrame | None) -> str:
         for name, r in zip(names, moved.to_dict(orient="records"), strict=True)
     ]
     return f"Depuis le {since}, évolution régulière des parts : {' ; '.join(parts)}."
+
+
+def process_sentence_fr(gaps: pd.DataFrame | None) -> str:
+    """Where the gap in access arises along the allocation process, in plain words.
+
+    Parameters
+    ----------
+    gaps : DataFrame or None
+        The published table ``tables/processus_ecart.csv`` of the process
+        notebook (:func:`allocation_analysis.process.funnel_tables`,
+        ``"ecart"``), None when the territory gave no propositions.
+
+    Returns
+    -------
+    str
+        For each comparison whose split is published, the stage with the
+        largest share of the gap in the raw rate of leases through the
+        commissions of the semester (« l'écart se forme surtout à la
+        désignation des candidats »), with that share; "" without the table.
+        The shares are those of the logarithm of the ratio of the rates
+        (docs/methods.md), descriptive, not tests. When a share exceeds 100 %
+        in absolute value (stages pulling in opposite directions around a
+        small overall gap), the sentence says so and names the stage with the
+        largest gap in its own rate instead.
+    """
+    from allocation_analysis.labels import GROUP_FR, STAGE_WHERE_FR
+
+    if gaps is None or gaps.empty:
+        return ""
+    parts = []
+    for (grp, ref), sub in gaps.groupby(["group", "reference"], sort=False):
+        sub = sub.set_index("stage")
+        overall = pd.to_numeric(sub["log_rate_ratio"], errors="coerce").get("lease_overall")
+        shares = pd.to_numeric(sub["gap_share"], errors="coerce").reindex(list(STAGE_WHERE_FR))
+        who = f"{GROUP_FR.get(str(grp), grp)} comparés aux {GROUP_FR.get(str(ref), ref)}"
+        if overall is None or not math.isfinite(overall) or shares.isna().all():
+            continue
+        ratio = math.exp(overall)
+        if abs(overall) < 1e-12:
+            parts.append(f"pour les {who}, pas d'écart de taux de bail par les commissions")
+            continue
+        where = shares.idxmax()
+        direction = "moins" if overall < 0 else "plus"
+        head = (
+            f"pour les {who}, les demandes aboutissent {direction} souvent à un bail par "
+            f"les commissions du semestre (rapport des taux {fmt_float(ratio, digits=2)})"
+        )
+        if shares.abs().max() > 1:
+            # stages pull in opposite directions: the shares of a small overall gap
+            # exceed 100 % and would mislead; name the stage of the largest gap instead
+            logs = pd.to_numeric(sub["log_rate_ratio"], errors="coerce").reindex(shares.index)
+            big = logs.abs().idxmax()
+            parts.append(
+                f"{head}, mais des écarts de sens contraires se compensent d'une étape à "
+                f"l'autre ; le plus marqué se situe {STAGE_WHERE_FR[big]} (rapport des taux de "
+                f"passage {fmt_float(math.exp(logs[big]), digits=2)})"
+            )
+            continue
+        parts.append(
+            f"{head} et l'écart se forme surtout {STAGE_WHERE_FR[where]} "
+            f"({fmt_pct(shares[where], digits=0)} de l'écart)"
+        )
+    if not parts:
+        return (
+            "Processus d'attribution : la répartition de l'écart entre les étapes n'est pas "
+            "diffusée (secret statistique)."
+        )
+    text = " ; ".join(parts)
+    return f"Processus d'attribution : {text}."

@@ -25,6 +25,9 @@ decomposition
 conditional
     :func:`conditional_logit_disparity` — conditional logit among candidates
     competing for the same dwelling (strata), as R ``survival::clogit``.
+means
+    :func:`mean_difference` — difference of the group means of a score (Welch), its
+    median difference and each component's exact contribution.
 funnel
     :func:`funnel_decomposition` — conditional rates of nested process stages and the
     exact split of the log ratio of overall rates among the stages.
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     from allocation_analysis.stats.conditional import conditional_logit_disparity
     from allocation_analysis.stats.decomposition import fairlie, oaxaca_blinder
     from allocation_analysis.stats.funnel import funnel_decomposition
+    from allocation_analysis.stats.means import mean_difference
     from allocation_analysis.stats.multiple import adjust_pvalues
     from allocation_analysis.stats.power import (
         minimum_detectable_effect,
@@ -94,6 +98,7 @@ _LAZY = {
     "logrank": "survival",
     "conditional_logit_disparity": "conditional",
     "funnel_decomposition": "funnel",
+    "mean_difference": "means",
     "cochran_armitage": "trend",
     "trend_test": "trend",
 }
@@ -117,6 +122,7 @@ __all__ = [
     "cochran_armitage",
     "conditional_logit_disparity",
     "funnel_decomposition",
+    "mean_difference",
     "trend_test",
     "compare_counts",
     "TestResult",
