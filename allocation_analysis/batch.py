@@ -18,7 +18,10 @@ Each (territory, period) is one task running :func:`allocation_analysis.pipeline
 in its own process, writing its own atomic output folder. Tasks run in local
 processes by default, or on a Dask distributed cluster when a scheduler address
 is given. One failing task never stops the others; a summary table of every run
-is printed and written to ``<output>/batch_summary.csv``.
+is printed and written to ``<output>/batch_summary.csv``, and the comparison
+of the successful runs (one table and one figure per legal indicator and per
+primary test, :mod:`allocation_analysis.comparison`) to
+``<output>/comparaison/comparaison.html``.
 """
 
 from __future__ import annotations
@@ -160,6 +163,11 @@ def batch_command(*, config: str, scheduler: str | None = None, workers: int = 2
     from allocation_analysis.outputs import write_csv
 
     write_csv(summary, output / "batch_summary.csv")
+    from allocation_analysis.comparison import write_comparison
+
+    page = write_comparison(summary, output)
     sys.stdout.write(summary.drop(columns=["output"]).to_string(index=False) + "\n")
     sys.stdout.write(f"Résumé : {output / 'batch_summary.csv'}\n")
+    if page is not None:
+        sys.stdout.write(f"Comparaison des territoires : {page}\n")
     return 0 if (summary["status"] == "ok").all() else 3

@@ -89,6 +89,11 @@ def test_batch_local_processes_isolates_a_failing_territory(
     _check_summary(summary, output)
     printed = capsys.readouterr().out
     assert "sans_demandes" in printed and "batch_summary.csv" in printed
+    # the comparison of the two successful territories, beside their folders
+    page = output / "comparaison" / "comparaison.html"
+    assert str(page) in printed
+    compared = pd.read_csv(output / "comparaison" / "comparaison_tests.csv")
+    assert sorted(compared["territory"].unique()) == ["nord", "sud"]
 
 
 def test_batch_on_dask_local_cluster_isolates_a_failing_territory(
