@@ -36,11 +36,15 @@ import pandas as pd
 from allocation_analysis.config import DEFAULT_DELAI_ANORMAL_MOIS, AnalysisConfig, Period
 
 __all__ = [
+    "ALL_PENDING_FR",
     "ALL_TYPOLOGIES",
     "DELAI_CONTROLS",
+    "abnormal_delay_display",
     "abnormal_delay_frame",
+    "abnormal_delay_sentence_fr",
     "abnormal_delay_table",
     "abnormal_delay_tests",
+    "abnormal_delay_tests_display",
     "access_equal_pressure_tests",
     "delay_anniversary",
     "delay_threshold_months",
@@ -51,10 +55,14 @@ __all__ = [
     "tension_entries",
     "tension_map_frame",
     "tension_table",
+    "tension_display",
     "tension_sentence_fr",
 ]
 
 log = logging.getLogger(__name__)
+
+ALL_PENDING_FR = "toutes les demandes en attente"
+"""``axe`` of the first row of :func:`abnormal_delay_table`."""
 
 ALL_TYPOLOGIES = "ensemble"
 """Value of ``typologie`` on the all-typologies rows of the tension table."""
@@ -243,8 +251,9 @@ def abnormal_delay_table(
     Returns
     -------
     DataFrame
-        One row for all pending demands, then one per level of each axis:
-        ``axe`` (``ensemble``, ``nationalite``, ``residence_qpv``), ``groupe``,
+        One row for all pending demands (``axe`` = :data:`ALL_PENDING_FR`,
+        ``groupe`` empty), then one per level of each axis: ``axe`` (the axis in
+        French, as in the population table), ``groupe`` (the level's code),
         ``en_attente`` (pending demands), ``delai_depasse`` (of them, beyond the
         threshold), ``part`` with its Wilson interval (``ci_low``,
         ``ci_high``) and ``suppressed``, after
@@ -253,7 +262,7 @@ def abnormal_delay_table(
     from allocation_analysis.privacy import apply_disclosure_control
     from allocation_analysis.stats.rates import wilson_interval
 
-    rows = [("ensemble", "ensemble", len(frame), int(frame["delai_anormal"].sum()))]
+    rows = [(ALL_PENDING_FR, None, len(frame), int(frame["delai_anormal"].sum()))]
     groups = []
     for g in _groupings():
         parts = []
@@ -261,7 +270,7 @@ def abnormal_delay_table(
             sel = frame[g.column].astype("string") == level
             sub = frame.loc[sel.fillna(False).to_numpy()]
             parts.append(len(rows))
-            rows.append((g.column, level, len(sub), int(sub["delai_anormal"].sum())))
+            rows.append((g.label_fr, level, len(sub), int(sub["delai_anormal"].sum())))
         groups.append((0, parts))
     t = pd.DataFrame(rows, columns=["axe", "groupe", "en_attente", "delai_depasse"])
     n = t["en_attente"].to_numpy(float)
@@ -621,3 +630,154 @@ def access_equal_pressure_tests(
         with_rates=False,
     )
     return _with_marginal_effects(records, config=config)
+
+
+# --------------------------------------------------------------------------- display (report)
+def _points(value: Any) -> str:
+    from allocation_analysis.narrative import _fmt_estimate
+
+    return _fmt_estimate("rate_difference", value)
+
+
+def _with_interval(value: Any, low: Any, high: Any, fmt: Any) -> str:
+    from allocation_analysis.text import MISSING, is_missing
+
+    if is_missing(value):
+        return MISSING
+    if is_missing(low) or is_missing(high):
+        return fmt(value)
+    return f"{fmt(value)} ({fmt(low)} à {fmt(high)})"
+
+
+def abnormal_delay_display(table: pd.DataFrame) -> pd.DataFrame:
+    """French view of the published :func:`abnormal_delay_table` for the report."""
+    from allocation_analysis.labels import label
+    from allocation_analysis.text import fmt_int, fmt_pct, is_missing
+
+    rows = []
+    for rec in table.to_dict(orient="records"):
+        group = "Ensemble" if is_missing(rec["groupe"]) else label(rec["groupe"], "group_short")
+        rows.append(
+            {
+                "Axe": rec["axe"],
+                "Groupe": group,
+                "Demandes en attente": fmt_int(rec["en_attente"]),
+                "Dont délai anormalement long": fmt_int(rec["delai_depasse"]),
+                "Part (IC 95 %)": _with_interval(
+                    rec["part"], rec["ci_low"], rec["ci_high"], fmt_pct
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def abnormal_delay_tests_display(tests: pd.DataFrame) -> pd.DataFrame:
+    """French view of :func:`abnormal_delay_tests`: raw and adjusted gaps side by side.
+
+    One row per comparison: the raw gap (share of the group minus share of the
+    reference, points, with its interval), the adjusted gap (average marginal
+    effect of the logit, points, with its interval), the adjusted odds ratio
+    and its p-value adjusted for multiple testing (Benjamini–Hochberg over the
+    adjusted comparisons of this question).
+    """
+    from allocation_analysis.labels import label
+    from allocation_analysis.text import MISSING, fmt_float, fmt_p
+
+    rows = []
+    for g in _groupings():
+        for cmp in g.compared:
+            sel = tests["group"] == cmp
+            raw = tests[sel & tests["id"].str.endswith("_rates")]
+            adj = tests[sel & tests["id"].str.endswith("_logit")]
+            r = raw.iloc[0] if len(raw) else None
+            a = adj.iloc[0] if len(adj) else None
+            rows.append(
+                {
+                    "Groupe comparé": label(cmp, "group_short"),
+                    "Référence": label(g.reference, "group_short"),
+                    "Écart brut (IC 95 %)": MISSING
+                    if r is None
+                    else _with_interval(r["estimate"], r["ci_low"], r["ci_high"], _points),
+                    "Écart ajusté (IC 95 %)": MISSING
+                    if a is None
+                    else _with_interval(a["ame"], a["ame_ci_low"], a["ame_ci_high"], _points),
+                    "Rapport de cotes ajusté (IC 95 %)": MISSING
+                    if a is None
+                    else _with_interval(
+                        a["estimate"],
+                        a["ci_low"],
+                        a["ci_high"],
+                        lambda v: fmt_float(v, digits=2),
+                    ),
+                    "p ajustée": MISSING if a is None else fmt_p(a["p_adjusted"]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def abnormal_delay_sentence_fr(table: pd.DataFrame, *, config: AnalysisConfig) -> str:
+    """One plain French sentence on the share of pending demands beyond the threshold."""
+    from allocation_analysis.text import fmt_int, fmt_pct, is_missing
+
+    period = Period.parse(config.period)
+    value = config.delai_anormal
+    threshold = (
+        "le délai fixé pour leur typologie" if isinstance(value, dict) else f"{fmt_int(value)} mois"
+    )
+    row = table.iloc[0]
+    if is_missing(row["en_attente"]) or is_missing(row["part"]):
+        return "La part des demandes en délai anormalement long n'est pas publiable ce semestre."
+    return (
+        f"Le {period.end.day} {_MONTHS_FR[period.end.month]} {period.end.year}, "
+        f"{fmt_int(row['en_attente'])} demandes étaient en attente ; "
+        f"{fmt_pct(row['part'])} d'entre elles attendaient depuis plus de {threshold} "
+        "(délai anormalement long)."
+    )
+
+
+_MONTHS_FR = {6: "juin", 12: "décembre"}
+
+
+def tension_display(tension: pd.DataFrame, communes: Any = None, *, top: int = 10) -> pd.DataFrame:
+    """French view of the published tension: the territory by typology, then the tightest communes.
+
+    Parameters
+    ----------
+    tension : DataFrame
+        Published :func:`tension_table`.
+    communes : GeoDataFrame, optional
+        ``insee_com`` and ``nom``: commune names instead of codes.
+    top : int
+        Number of communes shown (highest published ratios, all typologies); the
+        full table is in ``tables/tension.csv`` and the workbook.
+    """
+    from allocation_analysis.text import fmt_float, fmt_int
+
+    names: dict[str, str] = {}
+    if communes is not None:
+        names = dict(zip(communes["insee_com"].astype(str), communes["nom"], strict=False))
+    terr = tension[tension["commune"] == "ensemble"].copy()
+    terr["_order"] = (terr["typologie"] == ALL_TYPOLOGIES).astype(int)
+    terr = terr.sort_values(["_order", "typologie"], kind="stable")
+    comm = tension_map_frame(tension)
+    comm = comm[comm["ratio"].notna().to_numpy()].sort_values(
+        ["ratio", "commune"], ascending=[False, True], kind="stable"
+    )
+    rows = []
+    for rec in terr.to_dict(orient="records"):
+        typ = "toutes typologies" if rec["typologie"] == ALL_TYPOLOGIES else rec["typologie"]
+        rows.append(("Territoire", typ, rec))
+    for rec in comm.head(top).to_dict(orient="records"):
+        rows.append((names.get(str(rec["commune"]), str(rec["commune"])), "toutes typologies", rec))
+    return pd.DataFrame(
+        [
+            {
+                "Commune": where,
+                "Typologie": typ,
+                "Demandes en attente (1er choix)": fmt_int(rec["demandes"]),
+                "Attributions sur 12 mois": fmt_int(rec["attributions_12m"]),
+                "Demandes par attribution": fmt_float(rec["ratio"], digits=1),
+            }
+            for where, typ, rec in rows
+        ]
+    )
