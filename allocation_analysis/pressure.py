@@ -299,8 +299,13 @@ def _records(
     config: AnalysisConfig,
     with_rates: bool,
 ) -> list[Any]:
-    """Raw (rates) and adjusted (logit, clusters = first-choice commune) records per comparison."""
-    from allocation_analysis.analysis import CLUSTER, PRINCIPAL, ROBUSTNESS, TestRecord, _failed
+    """Raw (rates) and adjusted (logit, clusters = first-choice commune) records per comparison.
+
+    Every record is in the family ``robustesse``: these analyses complement the
+    report's pre-declared primary tests (``analysis.TEST_PLAN``) without joining
+    their family, and their p-values are adjusted among the records of one call.
+    """
+    from allocation_analysis.analysis import CLUSTER, ROBUSTNESS, TestRecord, _failed
     from allocation_analysis.stats import compare_rates, logit_disparity
 
     records = []
@@ -308,11 +313,9 @@ def _records(
         for cmp in g.compared:
             calls = []
             if with_rates:
-                calls.append(("rates", ROBUSTNESS, compare_rates, {}))
-            calls.append(
-                ("logit", PRINCIPAL, logit_disparity, {"controls": controls, "cluster": CLUSTER})
-            )
-            for method, family, fn, extra in calls:
+                calls.append(("rates", compare_rates, {}))
+            calls.append(("logit", logit_disparity, {"controls": controls, "cluster": CLUSTER}))
+            for method, fn, extra in calls:
                 test_id = f"{outcome}_{g.key}_{method}"
                 try:
                     res = fn(
@@ -333,7 +336,7 @@ def _records(
                         grouping=g,
                         compared=cmp,
                         result=res,
-                        family=family,
+                        family=ROBUSTNESS,
                     )
                 )
     return records
@@ -361,8 +364,9 @@ def abnormal_delay_tests(frame: pd.DataFrame, *, config: AnalysisConfig) -> pd.D
     -------
     DataFrame
         :func:`allocation_analysis.analysis.results_frame` of these tests
-        (statistical secret applied; Benjamini–Hochberg within this question:
-        the adjusted comparisons together, the raw ones together), plus the
+        (statistical secret applied; family ``robustesse``: Benjamini–Hochberg
+        over the six comparisons of this question, apart from the report's
+        primary tests), plus the
         average marginal effects of the adjusted models (NaN where the
         comparison is withheld).
 
@@ -678,7 +682,7 @@ def abnormal_delay_tests_display(tests: pd.DataFrame) -> pd.DataFrame:
     reference, points, with its interval), the adjusted gap (average marginal
     effect of the logit, points, with its interval), the adjusted odds ratio
     and its p-value adjusted for multiple testing (Benjamini–Hochberg over the
-    adjusted comparisons of this question).
+    raw and adjusted comparisons of this question).
     """
     from allocation_analysis.labels import label
     from allocation_analysis.text import MISSING, fmt_float, fmt_p
@@ -721,8 +725,10 @@ def abnormal_delay_sentence_fr(table: pd.DataFrame, *, config: AnalysisConfig) -
 
     period = Period.parse(config.period)
     value = config.delai_anormal
-    threshold = (
-        "le délai fixé pour leur typologie" if isinstance(value, dict) else f"{fmt_int(value)} mois"
+    beyond = (
+        "au-delà du délai fixé pour la typologie demandée"
+        if isinstance(value, dict)
+        else f"depuis plus de {fmt_int(value)} mois"
     )
     row = table.iloc[0]
     if is_missing(row["en_attente"]) or is_missing(row["part"]):
@@ -730,7 +736,7 @@ def abnormal_delay_sentence_fr(table: pd.DataFrame, *, config: AnalysisConfig) -
     return (
         f"Le {period.end.day} {_MONTHS_FR[period.end.month]} {period.end.year}, "
         f"{fmt_int(row['en_attente'])} demandes étaient en attente ; "
-        f"{fmt_pct(row['part'])} d'entre elles attendaient depuis plus de {threshold} "
+        f"{fmt_pct(row['part'])} d'entre elles attendaient {beyond} "
         "(délai anormalement long)."
     )
 

@@ -22,6 +22,11 @@ from allocation_analysis.config import AnalysisConfig, Period, load_config_file
 from allocation_analysis.errors import InputError
 
 END_2025_S2 = "2025-12-31"
+AXES = {
+    "toutes les demandes en attente": "ensemble",
+    "nationalité": "nationalite",
+    "résidence en QPV": "residence_qpv",
+}
 
 
 # --------------------------------------------------------------------------- calendar months
@@ -138,7 +143,9 @@ def test_abnormal_delay_table_hides_a_small_group_and_what_would_give_it_back():
             "delai_anormal": [1] * 20 + [0] * 20 + [1] * n_ue + [1] * 12 + [0] * 18,
         }
     )
-    t = pressure.abnormal_delay_table(frame, threshold=11).set_index(["axe", "groupe"])
+    t = pressure.abnormal_delay_table(frame, threshold=11)
+    t = t.assign(axe=t["axe"].map(AXES), groupe=t["groupe"].fillna("ensemble"))
+    t = t.set_index(["axe", "groupe"])
     assert pd.isna(t.loc[("nationalite", "ue"), "en_attente"])
     assert pd.isna(t.loc[("nationalite", "ue"), "part"])
     # UE = all - française - hors UE: one of those is hidden too, in each count column
@@ -219,7 +226,9 @@ def _hand_pending(territory: Path, end: str) -> pd.DataFrame:
 def test_abnormal_delay_counts_match_a_hand_recomputation_from_the_raw_files(territory, session):
     hand = _hand_pending(territory, END_2025_S2)
     frame = pressure.abnormal_delay_frame(session.access, config=session.config)
-    table = pressure.abnormal_delay_table(frame, threshold=1).set_index(["axe", "groupe"])
+    table = pressure.abnormal_delay_table(frame, threshold=1)
+    table = table.assign(axe=table["axe"].map(AXES), groupe=table["groupe"].fillna("ensemble"))
+    table = table.set_index(["axe", "groupe"])
     assert table.loc[("ensemble", "ensemble"), "en_attente"] == len(hand)
     assert table.loc[("ensemble", "ensemble"), "delai_depasse"] == hand["au_dela"].sum()
     for nat, sub in hand.groupby("nationalite"):
