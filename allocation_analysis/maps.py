@@ -1209,14 +1209,14 @@ def tension_map(
     classes = tension_classes()
     props = pd.DataFrame(index=merged.index)
     props["t_commune"] = _commune_text(merged)
-    props["t_dem"] = MISSING
-    props["t_att"] = MISSING
+    props["t_num"] = MISSING
+    props["t_den"] = MISSING
     props["t_ratio"] = MISSING
     props["aa_state"] = "nodata"
     props["aa_fill"] = NO_DATA_FILL
     for i in merged.index[has_row]:
         r = merged.loc[i]
-        for col, key in (("demandes", "t_dem"), ("attributions_12m", "t_att")):
+        for col, key in (("demandes", "t_num"), ("attributions_12m", "t_den")):
             if not _is_missing(r[col]):
                 props.loc[i, key] = _fmt_int(r[col])
         if hidden[i]:
@@ -1241,7 +1241,7 @@ def tension_map(
         style_function=_state_style,
         highlight_function=lambda _f: _HIGHLIGHT,
         tooltip=_tooltip(
-            ["t_commune", "t_dem", "t_att", "t_ratio"],
+            ["t_commune", "t_num", "t_den", "t_ratio"],
             [
                 "Commune",
                 "Demandes en attente (1er choix)",

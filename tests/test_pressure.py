@@ -9,6 +9,7 @@ the module under test.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -282,3 +283,123 @@ def test_access_at_equal_pressure_reports_one_adjusted_comparison_per_group(sess
     ]
     assert (res["estimate_name"] == "odds_ratio").all()
     assert np.isfinite(res["estimate"].astype(float)).all()
+
+
+# --------------------------------------------------------------------------- tension, by hand
+def _hand_tension_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Commune A: 40 pending T2, 30 pending T3; B: 25 pending T2; C: 12 pending T4 (2025-S2).
+
+    Leases of 2025 (the rolling 12 months): A T2 20, A T3 12, B T2 5; five more
+    A T2 leases of 2024 are outside the window; one A T2 demand was allocated in
+    the semester (not pending).
+    """
+    pending = [("A", "T2")] * 40 + [("A", "T3")] * 30 + [("B", "T2")] * 25 + [("C", "T4")] * 12
+    access = pd.DataFrame(
+        {
+            "commune_choix1": pd.array([c for c, _ in pending] + ["A"], dtype="string"),
+            "typologie_demandee": pd.array([t for _, t in pending] + ["T2"], dtype="string"),
+            "evenement": [0] * len(pending) + [1],
+        }
+    )
+    leases = (
+        [("A", "T2", "2025-03-01")] * 20
+        + [("A", "T3", "2025-09-30")] * 12
+        + [("B", "T2", "2025-12-31")] * 5
+        + [("A", "T2", "2024-12-31")] * 5
+    )
+    allocations = pd.DataFrame(
+        {
+            "commune_logement": pd.array([c for c, _, _ in leases], dtype="string"),
+            "typologie": pd.array([t for _, t, _ in leases], dtype="string"),
+            "date_bail": pd.to_datetime([d for _, _, d in leases]),
+        }
+    )
+    return access, allocations
+
+
+def _cell(t: pd.DataFrame, commune: str, typ: str) -> pd.Series:
+    return t[(t["commune"] == commune) & (t["typologie"] == typ)].iloc[0]
+
+
+def test_tension_of_a_hand_built_territory_without_secret():
+    access, allocations = _hand_tension_frames()
+    cfg = AnalysisConfig(period=Period.parse("2025-S2"), secret_threshold=1)
+    t = pressure.tension_table(access, allocations, config=cfg)
+    every = pressure.ALL_TYPOLOGIES
+    expected = {
+        ("A", "T2"): (40, 20, 2.0),
+        ("A", "T3"): (30, 12, 2.5),
+        ("B", "T2"): (25, 5, 5.0),
+        ("A", every): (70, 32, 70 / 32),
+        ("B", every): (25, 5, 5.0),
+        ("ensemble", "T2"): (65, 25, 2.6),
+        ("ensemble", "T3"): (30, 12, 2.5),
+        ("C", "T4"): (12, 0, np.nan),  # no lease: no ratio
+        ("C", every): (12, 0, np.nan),
+        ("ensemble", "T4"): (12, 0, np.nan),
+        ("ensemble", every): (107, 37, 107 / 37),
+    }
+    assert len(t) == len(expected)  # only the cells with a pending demand or a lease
+    for (commune, typ), (dem, att, ratio) in expected.items():
+        row = _cell(t, commune, typ)
+        assert (row["demandes"], row["attributions_12m"]) == (dem, att)
+        assert row["ratio"] == pytest.approx(ratio, nan_ok=True)
+
+
+def test_tension_hides_five_leases_and_every_way_back_to_them():
+    access, allocations = _hand_tension_frames()
+    cfg = AnalysisConfig(period=Period.parse("2025-S2"))
+    t = pressure.tension_table(access, allocations, config=cfg)
+    every = pressure.ALL_TYPOLOGIES
+    assert pd.isna(_cell(t, "B", "T2")["attributions_12m"])
+    assert np.isnan(_cell(t, "B", every)["ratio"])
+    # 5 = territory T2 - A T2 = territory - A: one term of each difference is hidden
+    assert pd.isna(_cell(t, "ensemble", "T2")["attributions_12m"]) or pd.isna(
+        _cell(t, "A", "T2")["attributions_12m"]
+    )
+    assert pd.isna(_cell(t, "ensemble", every)["attributions_12m"]) or pd.isna(
+        _cell(t, "A", every)["attributions_12m"]
+    )
+    for col in ("demandes", "attributions_12m"):
+        v = pd.to_numeric(t[col], errors="coerce").dropna()
+        assert not ((v >= 1) & (v <= 10)).any()
+
+
+def _geo(codes: list[str]):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    x0, y0 = 700_000, 7_060_000
+    return gpd.GeoDataFrame(
+        {"insee_com": codes, "nom": [f"Commune {c}" for c in codes]},
+        geometry=[box(x0 + i * 2000, y0, x0 + (i + 1) * 2000, y0 + 2000) for i in range(4)],
+        crs=2154,
+    )
+
+
+def test_tension_map_shows_published_communes_and_no_small_count():
+    from allocation_analysis import figures, maps
+
+    access, allocations = _hand_tension_frames()
+    geo = _geo(["A", "B", "C", "D"])
+    for threshold in (1, 11):
+        cfg = AnalysisConfig(period=Period.parse("2025-S2"), secret_threshold=threshold)
+        rows = pressure.tension_map_frame(pressure.tension_table(access, allocations, config=cfg))
+        m = maps.tension_map(geo, rows, min_publishable_share=0.0)
+        page = maps.render_map(m)
+        fields = re.findall(r'"t_(?:num|den)": "([^"]*)"', page)
+        counts = [int(f) for f in fields if f.isdigit()]
+        fig = figures.tension_choropleth(geo, rows, min_publishable_share=0.0)
+        assert "Champ :" in fig.get_supxlabel() and "Lecture :" in fig.get_supxlabel()
+        if threshold == 1:
+            assert m.publishable and "Champ :" in page and "Lecture :" in page
+            # A: 70 demands, 32 leases; B: 25 and 5; C: 12 demands, no lease (hatched)
+            assert sorted(counts) == [0, 5, 12, 25, 32, 70]
+        else:
+            assert [c for c in counts if 1 <= c <= 10] == []
+            assert counts or maps.NOT_PUBLISHABLE_TITLE in page
+    # A and B shown, C hatched: below a rule of three quarters, the map is a box
+    cfg = AnalysisConfig(period=Period.parse("2025-S2"), secret_threshold=1)
+    rows = pressure.tension_map_frame(pressure.tension_table(access, allocations, config=cfg))
+    m = maps.tension_map(geo, rows, min_publishable_share=0.75)
+    assert not m.publishable and maps.NOT_PUBLISHABLE_TITLE in maps.render_map(m)
