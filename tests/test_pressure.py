@@ -403,3 +403,21 @@ def test_tension_map_shows_published_communes_and_no_small_count():
     rows = pressure.tension_map_frame(pressure.tension_table(access, allocations, config=cfg))
     m = maps.tension_map(geo, rows, min_publishable_share=0.75)
     assert not m.publishable and maps.NOT_PUBLISHABLE_TITLE in maps.render_map(m)
+
+
+def test_delai_anormal_mois_of_a_run_reaches_the_configuration_and_the_notebooks(
+    territory, tmp_path
+):
+    from allocation_analysis import pipeline, session
+
+    months = {"T1": 24, "T2": 30, "T3": 36, "T4": 42, "T5+": 48}
+    opts = load_config_file(territory / "config.yaml")
+    _, cfg, _ = pipeline.config_from_options({**opts, "delai_anormal_mois": months})
+    assert cfg.delai_anormal == months and not cfg.delai_anormal_default
+    assert pipeline._delai_parameter(cfg) == months  # the notebooks' parameter
+    # the notebook side: open_session's parameters give the same configuration
+    params = {"period": "2025-S2", "delai_anormal_mois": months}
+    assert session._config_from(params).delai_anormal == months
+    _, default, _ = pipeline.config_from_options(opts)
+    assert default.delai_anormal == 36 and default.delai_anormal_default
+    assert pipeline._delai_parameter(default) is None
