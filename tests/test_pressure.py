@@ -9,11 +9,13 @@ the module under test.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pipeline_fixtures
 import pytest
 import yaml
 from dateutil.relativedelta import relativedelta
@@ -21,6 +23,11 @@ from dateutil.relativedelta import relativedelta
 from allocation_analysis import pressure, synth
 from allocation_analysis.config import AnalysisConfig, Period, load_config_file
 from allocation_analysis.errors import InputError
+
+# Shared session fixtures (see tests/pipeline_fixtures.py): one planted run per session.
+planted_dataset = pipeline_fixtures.planted_dataset
+planted_run = pipeline_fixtures.planted_run
+test_environment = pipeline_fixtures.test_environment
 
 END_2025_S2 = "2025-12-31"
 AXES = {
@@ -421,3 +428,27 @@ def test_delai_anormal_mois_of_a_run_reaches_the_configuration_and_the_notebooks
     _, default, _ = pipeline.config_from_options(opts)
     assert default.delai_anormal == 36 and default.delai_anormal_default
     assert pipeline._delai_parameter(default) is None
+
+
+@pytest.mark.slow
+def test_a_run_publishes_the_delai_anormal_and_the_tension(planted_run):
+    final = planted_run.final
+    results = json.loads((final / "results.json").read_text("utf-8"))
+    ids = {(t["id"], t["group"]) for t in results["tests"]}
+    for axis, groups in (("origin", ("ue", "hors_ue")), ("residence", ("qpv",))):
+        for g in groups:
+            for method in ("rates", "logit"):
+                assert (f"delai_anormal_{axis}_{method}", g) in ids
+            assert (f"access_equal_pressure_{axis}_logit", g) in ids
+    territory = [
+        t
+        for t in results["tension"]
+        if t["commune"] == "ensemble" and t["typologie"] == pressure.ALL_TYPOLOGIES
+    ]
+    assert len(territory) == 1 and territory[0]["demandes"] > 0
+    for name in ("delai_anormal", "delai_anormal_tests", "tension", "acces_tension_egale"):
+        assert (final / "tables" / f"{name}.csv").is_file()
+    assert (final / "maps" / "carte_tension.html").is_file()
+    report = (final / "report.html").read_text("utf-8")
+    assert "Délai anormalement long" in report and "Tension de la demande" in report
+    assert "Seuil par défaut de 36" in report  # the planted run gives no arrêté
