@@ -653,9 +653,13 @@ def _with_interval(value: Any, low: Any, high: Any, fmt: Any) -> str:
     return f"{fmt(value)} ({fmt(low)} à {fmt(high)})"
 
 
-def abnormal_delay_display(table: pd.DataFrame) -> pd.DataFrame:
-    """French view of the published :func:`abnormal_delay_table` for the report."""
+def abnormal_delay_display(table: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """French view of the published :func:`abnormal_delay_table` for the report.
+
+    ``alpha`` names the level of the intervals in the header (« IC 95 % »).
+    """
     from allocation_analysis.labels import label
+    from allocation_analysis.narrative import ci_label_fr
     from allocation_analysis.text import fmt_int, fmt_pct, is_missing
 
     rows = []
@@ -667,7 +671,7 @@ def abnormal_delay_display(table: pd.DataFrame) -> pd.DataFrame:
                 "Groupe": group,
                 "Demandes en attente": fmt_int(rec["en_attente"]),
                 "Dont délai anormalement long": fmt_int(rec["delai_depasse"]),
-                "Part (IC 95 %)": _with_interval(
+                f"Part ({ci_label_fr(alpha)})": _with_interval(
                     rec["part"], rec["ci_low"], rec["ci_high"], fmt_pct
                 ),
             }
@@ -675,18 +679,21 @@ def abnormal_delay_display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def abnormal_delay_tests_display(tests: pd.DataFrame) -> pd.DataFrame:
+def abnormal_delay_tests_display(tests: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     """French view of :func:`abnormal_delay_tests`: raw and adjusted gaps side by side.
 
     One row per comparison: the raw gap (share of the group minus share of the
     reference, points, with its interval), the adjusted gap (average marginal
     effect of the logit, points, with its interval), the adjusted odds ratio
     and its p-value adjusted for multiple testing (Benjamini–Hochberg over the
-    raw and adjusted comparisons of this question).
+    raw and adjusted comparisons of this question). ``alpha`` names the level
+    of the intervals in the headers.
     """
     from allocation_analysis.labels import label
+    from allocation_analysis.narrative import ci_label_fr
     from allocation_analysis.text import MISSING, fmt_float, fmt_p
 
+    ci = ci_label_fr(alpha)
     rows = []
     for g in _groupings():
         for cmp in g.compared:
@@ -699,13 +706,13 @@ def abnormal_delay_tests_display(tests: pd.DataFrame) -> pd.DataFrame:
                 {
                     "Groupe comparé": label(cmp, "group_short"),
                     "Référence": label(g.reference, "group_short"),
-                    "Écart brut (IC 95 %)": MISSING
+                    f"Écart brut ({ci})": MISSING
                     if r is None
                     else _with_interval(r["estimate"], r["ci_low"], r["ci_high"], _points),
-                    "Écart ajusté (IC 95 %)": MISSING
+                    f"Écart ajusté ({ci})": MISSING
                     if a is None
                     else _with_interval(a["ame"], a["ame_ci_low"], a["ame_ci_high"], _points),
-                    "Rapport de cotes ajusté (IC 95 %)": MISSING
+                    f"Rapport de cotes ajusté ({ci})": MISSING
                     if a is None
                     else _with_interval(
                         a["estimate"],

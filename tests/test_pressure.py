@@ -452,3 +452,29 @@ def test_a_run_publishes_the_delai_anormal_and_the_tension(planted_run):
     report = (final / "report.html").read_text("utf-8")
     assert "Délai anormalement long" in report and "Tension de la demande" in report
     assert "Seuil par défaut de 36" in report  # the planted run gives no arrêté
+
+
+def test_abnormal_delay_display_is_french_with_the_run_level_and_hidden_cells():
+    frame = pd.DataFrame(
+        {
+            "nationalite": ["francaise"] * 40 + ["ue"] * 5 + ["hors_ue"] * 30,
+            "residence_qpv": ["hors_qpv"] * 50 + ["qpv"] * 25,
+            "delai_anormal": [1] * 20 + [0] * 20 + [1] * 5 + [1] * 12 + [0] * 18,
+        }
+    )
+    table = pressure.abnormal_delay_table(frame, threshold=11, alpha=0.10)
+    shown = pressure.abnormal_delay_display(table, alpha=0.10)
+    assert list(shown.columns)[-1] == "Part (IC 90 %)"
+    assert shown["Groupe"].tolist() == [
+        "Ensemble",
+        "française",
+        "UE",
+        "hors UE",
+        "hors QPV",
+        "en QPV",
+    ]
+    ue = shown[shown["Groupe"] == "UE"].iloc[0]
+    assert ue["Demandes en attente"] == "—" and ue["Part (IC 90 %)"] == "—"
+    # française: 20 of 40; Wilson 90 % by hand: 0.5 ± 1.6449 × 0.081686 / 1.067642
+    nb = "\u202f"
+    assert shown.iloc[1]["Part (IC 90 %)"] == f"50,0{nb}% (37,4{nb}% à 62,6{nb}%)"
