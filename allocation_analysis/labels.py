@@ -545,7 +545,7 @@ SHEET_FR: dict[str, str] = {
     "ecarts_communes_residence_qpv_qpv": "Écarts communes QPV",
     "placement_qpv_communes": "Placement en QPV communes",
     "delai_anormal": "Délai anormalement long",
-    "delai_anormal_tests": "Délai anormal : tests",
+    "delai_anormal_tests": "Délai anormal, tests",
     "tension": "Tension par commune",
     "acces_tension_egale": "Accès à tension égale",
 }

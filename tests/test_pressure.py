@@ -478,3 +478,11 @@ def test_abnormal_delay_display_is_french_with_the_run_level_and_hidden_cells():
     # française: 20 of 40; Wilson 90 % by hand: 0.5 ± 1.6449 × 0.081686 / 1.067642
     nb = "\u202f"
     assert shown.iloc[1]["Part (IC 90 %)"] == f"50,0{nb}% (37,4{nb}% à 62,6{nb}%)"
+
+
+def test_sheet_names_of_the_new_tables_are_valid_excel_names():
+    from allocation_analysis.labels import SHEET_FR
+
+    for name in ("delai_anormal", "delai_anormal_tests", "tension", "acces_tension_egale"):
+        sheet = SHEET_FR[name]
+        assert len(sheet) <= 31 and not set(sheet) & set("[]:*?/\\"), sheet
