@@ -521,6 +521,7 @@ COLUMN_FR: dict[str, str] = {
     "delai_depasse": "Dont délai anormalement long",
     "part": "Part",
     "commune": "Commune",
+    "nom": "Nom de la commune",
     "typologie": "Typologie",
     "demandes": "Demandes en attente (1er choix)",
     "attributions_12m": "Attributions sur 12 mois",

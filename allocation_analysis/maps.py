@@ -1128,7 +1128,9 @@ def tension_shown_rows(
         tension, ["commune", "demandes", "attributions_12m", "ratio"], argument="tension"
     )
     _require_columns(communes, ["insee_com", "nom", "geometry"], argument="communes")
-    rows = tension.assign(commune=tension["commune"].astype(str))
+    # the contours give the names: a ``nom`` column of the table is not merged twice
+    rows = tension.drop(columns=["nom"], errors="ignore")
+    rows = rows.assign(commune=rows["commune"].astype(str))
     merged = communes.merge(rows, how="left", left_on="insee_com", right_on="commune")
     dem = pd.to_numeric(merged["demandes"], errors="coerce").astype(float)
     att = pd.to_numeric(merged["attributions_12m"], errors="coerce").astype(float)

@@ -447,6 +447,7 @@ def tension_table(
     allocations: pd.DataFrame,
     *,
     config: AnalysisConfig,
+    communes: Any = None,
 ) -> pd.DataFrame:
     """Pressure by commune and typology: pending demands per lease of the last 12 months.
 
@@ -458,6 +459,10 @@ def tension_table(
         Every lease (:func:`allocation_analysis.derive.prepare_allocations`).
     config : AnalysisConfig
         ``period`` and ``secret_threshold``.
+    communes : GeoDataFrame or DataFrame, optional
+        ``insee_com`` and ``nom``: a column ``nom`` (the commune's name, empty
+        for a commune outside the contours and for the territory rows) is added
+        after ``commune`` for the readers of the table.
 
     Returns
     -------
@@ -495,7 +500,7 @@ def tension_table(
     dem, att = _pressure_counts(access, allocations, period)
     cells = dem.join(att, how="outer").fillna(0).astype("int64").reset_index()
     known = cells[cells["typologie"] != "non_renseignee"].copy()
-    communes = sorted(set(cells["commune"]))
+    codes = sorted(set(cells["commune"]))
     typos = sorted(set(known["typologie"]))
     by_commune = cells.groupby("commune")[["demandes", "attributions_12m"]].sum()
     by_typo = known.groupby("typologie")[["demandes", "attributions_12m"]].sum()
@@ -530,20 +535,24 @@ def tension_table(
     t["ratio"] = np.where(a > 0, t["demandes"].to_numpy(float) / np.where(a > 0, a, 1), np.nan)
     pos = {(c, ty): i for i, (c, ty) in enumerate(zip(t["commune"], t["typologie"], strict=True))}
     groups = []
-    for c in communes:  # a commune's typologies add up to its total (+ leases of no typology)
+    for c in codes:  # a commune's typologies add up to its total (+ leases of no typology)
         parts = [pos[c, ty] for ty in typos if (c, ty) in pos]
         groups.append((pos[c, ALL_TYPOLOGIES], parts))
     for ty in typos:  # a typology's communes add up to the territory's
-        parts = [pos[c, ty] for c in communes if (c, ty) in pos]
+        parts = [pos[c, ty] for c in codes if (c, ty) in pos]
         groups.append((pos["ensemble", ty], parts))
-    groups.append((pos["ensemble", ALL_TYPOLOGIES], [pos[c, ALL_TYPOLOGIES] for c in communes]))
-    return apply_disclosure_control(
+    groups.append((pos["ensemble", ALL_TYPOLOGIES], [pos[c, ALL_TYPOLOGIES] for c in codes]))
+    out = apply_disclosure_control(
         t,
         count_columns=["demandes", "attributions_12m"],
         share_columns=["ratio"],
         threshold=config.secret_threshold,
         groups=groups,
     )
+    if communes is not None:
+        names = dict(zip(communes["insee_com"].astype(str), communes["nom"], strict=False))
+        out.insert(1, "nom", [names.get(str(c)) for c in out["commune"]])
+    return out
 
 
 def tension_map_frame(tension: pd.DataFrame) -> pd.DataFrame:

@@ -391,7 +391,8 @@ def test_tension_map_shows_published_communes_and_no_small_count():
     geo = _geo(["A", "B", "C", "D"])
     for threshold in (1, 11):
         cfg = AnalysisConfig(period=Period.parse("2025-S2"), secret_threshold=threshold)
-        rows = pressure.tension_map_frame(pressure.tension_table(access, allocations, config=cfg))
+        t = pressure.tension_table(access, allocations, config=cfg, communes=geo)
+        rows = pressure.tension_map_frame(t)
         m = maps.tension_map(geo, rows, min_publishable_share=0.0)
         page = maps.render_map(m)
         fields = re.findall(r'"t_(?:num|den)": "([^"]*)"', page)
@@ -486,3 +487,13 @@ def test_sheet_names_of_the_new_tables_are_valid_excel_names():
     for name in ("delai_anormal", "delai_anormal_tests", "tension", "acces_tension_egale"):
         sheet = SHEET_FR[name]
         assert len(sheet) <= 31 and not set(sheet) & set("[]:*?/\\"), sheet
+
+
+def test_tension_table_names_the_communes_when_contours_are_given():
+    access, allocations = _hand_tension_frames()
+    cfg = AnalysisConfig(period=Period.parse("2025-S2"), secret_threshold=1)
+    geo = _geo(["A", "B", "C", "D"])
+    t = pressure.tension_table(access, allocations, config=cfg, communes=geo)
+    assert list(t.columns[:3]) == ["commune", "nom", "typologie"]
+    assert _cell(t, "B", "T2")["nom"] == "Commune B"
+    assert _cell(t, "ensemble", pressure.ALL_TYPOLOGIES)["nom"] is None
