@@ -16,7 +16,15 @@ from typing import Any
 
 from allocation_analysis.errors import InputError, UsageError
 
-__all__ = ["AnalysisConfig", "InputPaths", "Period", "UCScale", "typed_parameters"]
+__all__ = [
+    "AnalysisConfig",
+    "DEFAULT_DELAI_ANORMAL_MOIS",
+    "InputPaths",
+    "Period",
+    "UCScale",
+    "delai_anormal_parameter",
+    "typed_parameters",
+]
 
 _PERIOD_RE = re.compile(r"^(\d{4})-S([12])$")
 
@@ -170,6 +178,13 @@ class AnalysisConfig:
         Seed of every random step (bootstrap, permutations).
     language : str
         Language of the report (``"fr"``).
+    delai_anormal_mois : int, tuple of (str, int) pairs, or None
+        Waiting time (calendar months) beyond which a pending demand is
+        « anormalement long », as the département's arrêté fixes it: one
+        number, or one number per requested typology (given as a mapping
+        typology → months, stored as sorted pairs). ``None``: the default of
+        :data:`DEFAULT_DELAI_ANORMAL_MOIS` months, and the report asks for the
+        territory's own value (:func:`delai_anormal_parameter`).
     """
 
     period: Period
@@ -183,8 +198,13 @@ class AnalysisConfig:
     uc_scale: UCScale = field(default_factory=UCScale)
     seed: int = 20240101
     language: str = "fr"
+    delai_anormal_mois: int | tuple[tuple[str, int], ...] | None = None
 
     def __post_init__(self) -> None:
+        # a mapping is stored as sorted pairs: the configuration stays hashable
+        object.__setattr__(
+            self, "delai_anormal_mois", delai_anormal_parameter(self.delai_anormal_mois)
+        )
         for name, kind in _PARAMETER_TYPES.items():
             value = getattr(self, name)
             if value is not None and not _is_kind(value, kind):
@@ -209,6 +229,112 @@ class AnalysisConfig:
     def with_(self, **changes: Any) -> AnalysisConfig:
         """A copy with some parameters changed."""
         return replace(self, **changes)
+
+    @property
+    def delai_anormal(self) -> int | dict[str, int]:
+        """The threshold of « délai anormalement long » in months (default filled in).
+
+        One number, or a mapping typology → months.
+        """
+        value = self.delai_anormal_mois
+        if value is None:
+            return DEFAULT_DELAI_ANORMAL_MOIS
+        return dict(value) if isinstance(value, tuple) else int(value)
+
+    @property
+    def delai_anormal_default(self) -> bool:
+        """True when no threshold was given (the default of 36 months applies)."""
+        return self.delai_anormal_mois is None
+
+
+DEFAULT_DELAI_ANORMAL_MOIS = 36
+"""Default threshold of « délai anormalement long » (months) when the run gives none."""
+
+
+def delai_anormal_parameter(
+    value: Any, *, file: str | Path | None = None
+) -> int | tuple[tuple[str, int], ...] | None:
+    """Check the parameter ``delai_anormal_mois`` and put it in canonical form.
+
+    Parameters
+    ----------
+    value : None, number, str or mapping
+        ``None`` (default threshold), a whole number of months ≥ 1 (``36``,
+        ``"36"``, ``36.0``), or a mapping from every requested typology
+        (``T1``, ``T2``, ``T3``, ``T4``, ``T5+``) to a whole number of months,
+        as the département's arrêté fixes them; a sequence of
+        ``(typology, months)`` pairs is read as such a mapping.
+    file : str or Path, optional
+        The configuration file, named in the message.
+
+    Returns
+    -------
+    int, tuple of (str, int) pairs, or None
+        The number, or the pairs sorted by typology.
+
+    Raises
+    ------
+    InputError
+        Not a whole number ≥ 1, an unknown typology, or a mapping that does not
+        cover every typology (the message names the parameter, the file and the
+        values).
+
+    References
+    ----------
+    .. [1] Code de la construction et de l'habitation, art. L441-1-4 et
+       R441-14-1 (délai anormalement long fixé par arrêté préfectoral).
+    """
+    from allocation_analysis.io.schemas import TYPOLOGIES
+
+    where = f" dans {file}" if file else ""
+    key = "delai_anormal_mois"
+
+    def months(v: Any, what: str) -> int:
+        try:
+            m = _convert(v, int)
+        except ValueError:
+            m = None
+        if m is None or not _is_kind(m, int) or int(m) < 1:
+            raise InputError(
+                f"Valeur invalide pour « {key} »{where}{what} : un nombre entier de mois ≥ 1 "
+                f"attendu, reçu « {v} ».",
+                rule="delai_anormal_mois",
+            )
+        return int(m)
+
+    if value is None:
+        return None
+    if isinstance(value, dict) or (
+        isinstance(value, tuple | list) and all(isinstance(p, tuple | list) for p in value)
+    ):
+        pairs = list(value.items()) if isinstance(value, dict) else [tuple(p) for p in value]
+        out: dict[str, int] = {}
+        for pair in pairs:
+            if len(pair) != 2:
+                raise InputError(
+                    f"Valeur invalide pour « {key} »{where} : paires typologie → mois attendues, "
+                    f"reçu « {pair} ».",
+                    rule="delai_anormal_mois",
+                )
+            typ, v = pair
+            t = str(typ).strip().upper()
+            if t not in TYPOLOGIES:
+                raise InputError(
+                    f"Typologie inconnue « {typ} » pour « {key} »{where} : typologies permises "
+                    f"{', '.join(TYPOLOGIES)}.",
+                    rule="delai_anormal_mois",
+                )
+            out[t] = months(v, f" (typologie {t})")
+        missing = [t for t in TYPOLOGIES if t not in out]
+        if missing:
+            raise InputError(
+                f"« {key} »{where} ne donne pas de délai pour la ou les typologie(s) "
+                f"{', '.join(missing)} : donnez un délai pour chaque typologie "
+                f"({', '.join(TYPOLOGIES)}) ou un seul nombre de mois.",
+                rule="delai_anormal_mois",
+            )
+        return tuple((t, out[t]) for t in TYPOLOGIES)
+    return months(value, "")
 
 
 _PARAMETER_TYPES: dict[str, type] = {
@@ -273,6 +399,9 @@ def typed_parameters(options: dict[str, Any], *, file: str | Path | None = None)
     """
     out = dict(options)
     where = f" dans {file}" if file else ""
+    if out.get("delai_anormal_mois") is not None:
+        value = delai_anormal_parameter(out["delai_anormal_mois"], file=file)
+        out["delai_anormal_mois"] = dict(value) if isinstance(value, tuple) else value
     for key, kind in _PARAMETER_TYPES.items():
         if out.get(key) is None:
             continue
@@ -333,6 +462,7 @@ RUN_KEYS = (
     "secret_threshold",
     "seed",
     "target_non_q1_en_qpv",
+    "delai_anormal_mois",
     "scale",
 )
 

@@ -50,6 +50,8 @@ from allocation_analysis.maps import (  # noqa: E402
     NO_DATA_LABEL,
     NOT_PUBLISHABLE_TITLE,
     SUPPRESSED_LABEL,
+    TENSION_CHAMP_FR,
+    TENSION_LECTURE_FR,
     _fmt_pct,
     _fmt_points,
     _fr_number,
@@ -62,6 +64,8 @@ from allocation_analysis.maps import (  # noqa: E402
     _subtitle,
     _to_bool,
     diverging_classes,
+    tension_classes,
+    tension_shown_rows,
 )
 from allocation_analysis.narrative import fmt_level_fr  # noqa: E402
 from allocation_analysis.stats._result import TestResult  # noqa: E402
@@ -78,6 +82,7 @@ __all__ = [
     "percent_formatter",
     "process_funnel_plot",
     "save_figure",
+    "tension_choropleth",
     "trend_plot",
 ]
 
@@ -362,6 +367,81 @@ def indicator_choropleth(
     )
     _title(ax, title, subtitle)
     _source(fig, source)
+    return fig
+
+
+def tension_choropleth(
+    communes: gpd.GeoDataFrame,
+    tension: pd.DataFrame,
+    *,
+    qpv: gpd.GeoDataFrame | None = None,
+    title: str = "Tension de la demande par commune",
+    source: str = DEFAULT_SOURCE,
+    period_label: str | None = None,
+    territory_label: str | None = None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
+) -> Figure:
+    """Static counterpart of :func:`allocation_analysis.maps.tension_map`.
+
+    Same classes, colours, hatching of unpublished communes and publishability
+    rule; the « Champ » and « Lecture » lines above the source line.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Columns ``insee_com``, ``nom``, ``geometry``.
+    tension : DataFrame
+        :func:`allocation_analysis.pressure.tension_map_frame`.
+    qpv : GeoDataFrame, optional
+        QPV perimeters.
+    title, source : str
+        Title and source line.
+    period_label, territory_label : str, optional
+        Shown under the title.
+    min_publishable_share : float
+        Publishability rule.
+
+    Returns
+    -------
+    Figure
+
+    References
+    ----------
+    .. [1] Brewer, C. A., Hatchard, G. W. & Harrower, M. A. (2003). ColorBrewer in
+       print. *Cartography and Geographic Information Science*, 30(1), 5-32.
+    """
+    geo = communes[["insee_com", "nom", "geometry"]].copy()
+    geo["insee_com"] = geo["insee_com"].astype(str)
+    merged, present, hidden = tension_shown_rows(geo, tension)
+    subtitle = _subtitle(period_label=period_label, territory_label=territory_label)
+    footer = "\n".join(
+        [wrap_label(TENSION_CHAMP_FR, 130), wrap_label(TENSION_LECTURE_FR, 130), source]
+    )
+    ok, n_shown, n_data = _publishable(present, hidden, min_publishable_share)
+    if not ok:
+        return _not_publishable_figure(
+            title,
+            subtitle,
+            "trop peu de demandes ou d'attributions par commune",
+            n_shown,
+            n_data,
+            footer,
+            min_publishable_share,
+        )
+    ratio = pd.to_numeric(merged["ratio"], errors="coerce").astype(float)
+    fig, ax = _new_figure((8.0, 7.5))
+    handles = _plot_choropleth(ax, merged, ratio, hidden, present, tension_classes(), qpv=qpv)
+    ax.legend(
+        handles=handles,
+        title="Demandes en attente\npar attribution",
+        loc="lower left",
+        bbox_to_anchor=(1.0, 0.0),
+        fontsize=8,
+        title_fontsize=9,
+        frameon=False,
+    )
+    _title(ax, title, subtitle)
+    _source(fig, footer)
     return fig
 
 

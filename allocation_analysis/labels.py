@@ -210,6 +210,7 @@ OUTCOME_FR: dict[str, str] = {
     "delai_anormal": "Délai anormalement long",
     "access_intersection": "Accès (nationalité et résidence croisées)",
     "waiting_time_intersection": "Délai d'attente (nationalité et résidence croisées)",
+    "access_equal_pressure": "Accès à tension égale de la commune demandée",
 }
 """Outcomes of the disparity tests (questions of the report)."""
 
@@ -545,6 +546,19 @@ COLUMN_FR: dict[str, str] = {
     "lues": "Lues",
     "acceptees": "Acceptées",
     "rejetees": "Rejetées",
+    "en_attente": "Demandes en attente",
+    "delai_depasse": "Dont délai anormalement long",
+    "part": "Part",
+    "commune": "Commune",
+    "nom": "Nom de la commune",
+    "typologie": "Typologie",
+    "demandes": "Demandes en attente (1er choix)",
+    "attributions_12m": "Attributions sur 12 mois",
+    "ratio": "Demandes par attribution",
+    "ame": "Écart ajusté (effet marginal moyen)",
+    "ame_ci_low": "Écart ajusté, IC bas",
+    "ame_ci_high": "Écart ajusté, IC haut",
+    "note": "Note",
 }
 """French headers of the published tables' columns (workbook)."""
 
@@ -565,6 +579,10 @@ SHEET_FR: dict[str, str] = {
     "processus_tests": "Processus : tests par étape",
     "processus_refus_qpv": "Processus : refus en QPV",
     "cotation_contributions": "Cotation : écarts par critère",
+    "delai_anormal": "Délai anormalement long",
+    "delai_anormal_tests": "Délai anormal, tests",
+    "tension": "Tension par commune",
+    "acces_tension_egale": "Accès à tension égale",
 }
 """Workbook sheet names (at most 31 characters) of the published tables."""
 
@@ -598,6 +616,16 @@ TABLE_DESCRIPTION_FR: dict[str, str] = {
     "hors QPV, par commune demandée.",
     "placement_qpv_communes": "Part des attributions situées en QPV, par commune et par "
     "nationalité.",
+    "delai_anormal": "Demandes en attente le dernier jour du semestre et, parmi elles, celles "
+    "dont l'ancienneté dépasse le délai anormalement long, par origine et par résidence.",
+    "delai_anormal_tests": "Écart de la part des demandes en délai anormalement long selon "
+    "l'origine et la résidence en QPV : brut (écart de parts) et ajusté (typologie demandée, "
+    "taille du ménage).",
+    "tension": "Demandes en attente le dernier jour du semestre (commune demandée en premier "
+    "choix, typologie demandée) et attributions des 12 derniers mois (commune et typologie du "
+    "logement), avec leur rapport, par commune et typologie.",
+    "acces_tension_egale": "Écarts d'accès selon l'origine et la résidence en QPV à tension "
+    "égale de la commune demandée en premier choix (régression logistique).",
 }
 """What each published table holds (the workbook's « Lisez-moi » sheet)."""
 

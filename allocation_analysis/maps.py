@@ -71,6 +71,9 @@ __all__ = [
     "map_window",
     "placement_map",
     "save_map",
+    "tension_classes",
+    "tension_map",
+    "tension_shown_rows",
 ]
 
 logger = logging.getLogger(__name__)
@@ -1080,6 +1083,183 @@ def indicator_map(
         qpv=has_qpv,
         centre_label=f"objectif : {target_text}",
         notes=["orange : sous l'objectif ; violet : objectif atteint ou dépassé"],
+    )
+    return _finish(m, legend)
+
+
+TENSION_BREAKS: tuple[float, ...] = (2.0, 4.0, 6.0, 10.0)
+"""Class limits of the pressure maps (pending demands per lease of the last 12 months)."""
+
+TENSION_CHAMP_FR = (
+    "Champ : demandes en attente le dernier jour du semestre, par commune demandée en premier "
+    "choix ; attributions (baux signés) des 12 derniers mois, par commune du logement."
+)
+TENSION_LECTURE_FR = (
+    "Lecture : une tension de 4 signifie 4 demandes en attente pour une attribution sur "
+    "un an dans la commune."
+)
+
+
+def tension_classes() -> ColourClasses:
+    """Fixed classes of the pressure maps (the same on every territory and semester)."""
+    b = TENSION_BREAKS
+
+    def f(v: float) -> str:
+        return _fr_number(v, 0)
+
+    labels = (
+        f"moins de {f(b[0])}",
+        *(f"de {f(lo)} à moins de {f(hi)}" for lo, hi in zip(b, b[1:], strict=False)),
+        f"{f(b[-1])} ou plus",
+    )
+    return ColourClasses(breaks=b, colours=SEQUENTIAL_COLOURS, labels=labels)
+
+
+def tension_shown_rows(
+    communes: gpd.GeoDataFrame, tension: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Merge of the communes with their pressure rows; communes with data, and hidden ones.
+
+    A commune with data has pending demands or leases (at least one published or
+    hidden count); it is hidden when its ratio is not published (secret, or no
+    lease over the 12 months: the ratio is then not defined).
+    """
+    _require_columns(
+        tension, ["commune", "demandes", "attributions_12m", "ratio"], argument="tension"
+    )
+    _require_columns(communes, ["insee_com", "nom", "geometry"], argument="communes")
+    # the contours give the names: a ``nom`` column of the table is not merged twice
+    rows = tension.drop(columns=["nom"], errors="ignore")
+    rows = rows.assign(commune=rows["commune"].astype(str))
+    merged = communes.merge(rows, how="left", left_on="insee_com", right_on="commune")
+    dem = pd.to_numeric(merged["demandes"], errors="coerce").astype(float)
+    att = pd.to_numeric(merged["attributions_12m"], errors="coerce").astype(float)
+    ratio = pd.to_numeric(merged["ratio"], errors="coerce").astype(float)
+    has_row = merged["commune"].notna() & ~((dem == 0) & (att == 0))
+    hidden = has_row & ratio.isna()
+    return merged, has_row, hidden
+
+
+def tension_map(
+    communes: gpd.GeoDataFrame,
+    tension: pd.DataFrame,
+    *,
+    qpv: gpd.GeoDataFrame | None = None,
+    title: str = "Tension de la demande par commune",
+    source: str = DEFAULT_SOURCE,
+    tiles: str | folium.TileLayer | None = None,
+    tiles_attr: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE_M,
+    period_label: str | None = None,
+    territory_label: str | None = None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
+) -> folium.Map:
+    """Commune choropleth of the pressure: pending demands per lease of the last 12 months.
+
+    Fixed sequential classes (:func:`tension_classes`, ColorBrewer BuPu [1]_);
+    communes whose ratio is not published (statistical secret, or no lease
+    over the 12 months) are grey and hatched; « Champ » and « Lecture » lines
+    in the legend, the source line at the bottom; the same publishability rule
+    as the other commune maps (:data:`MIN_PUBLISHABLE_SHARE`).
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Columns ``insee_com``, ``nom``, ``geometry``.
+    tension : DataFrame
+        One published row per commune, all typologies together
+        (:func:`allocation_analysis.pressure.tension_map_frame`): ``commune``,
+        ``demandes``, ``attributions_12m``, ``ratio``.
+    qpv : GeoDataFrame, optional
+        QPV perimeters, outlined on top.
+    title, source : str
+        Title and source line.
+    tiles, tiles_attr : optional
+        Basemap for online use (none by default).
+    tolerance : float
+        Simplification tolerance in metres.
+    period_label, territory_label : str, optional
+        Shown under the title.
+    min_publishable_share : float
+        Publishability rule.
+
+    Returns
+    -------
+    folium.Map
+        With an attribute ``publishable``.
+
+    References
+    ----------
+    .. [1] Brewer, C. A., Hatchard, G. W. & Harrower, M. A. (2003). ColorBrewer in
+       print. *Cartography and Geographic Information Science*, 30(1), 5-32.
+    """
+    web = _prepare_communes(communes, tolerance=tolerance)
+    merged, has_row, hidden = tension_shown_rows(web, tension)
+    subtitle = _subtitle(period_label=period_label, territory_label=territory_label)
+    ok, n_shown, n_data = _publishable(has_row, hidden, min_publishable_share)
+    if not ok:
+        return _not_publishable_map(
+            web,
+            title=title,
+            subtitle=subtitle,
+            source=source,
+            reason="trop peu de demandes ou d'attributions par commune",
+            n_shown=n_shown,
+            n_data=n_data,
+            min_share=min_publishable_share,
+        )
+    classes = tension_classes()
+    props = pd.DataFrame(index=merged.index)
+    props["t_commune"] = _commune_text(merged)
+    props["t_num"] = MISSING
+    props["t_den"] = MISSING
+    props["t_ratio"] = MISSING
+    props["aa_state"] = "nodata"
+    props["aa_fill"] = NO_DATA_FILL
+    for i in merged.index[has_row]:
+        r = merged.loc[i]
+        for col, key in (("demandes", "t_num"), ("attributions_12m", "t_den")):
+            if not _is_missing(r[col]):
+                props.loc[i, key] = _fmt_int(r[col])
+        if hidden[i]:
+            props.loc[i, "aa_state"] = "suppressed"
+            continue
+        props.loc[i, "t_ratio"] = _fr_number(float(r["ratio"]), 1)
+        props.loc[i, "aa_state"] = "value"
+        props.loc[i, "aa_fill"] = classes.colour(float(r["ratio"]))
+    web = merged[["insee_com", "nom", "geometry"]].join(props)
+    data = _feature_collection(web, list(props.columns))
+    m = _base_map(
+        web.total_bounds,
+        title=title,
+        source=source,
+        tiles=tiles,
+        tiles_attr=tiles_attr,
+        subtitle=subtitle,
+    )
+    folium.GeoJson(
+        data,
+        name="Communes",
+        style_function=_state_style,
+        highlight_function=lambda _f: _HIGHLIGHT,
+        tooltip=_tooltip(
+            ["t_commune", "t_num", "t_den", "t_ratio"],
+            [
+                "Commune",
+                "Demandes en attente (1er choix)",
+                "Attributions sur 12 mois",
+                "Demandes par attribution",
+            ],
+        ),
+    ).add_to(m)
+    has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
+    legend = _legend_html(
+        "Demandes en attente par attribution",
+        classes,
+        suppressed=bool(hidden.any()),
+        no_data=bool((~has_row).any()),
+        qpv=has_qpv,
+        notes=[TENSION_CHAMP_FR, TENSION_LECTURE_FR],
     )
     return _finish(m, legend)
 

@@ -176,6 +176,10 @@ _COUNT_COLUMNS = frozenset(
         "lues",
         "acceptees",
         "rejetees",
+        "en_attente",
+        "delai_depasse",
+        "demandes",
+        "attributions_12m",
     }
 )
 
@@ -184,14 +188,16 @@ def _number_format(table: pd.DataFrame, column: str) -> str | None:
     """Excel number format of a column: shares as %, ratios with two decimals,
     p-values with three, counts as integers."""
     lc = column.lower()
-    shares = "share" in table.columns or "share_qpv" in table.columns
+    shares = any(c in table.columns for c in ("share", "share_qpv", "part"))
     if lc in _PERCENT_COLUMNS or lc.startswith("share") or lc.startswith("taux"):
         return "0.0%"
     if lc in {"ci_low", "ci_high"}:
         return "0.0%" if shares else "0.00"
     if lc.startswith("p_") or lc == "p":
         return "0.000"
-    if lc in {"estimate", "ci_low_adjusted", "ci_high_adjusted", "statistic"}:
+    if lc in {"ame", "ame_ci_low", "ame_ci_high"}:
+        return "0.0%"
+    if lc in {"estimate", "ci_low_adjusted", "ci_high_adjusted", "statistic", "ratio"}:
         return "0.00"
     if lc == "ci_level_adjusted":
         return "0.0%"

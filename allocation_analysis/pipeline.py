@@ -212,7 +212,14 @@ def config_from_options(options: dict[str, Any]) -> tuple[InputPaths, AnalysisCo
         "period": explicit or Period(2000, 1),
         "territory": territory,
     }
-    for key in ("siren_epci", "alpha", "secret_threshold", "seed", "target_non_q1_en_qpv"):
+    for key in (
+        "siren_epci",
+        "alpha",
+        "secret_threshold",
+        "seed",
+        "target_non_q1_en_qpv",
+        "delai_anormal_mois",
+    ):
         if options.get(key) is not None:
             kwargs[key] = options[key]
     if "siren_epci" in kwargs:
@@ -409,6 +416,12 @@ def _kernel_help(reason: str) -> str:
         "» (--user au lieu de --sys-prefix si ce dossier est en lecture seule ; « make lab » "
         "dans le dépôt), puis relancez."
     )
+
+
+def _delai_parameter(config: AnalysisConfig) -> int | dict[str, int] | None:
+    """``delai_anormal_mois`` as a notebook parameter (``None``: the default, with its warning)."""
+    value = config.delai_anormal_mois
+    return dict(value) if isinstance(value, tuple) else value
 
 
 def execute_notebook(
@@ -729,6 +742,7 @@ def run_analysis(
                 "secret_threshold": config.secret_threshold,
                 "seed": config.seed,
                 "language": config.language,
+                "delai_anormal_mois": _delai_parameter(config),
                 # relative to the notebooks' working directory (tmp/notebooks): no
                 # absolute path in the executed notebooks
                 "output_dir": "..",
@@ -842,7 +856,11 @@ def _assemble(
         "secret_threshold": config.secret_threshold,
         "indicators": part("indicators"),
         "trend": part("trend"),
-        "tests": part("tests") + part("process_tests"),
+        "tests": part("tests")
+        + part("process_tests")
+        + part("tests_delai_anormal")
+        + part("tests_tension"),
+        "tension": part("tension"),
     }
     if (parts / "process.json").exists():
         results["process"] = part("process")
@@ -884,6 +902,7 @@ def _assemble(
             "target_prioritaires": config.target_prioritaires,
             "language": config.language,
             "uc_scale": vars(config.uc_scale),
+            "delai_anormal_mois": config.delai_anormal,
         },
         "row_counts": validation.get("counts", []),
         "packages": _package_versions(),

@@ -180,6 +180,7 @@ def _config_from(params: dict[str, Any]) -> AnalysisConfig:
         "secret_threshold",
         "seed",
         "language",
+        "delai_anormal_mois",
     ):
         if params.get(key) is not None:
             kwargs[key] = params[key]
@@ -379,6 +380,7 @@ def open_session(
     secret_threshold: int = 11,
     seed: int = 20240101,
     language: str = "fr",
+    delai_anormal_mois: int | dict[str, int] | None = None,
     output_dir: str | None = None,
     work_dir: str | None = None,
 ) -> Session:

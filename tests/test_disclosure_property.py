@@ -100,10 +100,14 @@ _COUNT_COLUMNS = {
     "acceptees",
     "rejetees",
     "lignes",
+    "en_attente",
+    "delai_depasse",
+    "demandes",
+    "attributions_12m",
 }
 _MAP_COUNT = re.compile(r'"t_(?:n|num|den|count|numerator|denominator)": "([^"]*)"')
 """Tooltip fields of the maps that carry counts (indicator maps: ``t_num``, ``t_den``;
-disparity and placement maps: ``t_n``)."""
+disparity and placement maps: ``t_n``; tension map: ``t_num`` demands, ``t_den`` leases)."""
 
 
 def _map_counts(page: str) -> list[int]:
