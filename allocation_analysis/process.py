@@ -514,7 +514,7 @@ def process_tests(
     Returns
     -------
     records : list of TestRecord
-        Ids ``<outcome>_<origin|residence>_<method>`` (outputs.md): designation
+        Ids ``<outcome>_<origin|residence>_<method>`` (docs/data-model.md §3): designation
         by the adjusted logit of the access model (same controls, same
         cluster); ``cal_favourable`` and ``offered`` by the conditional logit
         stratified by ``id_offre`` among the candidates (the favourable ones,

@@ -88,7 +88,7 @@ def test_data_document_examples_load_without_a_rejected_row(tmp_path):
 
     examples = _examples()
     paths = {}
-    for table in ("demandes", "attributions", "logements", "seuils_q1"):
+    for table in ("demandes", "attributions", "logements", "seuils_q1", "propositions"):
         paths[table] = tmp_path / f"{table}.csv"
         paths[table].write_text(examples[table], encoding="utf-8")
     inputs = load_inputs(
@@ -97,6 +97,7 @@ def test_data_document_examples_load_without_a_rejected_row(tmp_path):
             attributions=paths["attributions"],
             logements=paths["logements"],
             seuils=paths["seuils_q1"],
+            propositions=paths["propositions"],
         ),
         key=b"k" * 32,
         siren_epci="200093201",
@@ -108,6 +109,7 @@ def test_data_document_examples_load_without_a_rejected_row(tmp_path):
         "attributions": (1, 1),
         "logements": (2, 2),
         "seuils_q1": (2, 2),
+        "propositions": (3, 3),
     }
 
 
