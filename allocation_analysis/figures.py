@@ -19,6 +19,7 @@ References
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -718,6 +719,37 @@ def _results_frame(results: TestResult | Sequence[TestResult]) -> tuple[pd.DataF
     return frame, f"{name[0].upper()}{name[1:]} (échelle logarithmique)"
 
 
+_LOG_TICKS = (1, 0.5, 2, 0.2, 5, 0.1, 10, 20, 0.8, 1.25, 1.5, 0.7, 3, 0.6, 0.9, 4, 0.4, 0.3)
+"""Tick values of the ratio axes, most telling first (1 = no gap, then round ratios)."""
+
+_MIN_TICK_GAP_IN = 0.55
+"""Least distance between two tick values on a ratio axis (inches): « 0,60 » is about
+0.35 in wide at the axis font size."""
+
+
+def _axes_width_in(ax: Axes) -> float:
+    """Width of the axes in inches."""
+    return float(ax.get_position().width * ax.figure.get_figwidth())
+
+
+def _log_ticks(low: float, high: float, width_in: float) -> list[float]:
+    """Ticks of a log-scale ratio axis on ``[low, high]`` that never overprint.
+
+    Candidates are taken in the order of :data:`_LOG_TICKS` and kept when at
+    least :data:`_MIN_TICK_GAP_IN` from every tick already kept; 1 is always
+    kept when it is in range.
+    """
+    span = math.log(high / low)
+    kept: list[float] = []
+    for t in _LOG_TICKS:
+        if not low <= t <= high:
+            continue
+        x = width_in * math.log(t / low) / span
+        if all(abs(x - width_in * math.log(k / low) / span) >= _MIN_TICK_GAP_IN for k in kept):
+            kept.append(t)
+    return sorted(kept)
+
+
 def forest_plot(
     results: pd.DataFrame | TestResult | Sequence[TestResult],
     *,
@@ -842,12 +874,8 @@ def forest_plot(
     lo = np.nanmin(shown) if drawable.any() else 0.5
     hi = np.nanmax(shown) if drawable.any() else 2.0
     lo, hi = min(lo, 0.9), max(hi, 1.1)
-    candidates = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 3, 4, 5, 10, 20)
-    ticks = [t for t in candidates if lo / 1.15 <= t <= hi * 1.15]
-    if len(ticks) > 9:
-        ticks = [t for t in ticks if t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20)]
     ax.set_xlim(lo / 1.15, hi * 1.15)
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_locator(FixedLocator(_log_ticks(lo / 1.15, hi * 1.15, _axes_width_in(ax))))
     ax.xaxis.set_major_formatter(decimal_formatter(2))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y)

@@ -73,6 +73,7 @@ __all__ = [
     "VARIABLE_FR",
     "WINDOW_FR",
     "comparison_label",
+    "group_label",
     "label",
     "territory_label",
     "test_label",
@@ -639,6 +640,26 @@ TERRITORY_FR: dict[str, str] = {
 def territory_label(name: str) -> str:
     """Display name of a territory (its run name when the catalogue does not know it)."""
     return TERRITORY_FR.get(str(name), str(name))
+
+
+def group_label(code: object, *, short: bool = False) -> str:
+    """French label of a group code, crossed groups (``hors_ue|qpv``) included.
+
+    Groups of the report are in the catalogue; a group the catalogue does not
+    know (the levels of a researcher's own DataFrame passed to a test) is
+    shown as given.
+
+    Parameters
+    ----------
+    code : str
+        Group code.
+    short : bool
+        Short form (legends, axes) or long form (sentences).
+    """
+    try:
+        return label(code, "group_short" if short else "group")
+    except UnknownCodeError:
+        return str(code)
 
 
 def comparison_label(group: str, reference: str, *, short: bool = True) -> str:

@@ -775,7 +775,7 @@ def score_contributions(records: list[TestRecord], tests: pd.DataFrame) -> pd.Da
 # ---------------------------------------------------------------------------
 def funnel_display_fr(etapes: pd.DataFrame, *, group_var: str) -> pd.DataFrame:
     """The published funnel table of one axis as the working group reads it."""
-    from allocation_analysis.labels import FUNNEL_ROW_FR, GROUP_SHORT_FR
+    from allocation_analysis.labels import FUNNEL_ROW_FR, group_label
     from allocation_analysis.text import MISSING, SECRET_FR, fmt_int, fmt_pct
 
     sub = etapes[etapes["group_var"] == group_var]
@@ -784,7 +784,7 @@ def funnel_display_fr(etapes: pd.DataFrame, *, group_var: str) -> pd.DataFrame:
         n = rec["n"]
         rows.append(
             {
-                "Groupe": GROUP_SHORT_FR.get(str(rec["group"]), str(rec["group"])),
+                "Groupe": group_label(rec["group"], short=True),
                 "Étape": FUNNEL_ROW_FR.get(str(rec["stage"]), str(rec["stage"])),
                 "Demandes": SECRET_FR if pd.isna(n) else fmt_int(n),
                 "Taux de passage": fmt_pct(rec["rate"])
@@ -800,7 +800,7 @@ def funnel_display_fr(etapes: pd.DataFrame, *, group_var: str) -> pd.DataFrame:
 
 def contributions_display_fr(contrib: pd.DataFrame) -> pd.DataFrame:
     """Each criterion's contribution to the score gap, in French (points)."""
-    from allocation_analysis.labels import GROUP_SHORT_FR
+    from allocation_analysis.labels import group_label
     from allocation_analysis.text import fmt_float
 
     out = []
@@ -813,8 +813,8 @@ def contributions_display_fr(contrib: pd.DataFrame) -> pd.DataFrame:
         )
         out.append(
             {
-                "Comparaison": f"{GROUP_SHORT_FR.get(rec['group'], rec['group'])} / "
-                f"{GROUP_SHORT_FR.get(rec['reference'], rec['reference'])}",
+                "Comparaison": f"{group_label(rec['group'], short=True)} / "
+                f"{group_label(rec['reference'], short=True)}",
                 "Composante": name,
                 "Écart de points moyens": fmt_float(rec["contribution"], digits=2),
             }
@@ -828,7 +828,7 @@ def equal_score_sentences_fr(tests: pd.DataFrame, *, alpha: float) -> list[str]:
     A gap at equal score means that the process does not follow the grid in
     the same way for every group; the sentences say so, and only so.
     """
-    from allocation_analysis.labels import GROUP_FR
+    from allocation_analysis.labels import group_label
     from allocation_analysis.text import fmt_float
 
     what = {
@@ -838,8 +838,8 @@ def equal_score_sentences_fr(tests: pd.DataFrame, *, alpha: float) -> list[str]:
     }
     out = []
     for rec in tests[tests["outcome"].isin(list(what))].to_dict(orient="records"):
-        who = f"les {GROUP_FR.get(rec['group'], rec['group'])}"
-        ref = f"les {GROUP_FR.get(rec['reference'], rec['reference'])}"
+        who = f"les {group_label(rec['group'])}"
+        ref = f"les {group_label(rec['reference'])}"
         if rec.get("suppressed"):
             out.append(
                 f"{who} : chances {what[rec['outcome']]} à cotation égale non diffusées "

@@ -526,7 +526,7 @@ def process_sentence_fr(gaps: pd.DataFrame | None) -> str:
         small overall gap), the sentence says so and names the stage with the
         largest gap in its own rate instead.
     """
-    from allocation_analysis.labels import GROUP_FR, STAGE_WHERE_FR
+    from allocation_analysis.labels import STAGE_WHERE_FR, group_label
 
     if gaps is None or gaps.empty:
         return ""
@@ -535,7 +535,7 @@ def process_sentence_fr(gaps: pd.DataFrame | None) -> str:
         sub = sub.set_index("stage")
         overall = pd.to_numeric(sub["log_rate_ratio"], errors="coerce").get("lease_overall")
         shares = pd.to_numeric(sub["gap_share"], errors="coerce").reindex(list(STAGE_WHERE_FR))
-        who = f"{GROUP_FR.get(str(grp), grp)} comparés aux {GROUP_FR.get(str(ref), ref)}"
+        who = f"{group_label(grp)} comparés aux {group_label(ref)}"
         if overall is None or not math.isfinite(overall) or shares.isna().all():
             continue
         ratio = math.exp(overall)

@@ -408,3 +408,22 @@ def test_km_plot_labels_group_codes_from_the_catalogue():
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend[:2] == [labels.GROUP_FR["francaise"], labels.GROUP_FR["hors_ue"]]
     _assert_no_code(fig)
+
+
+@pytest.mark.parametrize(
+    ("low", "high"), [(0.62, 3.12), (0.7, 1.3), (0.05, 25.0), (0.95, 1.05), (1.2, 8.0)]
+)
+def test_forest_plot_axis_values_never_overprint(low, high):
+    # the report's forest plot spans 0,62 to 3,12: its ticks 0,6 0,7 0,8 0,9 1,00
+    # were printed on top of one another
+    results = _forest_results().iloc[:4].copy()
+    results["ci_low"] = low
+    results["ci_high"] = high
+    results["estimate"] = (low * high) ** 0.5
+    fig = figures.forest_plot(results, title="Écarts ajustés")
+    renderer = _renderer(fig)
+    ticks = [t for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert len(ticks) >= 3
+    boxes = [t.get_window_extent(renderer).expanded(1.1, 1.0) for t in ticks]
+    assert not _overlaps(boxes), [t.get_text() for t in ticks]
+    assert "1" in [t.get_text().rstrip("0").rstrip(",") for t in ticks]  # no-gap line labelled
