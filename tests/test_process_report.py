@@ -167,4 +167,4 @@ def test_funnel_figure_draws_published_rates_and_hatches_withheld_ones():
     assert len(hatched) == 1 and hatched[0].get_hatch() == "///"
     assert "n.d." in [t.get_text() for t in ax.texts]
     labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert labels[0].replace("\n", " ") == "désignation par la CAL"
+    assert labels[0].replace("\n", " ") == "désignation comme candidat"
