@@ -46,6 +46,7 @@ __all__ = [
     "abnormal_delay_tests",
     "abnormal_delay_tests_display",
     "access_equal_pressure_tests",
+    "pressure_at_start",
     "delay_anniversary",
     "delay_threshold_months",
     "delay_threshold_text_fr",
@@ -593,6 +594,71 @@ def tension_sentence_fr(tension: pd.DataFrame) -> str:
     )
 
 
+def pressure_at_start(
+    access: pd.DataFrame, allocations: pd.DataFrame, period: Period | str
+) -> pd.Series:
+    """Log pressure of each demand's first choice at the start of the semester.
+
+    ``log((d + 1) / (a + 1))`` for the demand's first-choice commune and
+    requested typology, with ``d`` the demands of ``access`` filed before the
+    semester (pending on its first day: the access frame holds the demands
+    active in the semester) and ``a`` the leases of that commune and typology
+    signed over the 12 months before the semester. Neither count uses the
+    semester's outcomes. A cell without demand nor lease gives 0.
+
+    Parameters
+    ----------
+    access : DataFrame
+        Demands active in the semester (``commune_choix1``,
+        ``typologie_demandee``, ``date_depot``).
+    allocations : DataFrame
+        Leases (``commune_logement``, ``typologie``, ``date_bail``).
+    period : Period or str
+        The semester.
+
+    Returns
+    -------
+    Series
+        One value per row of ``access``, same index.
+    """
+    period = Period.parse(period)
+    start = pd.Timestamp(period.start)
+    filed = pd.to_datetime(access["date_depot"]) < start
+    before = access[filed.fillna(False).to_numpy()]
+    dem = (
+        pd.DataFrame(
+            {
+                "commune": before["commune_choix1"].astype("string").to_numpy(),
+                "typologie": before["typologie_demandee"].astype("string").to_numpy(),
+            }
+        )
+        .dropna()
+        .value_counts()
+        .rename("demandes")
+    )
+    leases = _leases_12m(allocations, period.previous())
+    att = (
+        pd.DataFrame(
+            {
+                "commune": leases["commune_logement"].astype("string").to_numpy(),
+                "typologie": leases["typologie"].astype("string").to_numpy(),
+            }
+        )
+        .dropna()
+        .value_counts()
+        .rename("attributions")
+    )
+    cells = pd.concat([dem, att], axis=1).fillna(0)
+    log_ratio = np.log((cells["demandes"] + 1.0) / (cells["attributions"] + 1.0))
+    key = pd.MultiIndex.from_arrays(
+        [
+            access["commune_choix1"].astype("string").to_numpy(),
+            access["typologie_demandee"].astype("string").to_numpy(),
+        ]
+    )
+    return pd.Series(log_ratio.reindex(key).fillna(0.0).to_numpy(), index=access.index)
+
+
 def access_equal_pressure_tests(
     access: pd.DataFrame, allocations: pd.DataFrame, *, config: AnalysisConfig
 ) -> pd.DataFrame:
@@ -601,11 +667,12 @@ def access_equal_pressure_tests(
     Logistic regression of access in the semester on the group, the household
     controls of the access models
     (:data:`allocation_analysis.analysis.ACCESS_CONTROLS`) and the pressure of
-    the demand's first-choice commune for its requested typology,
-    ``log((demandes + 1) / (attributions_12m + 1))`` from the counts of
-    :func:`tension_table` before disclosure control (the model is not a table;
-    a commune × typology without lease stays in the model); clusters = first-
-    choice commune. Unlike the access models of the report, the first-choice
+    the demand's first-choice commune for its requested typology at the start
+    of the semester (:func:`pressure_at_start`, counts before disclosure
+    control: the model is not a table); clusters = first-choice commune. The
+    published tension (pending demands at the end of the semester) is not the
+    control: it counts the demands the semester did not house, so it would be
+    built from the outcome it is meant to explain. Unlike the access models of the report, the first-choice
     commune is not a fixed effect (the pressure would be collinear with it):
     the question is whether a gap remains once groups are compared at equal
     pressure, so that a gap is not read where groups simply ask for tighter
@@ -621,18 +688,8 @@ def access_equal_pressure_tests(
     from allocation_analysis.analysis import ACCESS_CONTROLS
 
     period = Period.parse(config.period)
-    dem, att = _pressure_counts(access, allocations, period)
-    cells = dem.join(att, how="outer").fillna(0)
-    log_ratio = np.log((cells["demandes"] + 1.0) / (cells["attributions_12m"] + 1.0))
-    key = pd.MultiIndex.from_arrays(
-        [
-            access["commune_choix1"].astype("string").to_numpy(),
-            access["typologie_demandee"].astype("string").to_numpy(),
-        ]
-    )
     frame = access.copy()
-    # a commune × typology with no pending demand and no lease: log(1/1) = 0
-    frame[PRESSURE_CONTROL] = log_ratio.reindex(key).fillna(0.0).to_numpy()
+    frame[PRESSURE_CONTROL] = pressure_at_start(access, allocations, period).to_numpy()
     frame["_acces"] = frame["access"].astype(int)
     records = _records(
         frame,

@@ -497,3 +497,39 @@ def test_tension_table_names_the_communes_when_contours_are_given():
     assert list(t.columns[:3]) == ["commune", "nom", "typologie"]
     assert _cell(t, "B", "T2")["nom"] == "Commune B"
     assert _cell(t, "ensemble", pressure.ALL_TYPOLOGIES)["nom"] is None
+
+
+def test_pressure_control_is_measured_before_the_semester_it_explains():
+    # The control of the equal-pressure model must not be built from the
+    # outcomes it explains (pending at the END of the semester = not housed in
+    # it; leases of the semester = housed): it is the pressure at the START of
+    # the semester, demands filed before it per lease of the 12 months before.
+    access = pd.DataFrame(
+        {
+            "commune_choix1": pd.array(["A"] * 6 + ["B"] * 3, dtype="string"),
+            "typologie_demandee": pd.array(["T2"] * 9, dtype="string"),
+            "date_depot": pd.to_datetime(
+                ["2024-01-10"] * 4 + ["2025-08-01"] * 2 + ["2023-05-05"] * 2 + ["2025-07-15"]
+            ),
+            "evenement": [1, 0, 0, 0, 1, 0, 1, 0, 0],
+        }
+    )
+    leases = [("A", "T2", "2025-03-01")] * 3 + [("A", "T2", "2025-10-01")] * 7
+    leases += [("B", "T2", "2024-09-01")]
+    allocations = pd.DataFrame(
+        {
+            "commune_logement": pd.array([c for c, _, _ in leases], dtype="string"),
+            "typologie": pd.array([t for _, t, _ in leases], dtype="string"),
+            "date_bail": pd.to_datetime([d for _, _, d in leases]),
+        }
+    )
+    got = pressure.pressure_at_start(access, allocations, Period.parse("2025-S2"))
+    # A: 4 demands filed before 1 July 2025, 3 leases from 1 July 2024 to 30 June 2025
+    # B: 2 demands filed before, 1 lease in the window
+    a, b = np.log((4 + 1) / (3 + 1)), np.log((2 + 1) / (1 + 1))
+    assert got.tolist() == pytest.approx([a] * 6 + [b] * 3)
+    # changing the semester's outcomes does not move the control
+    flipped = access.assign(evenement=1 - access["evenement"])
+    assert pressure.pressure_at_start(flipped, allocations, Period.parse("2025-S2")).tolist() == (
+        pytest.approx(got.tolist())
+    )
