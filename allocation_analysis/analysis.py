@@ -670,7 +670,7 @@ def disparity_tests(
     raise it. ``n_permutations = 999`` gives p-values down to 0.001 and costs
     milliseconds (multivariate hypergeometric draws).
     """
-    from threadpoolctl import threadpool_limits
+    from allocation_analysis.threads import single_thread
 
     alpha = config.alpha
     plan = [
@@ -683,7 +683,7 @@ def disparity_tests(
     # run-wide override it would also reach the Fairlie decomposition, whose
     # analytic inference does not need it, and refit its logit n_boot times.
     options = {"n_permutations": n_permutations, "n_jobs": jobs}
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_thread():
         if include_profiles:
             from allocation_analysis.stats.profiles import warm_up_workers
 

@@ -629,11 +629,11 @@ _WORKER_POPULATION: Population | None = None
 
 def _init_worker(population: Population) -> None:
     global _WORKER_POPULATION
-    from threadpoolctl import threadpool_limits
+    from allocation_analysis.threads import single_thread
 
     _WORKER_POPULATION = population
-    # parallelism is across replicates: one BLAS thread per worker
-    threadpool_limits(limits=1)
+    # parallelism is across replicates: one native thread per worker
+    single_thread(openmp=True)
 
 
 def _chunk(args: tuple[list[int], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -724,9 +724,9 @@ def rejection_rates(
     jobs = n_jobs if n_jobs is not None else min(2, os.cpu_count() or 1)
     reps = list(range(int(n_replicates)))
     if jobs <= 1:
-        from threadpoolctl import threadpool_limits
+        from allocation_analysis.threads import single_thread
 
-        with threadpool_limits(limits=1):
+        with single_thread(openmp=True):
             rows = [row for r in reps for row in replicate_records(population, r, **kwargs)]
     else:
         size = max(1, math.ceil(len(reps) / (jobs * 8)))

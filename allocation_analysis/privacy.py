@@ -501,7 +501,8 @@ def _first_disclosure_linear(
     the remaining core only, per connected component.
     """
     from scipy.linalg import null_space
-    from threadpoolctl import threadpool_limits
+
+    from allocation_analysis.threads import single_thread
 
     unk = [int(j) for j in np.flatnonzero(unknown)]
     if not unk:
@@ -554,7 +555,7 @@ def _first_disclosure_linear(
             for j, coef in cells.equations[e]:
                 if j in col:
                     A[r, col[j]] += coef
-        with threadpool_limits(limits=1, user_api="blas"):  # small SVDs: threads only cost
+        with single_thread():  # small SVDs: threads only cost
             ns = null_space(A)
         free = np.abs(ns).max(axis=1) > 1e-9 if ns.size else np.zeros(len(members), bool)
         for j in members:
