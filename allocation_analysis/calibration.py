@@ -73,7 +73,6 @@ from allocation_analysis.config import AnalysisConfig, Period
 __all__ = [
     "COVERAGE_TRUTH",
     "NULLS",
-    "PARAMETRIC_TESTS",
     "TEST_IDS",
     "Population",
     "analysis_frames",
@@ -103,20 +102,6 @@ COVERAGE_TRUTH: dict[str, str] = {
 
 NULLS: tuple[str, ...] = ("exchangeable", "parametric", "none")
 """Ways of drawing a replicate (see the module docstring)."""
-
-PARAMETRIC_TESTS: frozenset[str] = frozenset(
-    {
-        "access_origin_logit",
-        "access_residence_logit",
-        "placement_origin_logit",
-        "placement_residence_logit",
-        "access_origin_fairlie",
-        "access_residence_fairlie",
-        "access_origin_ipw",
-        "access_residence_ipw",
-    }
-)
-"""Tests calibrated under the parametric null; the others under the exchangeable null."""
 
 _GROUP_COLUMNS = ("nationalite", "residence_qpv")
 

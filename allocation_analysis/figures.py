@@ -39,7 +39,6 @@ from allocation_analysis.errors import UsageError  # noqa: E402
 from allocation_analysis.labels import (  # noqa: E402
     GROUP_FR,
     UnknownCodeError,
-    comparison_label,
     label,
     test_label,
     wrap_label,
@@ -53,7 +52,6 @@ from allocation_analysis.maps import (  # noqa: E402
     TENSION_CHAMP_FR,
     TENSION_LECTURE_FR,
     _fmt_pct,
-    _fmt_points,
     _fr_number,
     _not_publishable_detail,
     _period_label_of,
@@ -62,7 +60,6 @@ from allocation_analysis.maps import (  # noqa: E402
     _select_indicator,
     _shown_rows,
     _subtitle,
-    _to_bool,
     diverging_classes,
     tension_classes,
     tension_shown_rows,
@@ -74,7 +71,6 @@ from allocation_analysis.text import fmt_int  # noqa: E402
 __all__ = [
     "OKABE_ITO",
     "decimal_formatter",
-    "disparity_choropleth",
     "forest_plot",
     "funnel_plot",
     "indicator_choropleth",
@@ -445,117 +441,6 @@ def tension_choropleth(
     return fig
 
 
-def disparity_choropleth(
-    communes: gpd.GeoDataFrame,
-    gaps: pd.DataFrame,
-    *,
-    title: str | None = None,
-    alpha: float = 0.05,
-    qpv: gpd.GeoDataFrame | None = None,
-    source: str = DEFAULT_SOURCE,
-    group: str | None = None,
-    reference: str | None = None,
-    period_label: str | None = None,
-    territory_label: str | None = None,
-    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
-) -> Figure:
-    """Static counterpart of :func:`allocation_analysis.maps.disparity_map`.
-
-    Parameters
-    ----------
-    communes : GeoDataFrame
-        Columns ``insee_com``, ``nom``, ``geometry``.
-    gaps : DataFrame
-        Columns ``insee_com, estimate, ci_low, ci_high, p_adjusted, n, suppressed``.
-    title : str, optional
-        Figure title (default: built from ``group`` and ``reference``).
-    alpha : float
-        Level applied to ``p_adjusted``; significant communes get a thick solid
-        outline (QPV perimeters are thin dashed lines).
-    qpv : GeoDataFrame, optional
-        QPV perimeters.
-    source : str
-        Source line.
-    group, reference : str, optional
-        Codes of the compared and reference groups, labelled from the catalogue.
-    period_label, territory_label : str, optional
-        Period and territory under the title.
-    min_publishable_share : float
-        Publishability rule.
-
-    Returns
-    -------
-    Figure
-    """
-    _require_columns(
-        gaps,
-        ["insee_com", "estimate", "ci_low", "ci_high", "p_adjusted", "n", "suppressed"],
-        argument="gaps",
-    )
-    comparison = comparison_label(group, reference) if group and reference else None
-    if title is None:
-        title = "Écart de taux d'accès" + (f" : {comparison}" if comparison else "")
-    subtitle = _subtitle(period_label=period_label, territory_label=territory_label)
-    geo = communes[["insee_com", "nom", "geometry"]].copy()
-    geo["insee_com"] = geo["insee_com"].astype(str)
-    merged = geo.merge(
-        gaps.assign(insee_com=gaps["insee_com"].astype(str)),
-        how="left",
-        on="insee_com",
-        indicator="_merge",
-    )
-    present = merged["_merge"] == "both"
-    est = pd.to_numeric(merged["estimate"], errors="coerce")
-    hidden = present & (_to_bool(merged["suppressed"]) | est.isna())
-    ok, n_shown, n_data = _publishable(present, hidden, min_publishable_share)
-    if not ok:
-        return _not_publishable_figure(
-            title,
-            subtitle,
-            "trop peu de demandes par commune sur la période",
-            n_shown,
-            n_data,
-            source,
-            min_publishable_share,
-        )
-    significant = present & ~hidden & (pd.to_numeric(merged["p_adjusted"], errors="coerce") < alpha)
-    classes = diverging_classes(est[present & ~hidden], centre=0.0, fmt=_fmt_points)
-    fig, ax = _new_figure((8.0, 7.0))
-    handles = _plot_choropleth(
-        ax,
-        merged,
-        est,
-        hidden,
-        present,
-        classes,
-        outline=significant,
-        qpv=qpv,
-        centre_label="— aucun écart —",
-    )
-    handles.append(
-        Patch(
-            facecolor="none",
-            edgecolor="black",
-            linewidth=2.2,
-            label="écart significatif (après correction), contour épais",
-        )
-    )
-    ax.legend(
-        handles=handles,
-        title="Écart de taux d'accès"
-        + (f"\n({comparison}, en points)" if comparison else " (en points)"),
-        loc="lower left",
-        bbox_to_anchor=(1.0, 0.0),
-        fontsize=8,
-        title_fontsize=9,
-        frameon=False,
-    )
-    _title(ax, title, subtitle)
-    _source(fig, source)
-    return fig
-
-
-# --------------------------------------------------------------------------- funnel
 def funnel_plot(
     points: pd.DataFrame,
     limits: pd.DataFrame,
