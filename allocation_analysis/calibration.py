@@ -66,9 +66,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from allocation_analysis.config import AnalysisConfig, Period
+from allocation_analysis.stats.rates import wilson_interval
 
 __all__ = [
     "COVERAGE_TRUTH",
@@ -84,7 +84,6 @@ __all__ = [
     "replicate_records",
     "report_specs",
     "summarise",
-    "wilson_interval",
 ]
 
 log = logging.getLogger(__name__)
@@ -543,24 +542,6 @@ def replicate_records(
 
 
 # --------------------------------------------------------------------------- aggregation
-def wilson_interval(k: int, n: int, *, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``k / n``.
-
-    References
-    ----------
-    .. [1] Wilson, E. B. (1927). Probable inference, the law of succession, and
-       statistical inference. *JASA* 22(158), 209–212.
-    """
-    if n <= 0:
-        return math.nan, math.nan
-    z = float(sps.norm.ppf(1 - alpha / 2))
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def summarise(records: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     """Rejection and coverage rates per test from :func:`replicate_records` rows.
 
