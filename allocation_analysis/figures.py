@@ -51,8 +51,6 @@ from allocation_analysis.maps import (  # noqa: E402
     SUPPRESSED_LABEL,
     TENSION_CHAMP_FR,
     TENSION_LECTURE_FR,
-    _fmt_pct,
-    _fr_number,
     _not_publishable_detail,
     _period_label_of,
     _publishable,
@@ -66,7 +64,7 @@ from allocation_analysis.maps import (  # noqa: E402
 )
 from allocation_analysis.narrative import fmt_level_fr  # noqa: E402
 from allocation_analysis.stats._result import TestResult  # noqa: E402
-from allocation_analysis.text import fmt_int  # noqa: E402
+from allocation_analysis.text import fmt_float, fmt_int, fmt_pct  # noqa: E402
 
 __all__ = [
     "OKABE_ITO",
@@ -112,12 +110,12 @@ def percent_formatter(decimals: int = 1) -> FuncFormatter:
     -------
     matplotlib.ticker.FuncFormatter
     """
-    return FuncFormatter(lambda x, _pos=None: _fmt_pct(x, decimals))
+    return FuncFormatter(lambda x, _pos=None: fmt_pct(x, digits=decimals))
 
 
 def decimal_formatter(decimals: int = 1) -> FuncFormatter:
     """Axis formatter with a decimal comma: ``1.5`` → ``"1,5"``, ``-2`` → ``"−2,0"``."""
-    return FuncFormatter(lambda x, _pos=None: _fr_number(x, decimals))
+    return FuncFormatter(lambda x, _pos=None: fmt_float(x, digits=decimals))
 
 
 def _new_figure(figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -339,8 +337,8 @@ def indicator_choropleth(
             source,
             min_publishable_share,
         )
-    classes = diverging_classes(share[present & ~hidden], centre=target, fmt=_fmt_pct)
-    target_text = _fmt_pct(target, 0)
+    classes = diverging_classes(share[present & ~hidden], centre=target, fmt=fmt_pct)
+    target_text = fmt_pct(target, digits=0)
     fig, ax = _new_figure((8.0, 7.0))
     handles = _plot_choropleth(
         ax,
@@ -503,7 +501,7 @@ def funnel_plot(
         label="limites à 99,8 %",
     )
     ax.plot(lim["denominator"], lim["upper_998"], color="#D55E00", ls=":", lw=1.2)
-    ax.axhline(target, color="black", lw=1, label=f"objectif ({_fmt_pct(target, 0)})")
+    ax.axhline(target, color="black", lw=1, label=f"objectif ({fmt_pct(target, digits=0)})")
     pts = points.dropna(subset=["denominator", "share"])
     n_hidden = len(points) - len(pts)
     if len(pts):
@@ -539,7 +537,7 @@ def funnel_plot(
                 textcoords="offset points",
             )
     ax.yaxis.set_major_formatter(percent_formatter(0))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: _fr_number(x, 0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: fmt_float(x, digits=0)))
     ax.set_xlabel("Dénominateur (nombre d'attributions)")
     ax.set_ylabel("Part")
     ax.set_ylim(bottom=max(0.0, ax.get_ylim()[0]))
@@ -715,11 +713,11 @@ def forest_plot(
             markerfacecolor="#0072B2" if s else "white",
         )
         interval = (
-            f"[{_fr_number(r['ci_low'], 2)} ; {_fr_number(r['ci_high'], 2)}]"
+            f"[{fmt_float(r['ci_low'], digits=2)} ; {fmt_float(r['ci_high'], digits=2)}]"
             if with_ci
             else "[intervalle non calculable]"
         )
-        text = f"{_fr_number(r['estimate'], 2)} {interval}"
+        text = f"{fmt_float(r['estimate'], digits=2)} {interval}"
         ax.annotate(text, (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.axvline(1.0, color="black", lw=1)
     ax.set_xscale("log")
@@ -747,7 +745,7 @@ def forest_plot(
             marker="s",
             color="#0072B2",
             ls="",
-            label=f"significatif (p ajustée < {_fr_number(alpha, 2)})",
+            label=f"significatif (p ajustée < {fmt_float(alpha, digits=2)})",
         ),
         Line2D(
             [],
@@ -838,7 +836,7 @@ def km_plot(
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
     ax.yaxis.set_major_formatter(percent_formatter(0))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: _fr_number(x, 0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: fmt_float(x, digits=0)))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -911,7 +909,7 @@ def trend_plot(
         colour = OKABE_ITO[k % len(OKABE_ITO)]
         k += 1
         own = pd.to_numeric(f["target"], errors="coerce").dropna().unique()
-        shown = f"{name} (objectif {_fmt_pct(own[0], 0)})" if len(own) == 1 else name
+        shown = f"{name} (objectif {fmt_pct(own[0], digits=0)})" if len(own) == 1 else name
         ax.plot(f["x"], f["share"], marker="o", color=colour, lw=1.6, label=shown)
         ax.fill_between(
             f["x"],
@@ -926,7 +924,7 @@ def trend_plot(
     for t in sorted(targets):
         ax.axhline(t, color=_TARGET_COLOUR, ls="--", lw=1, gid="target", zorder=1)
         ax.annotate(
-            f"objectif {_fmt_pct(t, 0)}",
+            f"objectif {fmt_pct(t, digits=0)}",
             (1.0, t),
             xycoords=("axes fraction", "data"),
             xytext=(4, 0),

@@ -15,7 +15,15 @@ import pandas as pd
 
 from allocation_analysis.labels import ESTIMATE_LABELS_FR as _ESTIMATE_FR
 from allocation_analysis.labels import FAMILY_FR, GROUP_FR, GROUP_SHORT_FR, METHOD_FR, OUTCOME_FR
-from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_p, fmt_pct, is_missing
+from allocation_analysis.text import (
+    MISSING,
+    fmt_float,
+    fmt_int,
+    fmt_p,
+    fmt_pct,
+    fmt_points,
+    is_missing,
+)
 
 if TYPE_CHECKING:
     from allocation_analysis.stats._result import ResultSet, TestResult
@@ -87,8 +95,7 @@ def _fmt_estimate(name: str, value: Any) -> str:
     if is_missing(value):
         return MISSING
     if name in _DIFFERENCES:
-        pts = 100 * float(value)
-        return f"{'+' if pts > 0 else ''}{fmt_float(pts, digits=1)} points"
+        return fmt_points(value)
     return fmt_float(value, digits=2)
 
 
@@ -324,7 +331,7 @@ def _ci_fr(res: TestResult, sep: str = " à ") -> str | None:
 
 def _p_value_fr(p: Any) -> str:
     """A p-value without its « p = » (``"0,031"``, ``"< 0,001"``) for a labelled cell."""
-    return fmt_p(p).removeprefix("p = ").removeprefix("p ")
+    return fmt_p(p, prefix=False)
 
 
 def _df_fr(df: float) -> str:
