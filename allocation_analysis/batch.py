@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from allocation_analysis.config import RUN_KEYS
+from allocation_analysis.config import RUN_KEYS, RUN_PARAMETERS
 from allocation_analysis.errors import AllocationAnalysisError, UsageError
 
 __all__ = ["SINGLE_THREAD_ENV", "batch_command", "plan_tasks", "run_batch", "run_task"]
@@ -70,16 +70,7 @@ def plan_tasks(config_path: str | Path) -> tuple[list[dict[str, Any]], Path]:
             raise UsageError(
                 f"{p} : clé(s) inconnue(s) dans l'entrée n° {i} : {', '.join(unknown)}."
             )
-        for key in (
-            "demandes",
-            "attributions",
-            "logements",
-            "seuils",
-            "communes",
-            "qpv",
-            "column_map",
-            "propositions",
-        ):
+        for key in (p.name for p in RUN_PARAMETERS if p.path):
             if merged.get(key):
                 q = Path(str(merged[key]))
                 merged[key] = str(q if q.is_absolute() else base / q)
