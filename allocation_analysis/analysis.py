@@ -115,6 +115,12 @@ import pandas as pd
 from allocation_analysis.config import AnalysisConfig
 from allocation_analysis.labels import INDICATOR_LABELS_FR
 from allocation_analysis.labels import TABLE_FR as _TABLE_FR
+from allocation_analysis.privacy import (
+    protect_breakdown,
+    protect_row_sums,
+    secondary_suppression,
+    small_counts,
+)
 from allocation_analysis.stats import ResultSet, TestResult
 
 __all__ = [
@@ -873,25 +879,6 @@ def results_frame(
 # ---------------------------------------------------------------------------
 # tables for the data notebook and the maps
 # ---------------------------------------------------------------------------
-def _suppress_small(frame: pd.DataFrame, count_cols: list[str], threshold: int) -> pd.DataFrame:
-    """Blank counts in [1, threshold-1] (primary suppression of descriptive tables).
-
-    Descriptive tables here are one-dimensional breakdowns with a published
-    total; when exactly one cell of a column is suppressed the next smallest is
-    suppressed too, so the total cannot reveal it.
-    """
-    out = frame.copy()
-    for col in count_cols:
-        vals = pd.to_numeric(out[col], errors="coerce")
-        small = (vals >= 1) & (vals < threshold)
-        if small.sum() == 1 and len(vals) > 1:
-            rest = vals[~small & (vals > 0)]
-            if len(rest):
-                small[rest.idxmin()] = True
-        out[col] = vals.astype("Float64").mask(small)
-    return out
-
-
 def overview_tables(
     access: pd.DataFrame, semester_allocations: pd.DataFrame, *, threshold: int
 ) -> dict[str, pd.DataFrame]:
@@ -919,10 +906,10 @@ def overview_tables(
     parts = []
     for _, sub in pop.groupby("axe", sort=False):
         parts.append(
-            _suppress_small(
+            protect_breakdown(
                 sub,
                 ["demandes_actives", "demandes_satisfaites", "attributions_semestre"],
-                threshold,
+                threshold=threshold,
             )
         )
     pop = pd.concat(parts)
@@ -950,7 +937,9 @@ def commune_gaps(
     for code, d in sub.groupby(unit, observed=True, sort=True):
         counts = d[grouping.column].value_counts()
         n_ref, n_cmp = int(counts.get(grouping.reference, 0)), int(counts.get(compared, 0))
-        small = min(n_ref, n_cmp) < config.secret_threshold
+        small = bool(
+            small_counts([n_ref, n_cmp], threshold=config.secret_threshold, zero=True).any()
+        )
         row = {
             "insee_com": str(code),
             "n": len(d),
@@ -1001,10 +990,12 @@ def placement_by_commune(
         .rename(columns={"commune_logement": "insee_com", "nationalite": "group"})
     )
     g["share_qpv"] = g["en_qpv"] / g["n"]
-    small = g["n"] < config.secret_threshold
-    small_num = (g["en_qpv"] > 0) & (g["en_qpv"] < config.secret_threshold)
-    small_cmp = ((g["n"] - g["en_qpv"]) > 0) & ((g["n"] - g["en_qpv"]) < config.secret_threshold)
-    g["suppressed"] = small | small_num | small_cmp
+    thr = config.secret_threshold
+    g["suppressed"] = (
+        small_counts(g["n"], threshold=thr, zero=True)  # the base of the share
+        | small_counts(g["en_qpv"], threshold=thr)
+        | small_counts(g["n"] - g["en_qpv"], threshold=thr)  # its complement
+    )
     g.loc[g["suppressed"], ["share_qpv"]] = np.nan
     g["n"] = g["n"].astype("Float64").mask(g["suppressed"])
     return g.drop(columns=["en_qpv"])
@@ -1083,8 +1074,6 @@ def validation_tables(validation: dict, *, threshold: int) -> dict[str, pd.DataF
     Masking is chosen over rounding: a rounded ``read`` minus an exact
     ``accepted`` would still bound ``rejected`` to a few values.
     """
-    from allocation_analysis.privacy import protect_row_sums
-
     reasons = [
         {"table": t, "regle": rule, "lignes": n}
         for t, rules in sorted(validation.get("reasons", {}).items())
@@ -1094,15 +1083,12 @@ def validation_tables(validation: dict, *, threshold: int) -> dict[str, pd.DataF
     forced: set[Any] = set()
     if not reasons_frame.empty:
         v = pd.to_numeric(reasons_frame["lignes"])
-        hide = (v >= 1) & (v < threshold)
-        for t, sub in v.groupby(reasons_frame["table"], sort=False):
-            h = hide[sub.index]
-            if int(h.sum()) == 1:
-                rest = sub[~h & (sub > 0)]
-                if len(rest):
-                    hide[rest.idxmin()] = True
-                else:
-                    forced.add(t)
+        hide = small_counts(v, threshold=threshold)
+        for t, rows in reasons_frame.groupby("table", sort=False).indices.items():
+            h = hide[rows]
+            if not secondary_suppression(v.to_numpy(dtype=float)[rows], h):
+                forced.add(t)  # a file's only small reason: its rejected rows are hidden
+            hide[rows] = h
         reasons_frame["lignes"] = v.astype("Float64").mask(hide)
     counts = pd.DataFrame(validation.get("counts", []))
     if not counts.empty:
@@ -1126,7 +1112,7 @@ def validation_tables(validation: dict, *, threshold: int) -> dict[str, pd.DataF
             )
         for col in cols:
             v = pd.to_numeric(counts[col], errors="coerce")
-            counts[col] = v.astype("Float64").mask((v >= 1) & (v < threshold))
+            counts[col] = v.astype("Float64").mask(small_counts(v, threshold=threshold))
     return {"controle_lignes": counts, "motifs_rejet": reasons_frame}
 
 
@@ -1234,9 +1220,12 @@ def km_curves(
     out = {}
     for g, c in curves.items():
         c = pd.DataFrame(c)
-        if c["n_event"].sum() < secret_threshold or len(df.loc[df[group] == g]) < secret_threshold:
+        sizes = [c["n_event"].sum(), len(df.loc[df[group] == g])]
+        if small_counts(sizes, threshold=secret_threshold, zero=True).any():
             continue
-        c = c[c["n_risk"] >= secret_threshold]
+        c = c[
+            ~small_counts(c["n_risk"].to_numpy(dtype=float), threshold=secret_threshold, zero=True)
+        ]
         c = c.rename(columns={"surv": "survival", "lower": "ci_low", "upper": "ci_high"})
         out[str(g)] = c[["time", "survival", "ci_low", "ci_high"]].reset_index(drop=True)
     return out
