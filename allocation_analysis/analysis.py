@@ -10,11 +10,14 @@ live by concern:
   check, gaps and placement by commune, Kaplan–Meier curves, forest plot,
   indicator entries), with the statistical secret of
   :mod:`allocation_analysis.privacy`;
-- :mod:`allocation_analysis.narrative` — the French sentences and displays.
+- :mod:`allocation_analysis.narrative` — the French sentences and displays
+  (their labels, e.g. :data:`INDICATOR_LABELS_FR`, are those of
+  :mod:`allocation_analysis.labels`).
 """
 
 from __future__ import annotations
 
+from allocation_analysis.labels import INDICATOR_LABELS_FR
 from allocation_analysis.narrative import (
     indicator_display,
     overview_text_fr,
@@ -64,6 +67,7 @@ __all__ = [
     "COST_OPTIONS",
     "CROSSING_SEPARATOR",
     "GROUPINGS",
+    "INDICATOR_LABELS_FR",
     "INTERSECTION",
     "ONE_SIDED",
     "PLACEMENT_CLUSTER",
