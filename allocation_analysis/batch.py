@@ -37,6 +37,7 @@ import pandas as pd
 
 from allocation_analysis.config import RUN_KEYS, RUN_PARAMETERS
 from allocation_analysis.errors import AllocationAnalysisError, UsageError
+from allocation_analysis.threads import SINGLE_THREAD_ENV
 
 __all__ = ["SINGLE_THREAD_ENV", "batch_command", "plan_tasks", "run_batch", "run_task"]
 
@@ -77,16 +78,6 @@ def plan_tasks(config_path: str | Path) -> tuple[list[dict[str, Any]], Path]:
         for period in periods:
             tasks.append({**merged, "period": str(period), "output": str(output)})
     return tasks, output
-
-
-#: Environment of the notebook kernels started by a batch task: one thread per
-#: numerical library, the parallelism being across tasks (two tasks on two cores
-#: with two BLAS/OpenMP threads each only adds synchronisation).
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
 
 
 def run_task(options: dict[str, Any]) -> dict[str, Any]:

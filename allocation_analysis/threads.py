@@ -9,7 +9,8 @@ there is any, is across replicates in separate processes
 
 :func:`single_thread` is the only place where this policy is written; it is
 used as a context manager (``with single_thread(): ...``) or called once for the
-rest of a process (a worker, a notebook kernel).
+rest of a process (a worker, a notebook kernel). :data:`SINGLE_THREAD_ENV` is
+the same policy for processes not yet started (the kernels of a batch task).
 
 References
 ----------
@@ -20,7 +21,16 @@ from __future__ import annotations
 
 from threadpoolctl import threadpool_limits
 
-__all__ = ["single_thread"]
+__all__ = ["SINGLE_THREAD_ENV", "single_thread"]
+
+SINGLE_THREAD_ENV: dict[str, str] = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+"""Environment of the notebook kernels started by a batch task: one thread per
+numerical library, the parallelism being across tasks (two tasks on two cores
+with two BLAS/OpenMP threads each only adds synchronisation)."""
 
 
 def single_thread(*, openmp: bool = False) -> threadpool_limits:
