@@ -73,3 +73,23 @@ def test_open_session_takes_every_session_parameter():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_each_report_notebook_parameter_cell_matches_open_session(path):
     assert _parameter_cell_names(path) == SESSION_ARGUMENTS
+
+
+def _open_session_keywords(path: Path) -> dict[str, str]:
+    nb = json.loads(path.read_text("utf-8"))
+    calls = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open_session":
+                calls.append(node)
+    assert len(calls) == 1, path.name
+    return {k.arg: ast.unparse(k.value) for k in calls[0].keywords}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_report_notebook_passes_every_parameter_to_open_session(path):
+    # a parameter set in the cell but not passed on would be silently ignored
+    assert _open_session_keywords(path) == {name: name for name in SESSION_ARGUMENTS}
