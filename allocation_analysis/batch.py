@@ -35,8 +35,9 @@ from typing import Any
 
 import pandas as pd
 
-from allocation_analysis.config import RUN_KEYS
+from allocation_analysis.config import RUN_KEYS, RUN_PARAMETERS
 from allocation_analysis.errors import AllocationAnalysisError, UsageError
+from allocation_analysis.threads import SINGLE_THREAD_ENV
 
 __all__ = ["SINGLE_THREAD_ENV", "batch_command", "plan_tasks", "run_batch", "run_task"]
 
@@ -70,32 +71,13 @@ def plan_tasks(config_path: str | Path) -> tuple[list[dict[str, Any]], Path]:
             raise UsageError(
                 f"{p} : clé(s) inconnue(s) dans l'entrée n° {i} : {', '.join(unknown)}."
             )
-        for key in (
-            "demandes",
-            "attributions",
-            "logements",
-            "seuils",
-            "communes",
-            "qpv",
-            "column_map",
-            "propositions",
-        ):
+        for key in (p.name for p in RUN_PARAMETERS if p.path):
             if merged.get(key):
                 q = Path(str(merged[key]))
                 merged[key] = str(q if q.is_absolute() else base / q)
         for period in periods:
             tasks.append({**merged, "period": str(period), "output": str(output)})
     return tasks, output
-
-
-#: Environment of the notebook kernels started by a batch task: one thread per
-#: numerical library, the parallelism being across tasks (two tasks on two cores
-#: with two BLAS/OpenMP threads each only adds synchronisation).
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
 
 
 def run_task(options: dict[str, Any]) -> dict[str, Any]:

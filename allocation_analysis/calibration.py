@@ -66,14 +66,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from allocation_analysis.config import AnalysisConfig, Period
+from allocation_analysis.stats.rates import wilson_interval
 
 __all__ = [
     "COVERAGE_TRUTH",
     "NULLS",
-    "PARAMETRIC_TESTS",
     "TEST_IDS",
     "Population",
     "analysis_frames",
@@ -85,7 +84,6 @@ __all__ = [
     "replicate_records",
     "report_specs",
     "summarise",
-    "wilson_interval",
 ]
 
 log = logging.getLogger(__name__)
@@ -103,20 +101,6 @@ COVERAGE_TRUTH: dict[str, str] = {
 
 NULLS: tuple[str, ...] = ("exchangeable", "parametric", "none")
 """Ways of drawing a replicate (see the module docstring)."""
-
-PARAMETRIC_TESTS: frozenset[str] = frozenset(
-    {
-        "access_origin_logit",
-        "access_residence_logit",
-        "placement_origin_logit",
-        "placement_residence_logit",
-        "access_origin_fairlie",
-        "access_residence_fairlie",
-        "access_origin_ipw",
-        "access_residence_ipw",
-    }
-)
-"""Tests calibrated under the parametric null; the others under the exchangeable null."""
 
 _GROUP_COLUMNS = ("nationalite", "residence_qpv")
 
@@ -558,24 +542,6 @@ def replicate_records(
 
 
 # --------------------------------------------------------------------------- aggregation
-def wilson_interval(k: int, n: int, *, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``k / n``.
-
-    References
-    ----------
-    .. [1] Wilson, E. B. (1927). Probable inference, the law of succession, and
-       statistical inference. *JASA* 22(158), 209–212.
-    """
-    if n <= 0:
-        return math.nan, math.nan
-    z = float(sps.norm.ppf(1 - alpha / 2))
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def summarise(records: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     """Rejection and coverage rates per test from :func:`replicate_records` rows.
 
@@ -629,11 +595,11 @@ _WORKER_POPULATION: Population | None = None
 
 def _init_worker(population: Population) -> None:
     global _WORKER_POPULATION
-    from threadpoolctl import threadpool_limits
+    from allocation_analysis.threads import single_thread
 
     _WORKER_POPULATION = population
-    # parallelism is across replicates: one BLAS thread per worker
-    threadpool_limits(limits=1)
+    # parallelism is across replicates: one native thread per worker
+    single_thread(openmp=True)
 
 
 def _chunk(args: tuple[list[int], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -724,9 +690,9 @@ def rejection_rates(
     jobs = n_jobs if n_jobs is not None else min(2, os.cpu_count() or 1)
     reps = list(range(int(n_replicates)))
     if jobs <= 1:
-        from threadpoolctl import threadpool_limits
+        from allocation_analysis.threads import single_thread
 
-        with threadpool_limits(limits=1):
+        with single_thread(openmp=True):
             rows = [row for r in reps for row in replicate_records(population, r, **kwargs)]
     else:
         size = max(1, math.ceil(len(reps) / (jobs * 8)))

@@ -12,21 +12,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from allocation_analysis.config import RUN_PARAMETERS
 from allocation_analysis.errors import AnalysisError, InputError, UsageError
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_ANALYSIS = 0, 1, 2, 3
 
-_INPUT_FLAGS = (
-    "demandes",
-    "attributions",
-    "logements",
-    "seuils",
-    "communes",
-    "qpv",
-    "column_map",
-    "propositions",
+#: Run parameters that ``validate`` takes too: the files and what reading them needs.
+_VALIDATE_FLAGS = frozenset(
+    {p.name for p in RUN_PARAMETERS if p.path} | {"period", "territory", "siren_epci"}
 )
 
 
@@ -37,21 +32,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _add_input_flags(p: argparse.ArgumentParser, *, with_output: bool = True) -> None:
+def _add_input_flags(p: argparse.ArgumentParser, *, analysis: bool = True) -> None:
+    """``--config`` and one flag per run parameter (:data:`~config.RUN_PARAMETERS`).
+
+    With ``analysis=False`` (``validate``) only the input files, the period,
+    the territory and the EPCI.
+    """
     p.add_argument("--config", help="fichier YAML avec les mêmes clés que les options")
-    for name in _INPUT_FLAGS:
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"fichier « {name} »")
-    p.add_argument(
-        "--period",
-        help="semestre AAAA-S1|AAAA-S2, ou « auto » (dernier semestre complet couvert par les "
-        "données)",
-    )
-    p.add_argument("--territory", help="nom du territoire (dossier de sortie, rapport)")
-    p.add_argument(
-        "--siren-epci", dest="siren_epci", help="SIREN de l'EPCI (seuils du 1er quartile)"
-    )
-    if with_output:
-        p.add_argument("--output", help="dossier de sortie")
+    for param in RUN_PARAMETERS:
+        if param.flag and (analysis or param.name in _VALIDATE_FLAGS):
+            flag = f"--{param.name.replace('_', '-')}"
+            p.add_argument(flag, dest=param.name, help=param.help_fr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_flags(p)
 
     p = sub.add_parser("validate", help="contrôle des fichiers d'entrée seulement")
-    _add_input_flags(p, with_output=False)
+    _add_input_flags(p, analysis=False)
     p.add_argument("--rejects", help="dossier où écrire les lignes rejetées (CSV)")
 
     p = sub.add_parser("synth", help="écrit un jeu de données synthétique avec effets connus")
@@ -106,7 +97,7 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
     from allocation_analysis.config import load_config_file
 
     opts: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", None) else {}
-    for key in (*_INPUT_FLAGS, "period", "territory", "siren_epci", "output"):
+    for key in (p.name for p in RUN_PARAMETERS if p.flag):
         value = getattr(args, key, None)
         if value is not None:
             opts[key] = value

@@ -21,6 +21,10 @@ __all__ = [
     "DEFAULT_DELAI_ANORMAL_MOIS",
     "InputPaths",
     "Period",
+    "RUN_KEYS",
+    "RUN_PARAMETERS",
+    "RunParameter",
+    "SESSION_ONLY_PARAMETERS",
     "UCScale",
     "delai_anormal_parameter",
     "typed_parameters",
@@ -434,37 +438,95 @@ def typed_parameters(options: dict[str, Any], *, file: str | Path | None = None)
     return out
 
 
-_PATH_KEYS = (
-    "demandes",
-    "attributions",
-    "logements",
-    "seuils",
-    "communes",
-    "qpv",
-    "column_map",
-    "propositions",
-)
+@dataclass(frozen=True)
+class RunParameter:
+    """One parameter of a run.
 
-RUN_KEYS = (
-    "demandes",
-    "attributions",
-    "logements",
-    "seuils",
-    "communes",
-    "qpv",
-    "column_map",
-    "propositions",
-    "period",
-    "territory",
-    "siren_epci",
-    "output",
-    "alpha",
-    "secret_threshold",
-    "seed",
-    "target_non_q1_en_qpv",
-    "delai_anormal_mois",
-    "scale",
+    Attributes
+    ----------
+    name : str
+        Key of the configuration file (``--name-with-hyphens`` on the command line).
+    help_fr : str
+        Help of the command-line flag (French).
+    session : str or None
+        Name of the argument of :func:`allocation_analysis.session.open_session`
+        and of the notebooks' parameter cell; ``None`` when the notebooks do not
+        take it.
+    flag : bool
+        A flag of ``allocation-analysis run``.
+    path : bool
+        An input file (relative paths are resolved against the configuration file).
+    """
+
+    name: str
+    help_fr: str
+    session: str | None
+    flag: bool = True
+    path: bool = False
+
+
+def _input(name: str) -> RunParameter:
+    return RunParameter(name, f"fichier « {name} »", name, path=True)
+
+
+RUN_PARAMETERS: tuple[RunParameter, ...] = (
+    *(
+        _input(n)
+        for n in (
+            "demandes",
+            "attributions",
+            "logements",
+            "seuils",
+            "communes",
+            "qpv",
+            "column_map",
+            "propositions",
+        )
+    ),
+    RunParameter(
+        "period",
+        "semestre AAAA-S1|AAAA-S2, ou « auto » (dernier semestre complet couvert par les données)",
+        "period",
+    ),
+    RunParameter("territory", "nom du territoire (dossier de sortie, rapport)", "territory"),
+    RunParameter("siren_epci", "SIREN de l'EPCI (seuils du 1er quartile)", "siren_epci"),
+    RunParameter("output", "dossier de sortie", "output_dir"),
+    RunParameter("alpha", "seuil de significativité (0.05 par défaut)", "alpha"),
+    RunParameter(
+        "secret_threshold",
+        "secret statistique : effectif minimal publié (11 par défaut)",
+        "secret_threshold",
+    ),
+    RunParameter("seed", "graine des étapes aléatoires", "seed"),
+    RunParameter(
+        "target_non_q1_en_qpv",
+        "objectif d'attributions hors 1er quartile en QPV (0.5 par défaut)",
+        "target_non_q1_en_qpv",
+    ),
+    RunParameter(
+        "delai_anormal_mois",
+        "délai anormalement long, en mois (un par typologie : fichier de configuration)",
+        "delai_anormal_mois",
+    ),
+    RunParameter("scale", "taille du territoire fictif (démonstration)", None, flag=False),
 )
+"""The parameters of a run, in one place.
+
+The keys of a configuration file (:data:`RUN_KEYS`, also the keys of a batch
+entry), the flags of ``allocation-analysis run``, the arguments of
+:func:`allocation_analysis.session.open_session` and the parameter cell of each
+report notebook derive from this list (a test checks that they agree). The
+session and the notebooks also take :data:`SESSION_ONLY_PARAMETERS`.
+"""
+
+SESSION_ONLY_PARAMETERS: tuple[str, ...] = ("language", "work_dir")
+"""Arguments of ``open_session`` that are not run parameters: the language of
+the texts, and the folder of the data prepared by the pipeline."""
+
+_PATH_KEYS = tuple(p.name for p in RUN_PARAMETERS if p.path)
+
+RUN_KEYS = tuple(p.name for p in RUN_PARAMETERS)
+"""Keys allowed in a run configuration file (see :data:`RUN_PARAMETERS`)."""
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -500,17 +562,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         )
     base = p.resolve().parent
     out = typed_parameters(raw, file=p)
-    for key in (
-        "demandes",
-        "attributions",
-        "logements",
-        "seuils",
-        "communes",
-        "qpv",
-        "column_map",
-        "propositions",
-        "output",
-    ):
+    for key in (*_PATH_KEYS, "output"):
         if out.get(key) not in (None, ""):
             q = Path(str(out[key])).expanduser()
             out[key] = str(q if q.is_absolute() else base / q)

@@ -40,7 +40,6 @@ from allocation_analysis.errors import UsageError  # noqa: E402
 from allocation_analysis.labels import (  # noqa: E402
     GROUP_FR,
     UnknownCodeError,
-    comparison_label,
     label,
     test_label,
     wrap_label,
@@ -53,9 +52,6 @@ from allocation_analysis.maps import (  # noqa: E402
     SUPPRESSED_LABEL,
     TENSION_CHAMP_FR,
     TENSION_LECTURE_FR,
-    _fmt_pct,
-    _fmt_points,
-    _fr_number,
     _not_publishable_detail,
     _period_label_of,
     _publishable,
@@ -63,19 +59,17 @@ from allocation_analysis.maps import (  # noqa: E402
     _select_indicator,
     _shown_rows,
     _subtitle,
-    _to_bool,
     diverging_classes,
     tension_classes,
     tension_shown_rows,
 )
 from allocation_analysis.narrative import fmt_level_fr  # noqa: E402
 from allocation_analysis.stats._result import TestResult  # noqa: E402
-from allocation_analysis.text import fmt_int  # noqa: E402
+from allocation_analysis.text import fmt_float, fmt_int, fmt_pct  # noqa: E402
 
 __all__ = [
     "OKABE_ITO",
     "decimal_formatter",
-    "disparity_choropleth",
     "forest_plot",
     "funnel_plot",
     "indicator_choropleth",
@@ -117,12 +111,12 @@ def percent_formatter(decimals: int = 1) -> FuncFormatter:
     -------
     matplotlib.ticker.FuncFormatter
     """
-    return FuncFormatter(lambda x, _pos=None: _fmt_pct(x, decimals))
+    return FuncFormatter(lambda x, _pos=None: fmt_pct(x, digits=decimals))
 
 
 def decimal_formatter(decimals: int = 1) -> FuncFormatter:
     """Axis formatter with a decimal comma: ``1.5`` → ``"1,5"``, ``-2`` → ``"−2,0"``."""
-    return FuncFormatter(lambda x, _pos=None: _fr_number(x, decimals))
+    return FuncFormatter(lambda x, _pos=None: fmt_float(x, digits=decimals))
 
 
 def _new_figure(figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -344,8 +338,8 @@ def indicator_choropleth(
             source,
             min_publishable_share,
         )
-    classes = diverging_classes(share[present & ~hidden], centre=target, fmt=_fmt_pct)
-    target_text = _fmt_pct(target, 0)
+    classes = diverging_classes(share[present & ~hidden], centre=target, fmt=fmt_pct)
+    target_text = fmt_pct(target, digits=0)
     fig, ax = _new_figure((8.0, 7.0))
     handles = _plot_choropleth(
         ax,
@@ -446,117 +440,6 @@ def tension_choropleth(
     return fig
 
 
-def disparity_choropleth(
-    communes: gpd.GeoDataFrame,
-    gaps: pd.DataFrame,
-    *,
-    title: str | None = None,
-    alpha: float = 0.05,
-    qpv: gpd.GeoDataFrame | None = None,
-    source: str = DEFAULT_SOURCE,
-    group: str | None = None,
-    reference: str | None = None,
-    period_label: str | None = None,
-    territory_label: str | None = None,
-    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
-) -> Figure:
-    """Static counterpart of :func:`allocation_analysis.maps.disparity_map`.
-
-    Parameters
-    ----------
-    communes : GeoDataFrame
-        Columns ``insee_com``, ``nom``, ``geometry``.
-    gaps : DataFrame
-        Columns ``insee_com, estimate, ci_low, ci_high, p_adjusted, n, suppressed``.
-    title : str, optional
-        Figure title (default: built from ``group`` and ``reference``).
-    alpha : float
-        Level applied to ``p_adjusted``; significant communes get a thick solid
-        outline (QPV perimeters are thin dashed lines).
-    qpv : GeoDataFrame, optional
-        QPV perimeters.
-    source : str
-        Source line.
-    group, reference : str, optional
-        Codes of the compared and reference groups, labelled from the catalogue.
-    period_label, territory_label : str, optional
-        Period and territory under the title.
-    min_publishable_share : float
-        Publishability rule.
-
-    Returns
-    -------
-    Figure
-    """
-    _require_columns(
-        gaps,
-        ["insee_com", "estimate", "ci_low", "ci_high", "p_adjusted", "n", "suppressed"],
-        argument="gaps",
-    )
-    comparison = comparison_label(group, reference) if group and reference else None
-    if title is None:
-        title = "Écart de taux d'accès" + (f" : {comparison}" if comparison else "")
-    subtitle = _subtitle(period_label=period_label, territory_label=territory_label)
-    geo = communes[["insee_com", "nom", "geometry"]].copy()
-    geo["insee_com"] = geo["insee_com"].astype(str)
-    merged = geo.merge(
-        gaps.assign(insee_com=gaps["insee_com"].astype(str)),
-        how="left",
-        on="insee_com",
-        indicator="_merge",
-    )
-    present = merged["_merge"] == "both"
-    est = pd.to_numeric(merged["estimate"], errors="coerce")
-    hidden = present & (_to_bool(merged["suppressed"]) | est.isna())
-    ok, n_shown, n_data = _publishable(present, hidden, min_publishable_share)
-    if not ok:
-        return _not_publishable_figure(
-            title,
-            subtitle,
-            "trop peu de demandes par commune sur la période",
-            n_shown,
-            n_data,
-            source,
-            min_publishable_share,
-        )
-    significant = present & ~hidden & (pd.to_numeric(merged["p_adjusted"], errors="coerce") < alpha)
-    classes = diverging_classes(est[present & ~hidden], centre=0.0, fmt=_fmt_points)
-    fig, ax = _new_figure((8.0, 7.0))
-    handles = _plot_choropleth(
-        ax,
-        merged,
-        est,
-        hidden,
-        present,
-        classes,
-        outline=significant,
-        qpv=qpv,
-        centre_label="— aucun écart —",
-    )
-    handles.append(
-        Patch(
-            facecolor="none",
-            edgecolor="black",
-            linewidth=2.2,
-            label="écart significatif (après correction), contour épais",
-        )
-    )
-    ax.legend(
-        handles=handles,
-        title="Écart de taux d'accès"
-        + (f"\n({comparison}, en points)" if comparison else " (en points)"),
-        loc="lower left",
-        bbox_to_anchor=(1.0, 0.0),
-        fontsize=8,
-        title_fontsize=9,
-        frameon=False,
-    )
-    _title(ax, title, subtitle)
-    _source(fig, source)
-    return fig
-
-
-# --------------------------------------------------------------------------- funnel
 def funnel_plot(
     points: pd.DataFrame,
     limits: pd.DataFrame,
@@ -619,7 +502,7 @@ def funnel_plot(
         label="limites à 99,8 %",
     )
     ax.plot(lim["denominator"], lim["upper_998"], color="#D55E00", ls=":", lw=1.2)
-    ax.axhline(target, color="black", lw=1, label=f"objectif ({_fmt_pct(target, 0)})")
+    ax.axhline(target, color="black", lw=1, label=f"objectif ({fmt_pct(target, digits=0)})")
     pts = points.dropna(subset=["denominator", "share"])
     n_hidden = len(points) - len(pts)
     if len(pts):
@@ -655,7 +538,7 @@ def funnel_plot(
                 textcoords="offset points",
             )
     ax.yaxis.set_major_formatter(percent_formatter(0))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: _fr_number(x, 0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: fmt_float(x, digits=0)))
     ax.set_xlabel("Dénominateur (nombre d'attributions)")
     ax.set_ylabel("Part")
     ax.set_ylim(bottom=max(0.0, ax.get_ylim()[0]))
@@ -862,11 +745,11 @@ def forest_plot(
             markerfacecolor="#0072B2" if s else "white",
         )
         interval = (
-            f"[{_fr_number(r['ci_low'], 2)} ; {_fr_number(r['ci_high'], 2)}]"
+            f"[{fmt_float(r['ci_low'], digits=2)} ; {fmt_float(r['ci_high'], digits=2)}]"
             if with_ci
             else "[intervalle non calculable]"
         )
-        text = f"{_fr_number(r['estimate'], 2)} {interval}"
+        text = f"{fmt_float(r['estimate'], digits=2)} {interval}"
         ax.annotate(text, (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.axvline(1.0, color="black", lw=1)
     ax.set_xscale("log")
@@ -890,7 +773,7 @@ def forest_plot(
             marker="s",
             color="#0072B2",
             ls="",
-            label=f"significatif (p ajustée < {_fr_number(alpha, 2)})",
+            label=f"significatif (p ajustée < {fmt_float(alpha, digits=2)})",
         ),
         Line2D(
             [],
@@ -981,7 +864,7 @@ def km_plot(
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
     ax.yaxis.set_major_formatter(percent_formatter(0))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: _fr_number(x, 0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: fmt_float(x, digits=0)))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -1054,7 +937,7 @@ def trend_plot(
         colour = OKABE_ITO[k % len(OKABE_ITO)]
         k += 1
         own = pd.to_numeric(f["target"], errors="coerce").dropna().unique()
-        shown = f"{name} (objectif {_fmt_pct(own[0], 0)})" if len(own) == 1 else name
+        shown = f"{name} (objectif {fmt_pct(own[0], digits=0)})" if len(own) == 1 else name
         ax.plot(f["x"], f["share"], marker="o", color=colour, lw=1.6, label=shown)
         ax.fill_between(
             f["x"],
@@ -1069,7 +952,7 @@ def trend_plot(
     for t in sorted(targets):
         ax.axhline(t, color=_TARGET_COLOUR, ls="--", lw=1, gid="target", zorder=1)
         ax.annotate(
-            f"objectif {_fmt_pct(t, 0)}",
+            f"objectif {fmt_pct(t, digits=0)}",
             (1.0, t),
             xycoords=("axes fraction", "data"),
             xytext=(4, 0),

@@ -79,6 +79,7 @@ from allocation_analysis.config import AnalysisConfig, Period
 from allocation_analysis.errors import AnalysisError, UsageError
 from allocation_analysis.labels import RESERVATAIRE_IN_FR as _RESERVATAIRE_FR
 from allocation_analysis.labels import STATUS_LABELS_FR
+from allocation_analysis.stats.rates import wilson_interval
 from allocation_analysis.text import SECRET_FR, fmt_date, fmt_int, fmt_pct
 
 __all__ = [
@@ -96,7 +97,6 @@ __all__ = [
     "trend_table",
     "trend_tests",
     "trend_tests_display",
-    "wilson_interval",
 ]
 
 logger = logging.getLogger(__name__)
@@ -152,51 +152,6 @@ _REQUIRED = (
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def wilson_interval(
-    numerator: Any, denominator: Any, *, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a binomial proportion (vectorised).
-
-    Parameters
-    ----------
-    numerator, denominator : array-like of int
-        Successes and trials. A denominator of 0 gives NaN bounds.
-    confidence : float
-        Two-sided confidence level.
-
-    Returns
-    -------
-    low, high : ndarray of float
-        Bounds, clipped to [0, 1].
-
-    Notes
-    -----
-    With :math:`\\hat p = k/n` and :math:`z` the normal quantile,
-    the bounds are :math:`\\frac{k + z^2/2}{n + z^2} \\pm
-    \\frac{z}{n + z^2}\\sqrt{\\frac{k(n-k)}{n} + \\frac{z^2}{4}}`,
-    the interval of R's ``prop.test(k, n, correct = FALSE)``.
-
-    References
-    ----------
-    .. [1] Wilson, E. B. (1927). Probable inference, the law of succession, and
-       statistical inference. *JASA* 22(158), 209–212.
-    .. [2] Newcombe, R. G. (1998). Two-sided confidence intervals for the single
-       proportion: comparison of seven methods. *Statistics in Medicine* 17, 857–872.
-    """
-    k = np.asarray(numerator, dtype=float)
-    n = np.asarray(denominator, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        center = (k + z * z / 2.0) / (n + z * z)
-        half = z / (n + z * z) * np.sqrt(k * (n - k) / n + z * z / 4.0)
-        low = np.clip(center - half, 0.0, 1.0)
-        high = np.clip(center + half, 0.0, 1.0)
-    bad = ~(n > 0)
-    low = np.where(bad, np.nan, low)
-    high = np.where(bad, np.nan, high)
-    return low, high
 
 
 @lru_cache(maxsize=65536)
@@ -439,7 +394,9 @@ def _finish(records: list[dict[str, Any]], *, alpha: float) -> pd.DataFrame:
     n = out["denominator"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["share"] = np.where(n > 0, k / n, np.nan)
-    out["ci_low"], out["ci_high"] = wilson_interval(k, n)
+    bounds = [wilson_interval(ki, ni) for ki, ni in zip(k, n, strict=True)]
+    out["ci_low"] = [lo for lo, _ in bounds]
+    out["ci_high"] = [hi for _, hi in bounds]
     pvals, status = [], []
     for ki, ni, si, ti in zip(
         out["numerator"], out["denominator"], out["share"], out["target"], strict=True

@@ -58,7 +58,15 @@ from allocation_analysis.labels import (
     comparison_label,
     label,
 )
-from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_pct, is_missing
+from allocation_analysis.text import (
+    MISSING,
+    fmt_float,
+    fmt_int,
+    fmt_p,
+    fmt_pct,
+    fmt_points,
+    is_missing,
+)
 
 __all__ = [
     "DEFAULT_SOURCE",
@@ -154,44 +162,6 @@ _POINT_LEVEL_COLUMNS = frozenset(
 )
 
 
-# --------------------------------------------------------------------------- formatting
-# One formatter of French numbers (allocation_analysis.text); these helpers only
-# fix the arguments used on the maps.
-def _fr_number(value: float, decimals: int) -> str:
-    """French rendering of a number: decimal comma, grouped thousands, true minus."""
-    return fmt_float(value, digits=decimals)
-
-
-def _fmt_int(value: float) -> str:
-    """``1234`` → ``"1 234"``."""
-    return fmt_int(value)
-
-
-def _fmt_pct(value: float, decimals: int = 1) -> str:
-    """``0.248`` → ``"24,8 %"``."""
-    return fmt_pct(value, digits=decimals)
-
-
-def _fmt_points(value: float, decimals: int = 1) -> str:
-    """Signed difference of two shares in percentage points: ``-0.032`` → ``"−3,2 points"``."""
-    text = fmt_float(100.0 * float(value), digits=decimals)
-    if not text.startswith("\u2212") and any(ch in "123456789" for ch in text):
-        text = "+" + text
-    return f"{text} points"
-
-
-def _fmt_p(value: float) -> str:
-    if value is None or not np.isfinite(value):
-        return MISSING
-    if value < 0.001:
-        return "< 0,001"
-    return fmt_float(float(value), digits=3)
-
-
-def _is_missing(value: Any) -> bool:
-    return is_missing(value)
-
-
 # --------------------------------------------------------------------------- classes
 @dataclass(frozen=True)
 class ColourClasses:
@@ -236,7 +206,7 @@ def diverging_classes(
     centre : float
         Value at the boundary between the two hues (target, or zero for gaps).
     fmt : callable
-        Formats a break for the legend; called as ``fmt(value, 0)`` when every
+        Formats a break for the legend; called as ``fmt(value, digits=0)`` when every
         break is a whole percentage, so that legends read « 25 % », not « 25,0 % ».
 
     Returns
@@ -255,8 +225,8 @@ def diverging_classes(
         if not whole:
             return fmt(value)
         try:
-            return fmt(value, 0)
-        except TypeError:  # a formatter without a decimals argument
+            return fmt(value, digits=0)
+        except TypeError:  # a formatter without a digits argument
             return fmt(value)
 
     labels = (
@@ -274,12 +244,12 @@ def sequential_share_classes() -> ColourClasses:
     """Fixed classes for a share (0 – 10 – 20 – 30 – 50 – 100 %), the same on every layer."""
     b = SEQUENTIAL_BREAKS
     labels = (
-        f"moins de {_fmt_pct(b[0], 0)}",
+        f"moins de {fmt_pct(b[0], digits=0)}",
         *(
-            f"de {_fmt_pct(lo, 0)} à moins de {_fmt_pct(hi, 0)}"
+            f"de {fmt_pct(lo, digits=0)} à moins de {fmt_pct(hi, digits=0)}"
             for lo, hi in zip(b, b[1:], strict=False)
         ),
-        f"{_fmt_pct(b[-1], 0)} ou plus",
+        f"{fmt_pct(b[-1], digits=0)} ou plus",
     )
     return ColourClasses(breaks=b, colours=SEQUENTIAL_COLOURS, labels=labels)
 
@@ -997,7 +967,7 @@ def indicator_map(
     if len(targets) > 1:
         raise UsageError(f"L'indicateur « {indicator_id} » a plusieurs objectifs différents.")
     target = float(targets[0])
-    target_text = _fmt_pct(target, 0 if round(target * 100) == target * 100 else 1)
+    target_text = fmt_pct(target, digits=0 if round(target * 100) == target * 100 else 1)
 
     web = _prepare_communes(communes, tolerance=tolerance)
     merged = web.merge(rows, how="left", left_on="insee_com", right_on="scope_value")
@@ -1023,7 +993,7 @@ def indicator_map(
             n_data=n_data,
             min_share=min_publishable_share,
         )
-    classes = diverging_classes(share[has_row & ~hidden], centre=target, fmt=_fmt_pct)
+    classes = diverging_classes(share[has_row & ~hidden], centre=target, fmt=fmt_pct)
     den_text, num_text = INDICATOR_COUNTS_FR.get(indicator_id, ("Dénominateur", "dont numérateur"))
 
     props = pd.DataFrame(index=merged.index)
@@ -1041,15 +1011,15 @@ def indicator_map(
             props.loc[i, "t_status"] = SUPPRESSED_LABEL
             props.loc[i, "aa_state"] = "suppressed"
             continue
-        props.loc[i, "t_den"] = _fmt_int(r["denominator"])
-        props.loc[i, "t_num"] = _fmt_int(r["numerator"])
-        share_text = _fmt_pct(r["share"])
-        if not (_is_missing(r["ci_low"]) or _is_missing(r["ci_high"])):
-            share_text += f" (IC 95 % : {_fmt_pct(r['ci_low'])} – {_fmt_pct(r['ci_high'])})"
+        props.loc[i, "t_den"] = fmt_int(r["denominator"])
+        props.loc[i, "t_num"] = fmt_int(r["numerator"])
+        share_text = fmt_pct(r["share"])
+        if not (is_missing(r["ci_low"]) or is_missing(r["ci_high"])):
+            share_text += f" (IC 95 % : {fmt_pct(r['ci_low'])} – {fmt_pct(r['ci_high'])})"
         props.loc[i, "t_share"] = share_text
         status = r["status"]
         props.loc[i, "t_status"] = (
-            MISSING if _is_missing(status) else _group_label(status, {}, kind="status")
+            MISSING if is_missing(status) else _group_label(status, {}, kind="status")
         )
         props.loc[i, "aa_state"] = "value"
         props.loc[i, "aa_fill"] = classes.colour(float(r["share"]))
@@ -1105,7 +1075,7 @@ def tension_classes() -> ColourClasses:
     b = TENSION_BREAKS
 
     def f(v: float) -> str:
-        return _fr_number(v, 0)
+        return fmt_float(v, digits=0)
 
     labels = (
         f"moins de {f(b[0])}",
@@ -1219,12 +1189,12 @@ def tension_map(
     for i in merged.index[has_row]:
         r = merged.loc[i]
         for col, key in (("demandes", "t_num"), ("attributions_12m", "t_den")):
-            if not _is_missing(r[col]):
-                props.loc[i, key] = _fmt_int(r[col])
+            if not is_missing(r[col]):
+                props.loc[i, key] = fmt_int(r[col])
         if hidden[i]:
             props.loc[i, "aa_state"] = "suppressed"
             continue
-        props.loc[i, "t_ratio"] = _fr_number(float(r["ratio"]), 1)
+        props.loc[i, "t_ratio"] = fmt_float(float(r["ratio"]), digits=1)
         props.loc[i, "aa_state"] = "value"
         props.loc[i, "aa_fill"] = classes.colour(float(r["ratio"]))
     web = merged[["insee_com", "nom", "geometry"]].join(props)
@@ -1391,7 +1361,7 @@ def disparity_map(
         )
     p_adj = pd.to_numeric(merged["p_adjusted"], errors="coerce")
     significant = has_row & ~hidden & (p_adj < alpha)
-    classes = diverging_classes(estimate[has_row & ~hidden], centre=0.0, fmt=_fmt_points)
+    classes = diverging_classes(estimate[has_row & ~hidden], centre=0.0, fmt=fmt_points)
 
     fields = ["t_commune", "t_estimate", "t_ci", "t_p"]
     aliases = [
@@ -1401,10 +1371,10 @@ def disparity_map(
         "p ajustée",
     ]
     extra = [
-        ("rate_group", f"Taux d'accès des {g_long}", _fmt_pct),
-        ("rate_reference", f"Taux d'accès des {r_long}", _fmt_pct),
-        ("n_group", f"Demandes des {g_long}", _fmt_int),
-        ("n_reference", f"Demandes des {r_long}", _fmt_int),
+        ("rate_group", f"Taux d'accès des {g_long}", fmt_pct),
+        ("rate_reference", f"Taux d'accès des {r_long}", fmt_pct),
+        ("n_group", f"Demandes des {g_long}", fmt_int),
+        ("n_reference", f"Demandes des {r_long}", fmt_int),
     ]
     extra = [e for e in extra if e[0] in merged.columns]
     props = pd.DataFrame(index=merged.index)
@@ -1423,13 +1393,13 @@ def disparity_map(
             props.loc[i, "t_signif"] = SUPPRESSED_LABEL
             props.loc[i, "aa_state"] = "suppressed"
             continue
-        props.loc[i, "t_estimate"] = _fmt_points(r["estimate"])
-        if not (_is_missing(r["ci_low"]) or _is_missing(r["ci_high"])):
-            props.loc[i, "t_ci"] = f"{_fmt_points(r['ci_low'])} ; {_fmt_points(r['ci_high'])}"
-        props.loc[i, "t_p"] = _fmt_p(float(r["p_adjusted"]))
-        props.loc[i, "t_n"] = _fmt_int(r["n"]) if not _is_missing(r["n"]) else MISSING
+        props.loc[i, "t_estimate"] = fmt_points(r["estimate"])
+        if not (is_missing(r["ci_low"]) or is_missing(r["ci_high"])):
+            props.loc[i, "t_ci"] = f"{fmt_points(r['ci_low'])} ; {fmt_points(r['ci_high'])}"
+        props.loc[i, "t_p"] = fmt_p(r["p_adjusted"], prefix=False)
+        props.loc[i, "t_n"] = fmt_int(r["n"]) if not is_missing(r["n"]) else MISSING
         for col, _alias, fmt in extra:
-            if not _is_missing(r[col]):
+            if not is_missing(r[col]):
                 props.loc[i, f"t_{col}"] = fmt(r[col])
         props.loc[i, "t_signif"] = (
             "écart significatif" if significant[i] else "écart non significatif"
@@ -1440,7 +1410,7 @@ def disparity_map(
     aliases += [alias for _c, alias, _f in extra]
     aliases += [
         f"Demandes des deux groupes ({g_short} et {r_short})",
-        f"Significativité (seuil {_fr_number(alpha, 2)})",
+        f"Significativité (seuil {fmt_float(alpha, digits=2)})",
     ]
     web = web.join(props)
     data = _feature_collection(web, list(props.columns))
@@ -1602,14 +1572,14 @@ def placement_map(
     counts_text: dict[Any, list[str]] = {}
     for group, (merged, has_row, hidden) in layers.items():
         shares_text[group] = [
-            (SUPPRESSED_LABEL if hidden[i] else _fmt_pct(merged.loc[i, "share_qpv"]))
+            (SUPPRESSED_LABEL if hidden[i] else fmt_pct(merged.loc[i, "share_qpv"]))
             if has_row[i]
             else NO_DATA_LABEL
             for i in merged.index
         ]
         counts_text[group] = [
-            _fmt_int(merged.loc[i, "n"])
-            if has_row[i] and not hidden[i] and not _is_missing(merged.loc[i, "n"])
+            fmt_int(merged.loc[i, "n"])
+            if has_row[i] and not hidden[i] and not is_missing(merged.loc[i, "n"])
             else MISSING
             for i in merged.index
         ]

@@ -1,7 +1,7 @@
 """French narrative of the disparity tests: labels, sentences and display tables.
 
 The report explains every number in a plain French sentence (Aequitas style)
-generated from the results table of :func:`allocation_analysis.analysis.results_frame`.
+generated from the results table of :func:`allocation_analysis.plan.results_frame`.
 Nothing here computes a statistic: it only words and formats.
 """
 
@@ -14,8 +14,24 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from allocation_analysis.labels import ESTIMATE_LABELS_FR as _ESTIMATE_FR
-from allocation_analysis.labels import FAMILY_FR, GROUP_FR, METHOD_FR, OUTCOME_FR, group_label
-from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_p, fmt_pct, is_missing
+from allocation_analysis.labels import (
+    FAMILY_FR,
+    GROUP_FR,
+    INDICATOR_LABELS_FR,
+    METHOD_FR,
+    OUTCOME_FR,
+    group_label,
+)
+from allocation_analysis.labels import TABLE_FR as _TABLE_FR
+from allocation_analysis.text import (
+    MISSING,
+    fmt_float,
+    fmt_int,
+    fmt_p,
+    fmt_pct,
+    fmt_points,
+    is_missing,
+)
 
 if TYPE_CHECKING:
     from allocation_analysis.stats._result import ResultSet, TestResult
@@ -28,6 +44,8 @@ __all__ = [
     "ci_label_fr",
     "fmt_level_fr",
     "frame_fr",
+    "indicator_display",
+    "overview_text_fr",
     "result_html_fr",
     "result_label_fr",
     "result_sentence_fr",
@@ -36,6 +54,7 @@ __all__ = [
     "tests_note_fr",
     "tests_sentences_fr",
     "tests_table_fr",
+    "validation_text_fr",
 ]
 
 _DIFFERENCES = {"rate_difference", "unexplained_gap", "mean_profile_probability_difference"}
@@ -87,8 +106,7 @@ def _fmt_estimate(name: str, value: Any) -> str:
     if is_missing(value):
         return MISSING
     if name in _DIFFERENCES:
-        pts = 100 * float(value)
-        return f"{'+' if pts > 0 else ''}{fmt_float(pts, digits=1)} points"
+        return fmt_points(value)
     return fmt_float(value, digits=2)
 
 
@@ -324,7 +342,7 @@ def _ci_fr(res: TestResult, sep: str = " à ") -> str | None:
 
 def _p_value_fr(p: Any) -> str:
     """A p-value without its « p = » (``"0,031"``, ``"< 0,001"``) for a labelled cell."""
-    return fmt_p(p).removeprefix("p = ").removeprefix("p ")
+    return fmt_p(p, prefix=False)
 
 
 def _df_fr(df: float) -> str:
@@ -549,3 +567,67 @@ def result_sentence_fr(
         "" if is_missing(res.statistic) else f"statistique {fmt_float(res.statistic, digits=2)} ; "
     )
     return f"{head} — {stat}{p_txt} ; {verdict}."
+
+
+# --------------------------------------------------------------------------- report texts
+def validation_text_fr(validation: dict, *, threshold: int) -> str:
+    """One French paragraph on the input check.
+
+    Numbers are those of :func:`allocation_analysis.tables.validation_tables` (same masking): a masked
+    count reads « nombre non diffusé (secret statistique) », whatever the
+    reason it is masked, so the sentence tells no more than the table.
+    """
+    from allocation_analysis.tables import validation_tables
+
+    table = validation_tables(validation, threshold=threshold)["controle_lignes"]
+    parts = []
+    for rec in table.to_dict(orient="records"):
+        name = _TABLE_FR.get(rec.get("table"), rec.get("table"))
+
+        def word(v: Any, what: str) -> str:
+            if is_missing(v):
+                return f"nombre de lignes {what} non diffusé (secret statistique)"
+            return f"aucune {what[:-1]}" if int(v) == 0 else f"{fmt_int(int(v))} {what}"
+
+        read = rec.get("lues")
+        read_txt = (
+            "nombre de lignes lues non diffusé (secret statistique)"
+            if is_missing(read)
+            else f"{fmt_int(int(read))} lignes lues"
+        )
+        parts.append(f"{name} : {read_txt}, {word(rec.get('rejetees'), 'rejetées')}")
+    if not parts:
+        return "Aucun fichier contrôlé."
+    return "Contrôle des fichiers — " + " ; ".join(parts) + "."
+
+
+def overview_text_fr(population: pd.DataFrame, period) -> str:  # noqa: ANN001
+    """One French sentence on the size of the semester's population."""
+    nat = population[population["axe"] == "nationalité"]
+    total_active = nat["demandes_actives"].sum(skipna=True)
+    total_alloc = nat["attributions_semestre"].sum(skipna=True)
+    return (
+        f"Au {period.label_fr}, {fmt_int(total_active)} demandes étaient actives à un moment du "
+        f"semestre et {fmt_int(total_alloc)} baux ont été signés (totaux hors cellules masquées)."
+    )
+
+
+def indicator_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """A French, rounded view of indicator rows for the report."""
+    from allocation_analysis.labels import STATUS_LABELS_FR, label
+
+    rows = []
+    for rec in frame.to_dict(orient="records"):
+        rows.append(
+            {
+                "Indicateur": INDICATOR_LABELS_FR.get(rec["id"], rec["id"]),
+                "Fenêtre": label(rec["window"], "window"),
+                "Numérateur": fmt_int(rec["numerator"]),
+                "Dénominateur": fmt_int(rec["denominator"]),
+                "Part": fmt_pct(rec["share"]),
+                "IC 95 %": f"{fmt_pct(rec['ci_low'])} – {fmt_pct(rec['ci_high'])}",
+                "Objectif": fmt_pct(rec["target"], digits=0),
+                "Statut": STATUS_LABELS_FR.get(rec["status"], rec["status"]),
+            }
+        )
+    return pd.DataFrame(rows)

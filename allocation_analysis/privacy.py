@@ -32,11 +32,15 @@ __all__ = [
     "default_key_path",
     "indicator_relations",
     "load_or_create_key",
+    "protect_breakdown",
     "protect_indicators",
     "group_counts_of",
     "protect_test_results",
+    "protect_row_sums",
     "pseudonymise",
     "recoverable_cells",
+    "secondary_suppression",
+    "small_counts",
 ]
 
 KEY_ENV_VAR = "ALLOCATION_ANALYSIS_KEY"
@@ -369,6 +373,135 @@ def _hmac_hex(key: bytes):  # type: ignore[no-untyped-def]
 _SUPPRESSION_LOG = logging.getLogger(__name__)
 
 
+def small_counts(values: Any, *, threshold: int, zero: bool = False) -> np.ndarray:
+    """Which values fall under the statistical secret (the primary rule).
+
+    This is the one definition of a small count used by every table builder:
+    a count from 1 to ``threshold - 1`` is never published; with ``zero=True``
+    (the base of a rate, a curve or a comparison) 0 is too small as well,
+    since no share can be published on fewer than ``threshold`` units.
+
+    Parameters
+    ----------
+    values : array-like
+        Counts (missing values are never small).
+    threshold : int
+        Secret threshold (11 by default in a run).
+    zero : bool, default False
+        Also flag 0 (a denominator below the threshold).
+
+    Returns
+    -------
+    ndarray of bool
+        Same shape as ``values``.
+
+    References
+    ----------
+    .. [1] Hundepool, A. et al. (2012). *Statistical Disclosure Control*, §4.2.
+       Wiley.
+
+    Examples
+    --------
+    >>> small_counts([0, 1, 10, 11, None], threshold=11).tolist()
+    [False, True, True, False, False]
+    >>> small_counts([0, 10, 11], threshold=11, zero=True).tolist()
+    [True, True, False]
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        v = values.astype(float)
+    else:
+        v = (
+            pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+            .astype("float64")
+            .to_numpy()
+        )
+    with np.errstate(invalid="ignore"):
+        below = v < int(threshold)
+        return below if zero else below & (v >= 1)
+
+
+def secondary_suppression(values: np.ndarray, hide: np.ndarray) -> bool:
+    """Secondary suppression in one additive relation (``hide`` is updated in place).
+
+    When exactly one cell of the relation is hidden, the difference of the
+    published ones would give it back: the smallest other positive cell is
+    hidden too (the first one on ties; a 0 protects nothing).
+
+    Parameters
+    ----------
+    values : ndarray of float
+        The cells of the relation (e.g. the parts of a published total).
+    hide : ndarray of bool
+        The cells already hidden; updated in place.
+
+    Returns
+    -------
+    bool
+        False when one cell is hidden and no other can be: the caller must then
+        hide the relation's total.
+
+    References
+    ----------
+    .. [1] Hundepool, A. et al. (2012). *Statistical Disclosure Control*, §4.3.
+       Wiley.
+
+    Examples
+    --------
+    >>> hide = np.array([True, False, False])
+    >>> secondary_suppression(np.array([3.0, 40.0, 25.0]), hide), hide.tolist()
+    (True, [True, False, True])
+    """
+    if int(hide.sum()) != 1:
+        return True
+    candidates = np.flatnonzero(~hide & (values > 0))
+    if not len(candidates):
+        return False
+    hide[candidates[np.argmin(values[candidates])]] = True
+    return True
+
+
+def protect_breakdown(
+    frame: pd.DataFrame, columns: Sequence[str], *, threshold: int
+) -> pd.DataFrame:
+    """Secret of a one-dimensional breakdown whose column totals are published.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per category; each of ``columns`` adds up to a published total.
+    columns : sequence of str
+        Count columns.
+    threshold : int
+        Secret threshold.
+
+    Returns
+    -------
+    DataFrame
+        A copy with hidden counts as ``<NA>`` (``Float64`` columns): the small
+        counts (:func:`small_counts`) and, in a column with exactly one, the
+        next smallest positive count, so that the total does not give it back.
+
+    References
+    ----------
+    .. [1] Hundepool, A. et al. (2012). *Statistical Disclosure Control*, §4.3.
+       Wiley.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"n": [3, 40, 25, 0]})
+    >>> protect_breakdown(t, ["n"], threshold=11)["n"].tolist()
+    [<NA>, 40.0, <NA>, 0.0]
+    """
+    out = frame.copy()
+    for col in columns:
+        vals = pd.to_numeric(out[col], errors="coerce")
+        arr = vals.astype("float64").to_numpy()
+        hide = small_counts(arr, threshold=threshold)
+        secondary_suppression(arr, hide)
+        out[col] = vals.astype("Float64").mask(hide)
+    return out
+
+
 @dataclass
 class _Cells:
     """Counts of a table seen as cells tied by linear equations.
@@ -501,7 +634,8 @@ def _first_disclosure_linear(
     the remaining core only, per connected component.
     """
     from scipy.linalg import null_space
-    from threadpoolctl import threadpool_limits
+
+    from allocation_analysis.threads import single_thread
 
     unk = [int(j) for j in np.flatnonzero(unknown)]
     if not unk:
@@ -554,7 +688,7 @@ def _first_disclosure_linear(
             for j, coef in cells.equations[e]:
                 if j in col:
                     A[r, col[j]] += coef
-        with threadpool_limits(limits=1, user_api="blas"):  # small SVDs: threads only cost
+        with single_thread():  # small SVDs: threads only cost
             ns = null_space(A)
         free = np.abs(ns).max(axis=1) > 1e-9 if ns.size else np.zeros(len(members), bool)
         for j in members:
@@ -680,7 +814,7 @@ def apply_disclosure_control(
     values = np.asarray(cells.values)
     published = np.asarray(cells.published)
     remainder = np.asarray(cells.remainder)
-    sensitive = (values >= 1) & (values <= threshold - 1)
+    sensitive = small_counts(values, threshold=threshold)
     # Published counts are known unless suppressed; complements are unknown
     # (derivable only through the row); a remainder is assumed known to the
     # reader when it is 0 (an exhaustive breakdown; an empty previous
@@ -720,7 +854,7 @@ def apply_disclosure_control(
     hide_share = row_suppressed.copy()
     if denominator_column is not None:
         den = table[denominator_column].to_numpy(dtype=float)
-        hide_share |= den < threshold
+        hide_share |= small_counts(den, threshold=threshold, zero=True)
     for c in share_columns:
         s = out[c].astype("float64")
         s[hide_share] = np.nan
@@ -881,7 +1015,7 @@ def protect_indicators(
         groups=rels,
     )
     den = df["denominator"].to_numpy(dtype=float)
-    hidden_share = out["suppressed"].to_numpy(dtype=bool) | ((den > 0) & (den < threshold))
+    hidden_share = out["suppressed"].to_numpy(dtype=bool) | small_counts(den, threshold=threshold)
     status = out["status"].astype("string")
     status[hidden_share] = "non_diffuse"
     out["status"] = status
@@ -944,8 +1078,7 @@ def check_no_small_counts(
         ]
     bad: dict[str, int] = {}
     for c in columns:
-        v = pd.to_numeric(frame[c], errors="coerce").astype("float64")
-        n = int(((v >= 1) & (v <= threshold - 1)).sum())
+        n = int(small_counts(frame[c], threshold=threshold).sum())
         if n:
             bad[str(c)] = n
     if bad:
@@ -1002,7 +1135,7 @@ def recoverable_cells(
         cells.equations.append([(int(j), float(c)) for j, c in eq])
     vals = np.asarray(cells.values, dtype=float)
     unknown = ~np.asarray(cells.published, dtype=bool)
-    sensitive = unknown & (vals >= 1) & (vals <= int(threshold) - 1)
+    sensitive = unknown & small_counts(vals, threshold=threshold)
     eqs_of: list[list[int]] = [[] for _ in cells.values]
     for e, eq in enumerate(cells.equations):
         for j, _ in eq:
@@ -1298,14 +1431,11 @@ def protect_row_sums(
     cols = [total, *parts]
     out = table.copy()
     vals = np.column_stack([pd.to_numeric(out[c], errors="coerce").to_numpy(float) for c in cols])
-    hide = (vals >= 1) & (vals <= int(threshold) - 1)
+    hide = small_counts(vals, threshold=threshold)
     for i, c in (force or {}).items():
         hide[int(i), cols.index(c)] = True
     for i in range(len(out)):
-        if hide[i].sum() == 1:
-            cand = [k for k in range(len(cols)) if not hide[i, k] and vals[i, k] > 0]
-            if cand:
-                hide[i, min(cand, key=lambda k: (vals[i, k], k))] = True
+        secondary_suppression(vals[i], hide[i])
     for k, c in enumerate(cols):
         out[c] = pd.array(vals[:, k], dtype="Float64")
         out.loc[hide[:, k], c] = pd.NA

@@ -334,7 +334,7 @@ def funnel_tables(
         and shares of a comparison are withheld when one of its counts is
         (they would give it back through the identity).
     """
-    from allocation_analysis.privacy import apply_disclosure_control
+    from allocation_analysis.privacy import apply_disclosure_control, small_counts
     from allocation_analysis.stats.rates import wilson_interval
 
     rows_all = []
@@ -359,7 +359,7 @@ def funnel_tables(
                 )
                 rate = lo = hi = math.nan
                 published = base_label and not (pd.isna(n_pub) or pd.isna(base_pub))
-                if published and true_base and true_base >= threshold:
+                if published and not small_counts([true_base], threshold=threshold, zero=True)[0]:
                     rate = true_n / true_base
                     lo, hi = wilson_interval(true_n, true_base, alpha=alpha)
                 rows_all.append(

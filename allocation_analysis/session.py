@@ -400,9 +400,9 @@ def open_session(
     slower on a busy 2-core machine (a 70 x 159 SVD: 0.65 s instead of 2 ms).
     """
     params = dict(locals())
-    from threadpoolctl import threadpool_limits
+    from allocation_analysis.threads import single_thread
 
-    threadpool_limits(limits=1, user_api="blas")
+    single_thread()
     if not work_dir:
         params = _interactive_parameters(params)
     config = _config_from(params)

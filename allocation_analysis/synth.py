@@ -49,7 +49,6 @@ metropolis would be); ``seed`` drives the population, the stock and the flow.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -1881,13 +1880,3 @@ def synth_command(
     if propositions:
         logger.info("… et %d propositions (CAL).", truth["counts"]["propositions"])
     return 0
-
-
-def file_digests(folder: str | Path) -> dict[str, str]:
-    """SHA-256 of every file of a written data set (name → hex digest)."""
-    folder = Path(folder)
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.iterdir())
-        if p.is_file()
-    }

@@ -160,7 +160,7 @@ def obligations_table(allocations: pd.DataFrame, *, config: AnalysisConfig) -> p
         target = float(r["target"])
         if den == 0:
             status, distance = "sans_objet", "aucune attribution"
-        elif den < thr:
+        elif privacy.small_counts([den], threshold=thr)[0]:
             status, distance = "non_diffuse", "trop peu d'attributions pour être diffusé"
         else:
             met = float(r["share"]) >= target

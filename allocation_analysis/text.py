@@ -18,6 +18,8 @@ True
 '0,72'
 >>> fmt_p(0.0321), fmt_p(0.00004)
 ('p = 0,032', 'p < 0,001')
+>>> fmt_points(-0.032) == "\u2212" + "3,2 points"
+True
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "fmt_int",
     "fmt_p",
     "fmt_pct",
+    "fmt_points",
     "is_missing",
 ]
 
@@ -132,7 +135,30 @@ def fmt_pct(value: Any, *, digits: int = 1, missing: str = MISSING) -> str:
     return f"{fmt_float(100.0 * float(value), digits=digits)}{NNBSP}%"
 
 
-def fmt_p(value: Any, *, digits: int = 3, missing: str = MISSING) -> str:
+def fmt_points(value: Any, *, digits: int = 1, missing: str = MISSING) -> str:
+    """Format a difference of two proportions in percentage points, signed.
+
+    ``-0.032`` → ``"−3,2 points"``, ``0.05`` → ``"+5,0 points"``; the sign is
+    written only when the rounded value is not zero (``"0,0 points"``).
+
+    Parameters
+    ----------
+    value : float
+        A difference of proportions (0.05 for 5 points).
+    digits : int
+        Number of decimals of the points.
+    missing : str
+        Text returned for a missing value.
+    """
+    if is_missing(value):
+        return missing
+    text = fmt_float(100.0 * float(value), digits=digits)
+    if not text.startswith("\u2212") and any(ch in "123456789" for ch in text):
+        text = "+" + text
+    return f"{text} points"
+
+
+def fmt_p(value: Any, *, digits: int = 3, missing: str = MISSING, prefix: bool = True) -> str:
     """Format a p-value: ``"p = 0,032"``, or ``"p < 0,001"`` below ``10**-digits``.
 
     Parameters
@@ -143,14 +169,18 @@ def fmt_p(value: Any, *, digits: int = 3, missing: str = MISSING) -> str:
         Number of decimals shown.
     missing : str
         Text returned for a missing value.
+    prefix : bool, default True
+        Write the leading ``p`` (``"p = 0,032"``); without it, ``"0,032"`` or
+        ``"< 0,001"``, for a cell whose column is already labelled.
     """
     if is_missing(value):
         return missing
     v = float(value)
     floor = 10.0**-digits
+    head = "p " if prefix else ""
     if v < floor:
-        return f"p < {fmt_float(floor, digits=digits)}"
-    return f"p = {fmt_float(v, digits=digits)}"
+        return f"{head}< {fmt_float(floor, digits=digits)}"
+    return f"{head}= {fmt_float(v, digits=digits)}" if prefix else fmt_float(v, digits=digits)
 
 
 MONTHS_FR: tuple[str, ...] = (

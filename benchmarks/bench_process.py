@@ -66,13 +66,12 @@ def _propositions(acc: pd.DataFrame, sem: pd.DataFrame, seed: int) -> pd.DataFra
 
 
 def main(argv: list[str] | None = None) -> None:
-    from threadpoolctl import threadpool_limits
-
     from allocation_analysis import process, synth
     from allocation_analysis.config import InputPaths
     from allocation_analysis.io import load_inputs
     from allocation_analysis.pipeline import config_from_options
     from allocation_analysis.session import prepare
+    from allocation_analysis.threads import single_thread
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", default="mel")
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{len(props)} candidatures ({len(props) / max(len(sem), 1):.2f} par logement)"
     )
     times = {}
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_thread():
         t = time.perf_counter()
         cands = process.candidacies(props, acc, alloc, p)
         frame = process.process_frame(acc, cands, props)

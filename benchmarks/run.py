@@ -345,9 +345,9 @@ def bench_scale(
     ]
     with step(scale, "indicators (all scopes, 2 windows)", len(alloc)):
         indicators.compute_indicators(alloc, period=config.period, config=config)
-    from threadpoolctl import threadpool_limits
+    from allocation_analysis.threads import single_thread
 
-    with threadpool_limits(limits=1, user_api="blas"):  # as the report runs them
+    with single_thread():  # as the report runs them
         _tests(scale, acc, sem, heavy=not national)
     if national:
         _geo_points(scale, data)

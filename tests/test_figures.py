@@ -186,21 +186,6 @@ def test_static_choropleths_are_produced(tmp_path):
     assert _plain(fig.axes[0].get_legend().get_title().get_text()) == "Part (objectif : 25 %)"
     path = figures.save_figure(fig, tmp_path / "carte.png")
     assert _dpi(path) == pytest.approx((300, 300), abs=0.01)
-    gaps = pd.DataFrame(
-        {
-            "insee_com": ["59001", "59002", "59003"],
-            "estimate": [-0.05, 0.02, 0.0],
-            "ci_low": -0.1,
-            "ci_high": 0.1,
-            "p_adjusted": [0.01, 0.5, 0.5],
-            "n": [100, 100, 5],
-            "suppressed": [False, False, True],
-        }
-    )
-    fig2 = figures.disparity_choropleth(communes, gaps, title="Écart")
-    assert _dpi(figures.save_figure(fig2, tmp_path / "ecart.png")) == pytest.approx(
-        (300, 300), abs=0.01
-    )
 
 
 # --------------------------------------------------------------------------- readability

@@ -15,6 +15,7 @@ from shapely.geometry import Point, box
 
 from allocation_analysis import labels, maps
 from allocation_analysis.errors import UsageError
+from allocation_analysis.text import fmt_pct
 
 # ColorBrewer PuOr, 6 classes (colorbrewer2.org): orange side then purple side.
 # ColorBrewer PuOr, 8 classes without the two palest (colorbrewer2.org): orange side,
@@ -116,19 +117,9 @@ def _styles_by_commune(layer) -> dict[str, dict]:
     return out
 
 
-def test_french_number_helpers():
-    # the one French formatter (allocation_analysis.text): narrow no-break spaces
-    assert maps._fmt_pct(0.248) == "24,8\u202f%"
-    assert maps._fmt_pct(0.25, 0) == "25\u202f%"
-    assert maps._fmt_int(1234) == "1\u202f234"
-    assert maps._fmt_points(-0.032) == "−3,2 points"
-    assert maps._fmt_points(0.05) == "+5,0 points"
-    assert maps._fmt_points(-0.0001) == "0,0 points"
-
-
 def test_diverging_classes_are_centred_on_the_target():
     # Largest distance to 0.25 is 0.05; 0.05 / 3 = 0.0167 → nice step 0.02.
-    classes = maps.diverging_classes([0.20, 0.30, 0.248], centre=0.25, fmt=maps._fmt_pct)
+    classes = maps.diverging_classes([0.20, 0.30, 0.248], centre=0.25, fmt=fmt_pct)
     assert classes.breaks == pytest.approx((0.21, 0.23, 0.25, 0.27, 0.29))
     assert classes.colour(0.248) in PUOR_6_ORANGE
     assert classes.colour(0.25) in PUOR_6_PURPLE

@@ -11,7 +11,10 @@ from allocation_analysis.indicators import RESERVATAIRES, compute_indicators, tr
 from allocation_analysis.privacy import (
     apply_disclosure_control,
     check_no_small_counts,
+    protect_breakdown,
     protect_indicators,
+    secondary_suppression,
+    small_counts,
 )
 
 T = 11  # default threshold: counts 1..10 are secret
@@ -112,6 +115,36 @@ def test_check_no_small_counts_guards_publication():
         check_no_small_counts(pd.DataFrame({"n": [12, 10]}), threshold=11)
     with pytest.raises(AnalysisError, match="n \\(1\\)"):
         check_no_small_counts(pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}), threshold=11)
+
+
+def test_small_counts_are_1_to_threshold_minus_1_and_zero_only_for_a_base():
+    values = pd.Series([0, 1, 10, 11, None], dtype="Int64")
+    assert small_counts(values, threshold=11).tolist() == [False, True, True, False, False]
+    assert small_counts(values, threshold=11, zero=True).tolist() == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert small_counts(np.array([[5.0, 30.0]]), threshold=6).tolist() == [[True, False]]
+
+
+def test_secondary_suppression_hides_the_smallest_positive_other_cell_or_reports_none():
+    hide = np.array([False, True, False, False])
+    assert secondary_suppression(np.array([0.0, 4.0, 30.0, 12.0]), hide)
+    assert hide.tolist() == [False, True, False, True]  # 12, not the 0
+    lonely = np.array([True, False])
+    assert not secondary_suppression(np.array([4.0, 0.0]), lonely)
+    assert lonely.tolist() == [True, False]
+
+
+def test_breakdown_with_one_small_count_hides_the_next_smallest_in_that_column():
+    t = pd.DataFrame({"a": [3, 40, 25, 0], "b": [30, 40, 25, 12]})
+    out = protect_breakdown(t, ["a", "b"], threshold=T)
+    assert out["a"].isna().tolist() == [True, False, True, False]
+    assert out["b"].isna().tolist() == [False, False, False, False]
+    assert out.loc[1, "a"] == 40
 
 
 # --------------------------------------------------------------------------- attack on indicators

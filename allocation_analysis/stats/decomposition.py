@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 from scipy.special import expit
-from threadpoolctl import threadpool_limits
 
 from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._result import TestResult
@@ -47,6 +46,7 @@ from allocation_analysis.stats.regression import (
     design_controls,
     drop_missing,
 )
+from allocation_analysis.threads import single_thread
 
 __all__ = ["fairlie", "oaxaca_blinder"]
 
@@ -438,7 +438,7 @@ def fairlie(
         return TestResult(**base, warnings=tuple(warns))
     # Hundreds of small refits: a multi-threaded BLAS only adds synchronisation
     # (up to 100x slower on a busy 2-core machine), so one thread is used.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_thread():
         est = _fairlie_once(y, Xc, g, term_cols, pooled, n_orderings, rng)
         if est is None:
             warns.append(

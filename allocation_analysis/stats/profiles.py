@@ -86,11 +86,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from allocation_analysis.errors import ArgumentError, InputError
 from allocation_analysis.stats._result import ResultSet, TestResult
 from allocation_analysis.stats._separation import is_separated
+from allocation_analysis.threads import single_thread
 
 __all__ = [
     "ACCESS_CONTROLS",
@@ -502,7 +502,7 @@ def _profile_boot_chunk(
     from :func:`_encoded` with the boolean mask ``categorical``.
     """
     out = np.full((len(seeds), len(grid)), np.nan)
-    with threadpool_limits(limits=1):
+    with single_thread(openmp=True):
         for i, seed in enumerate(seeds):
             idx = stratified_bootstrap_indices(strata, np.random.default_rng(int(seed)))
             yb = y[idx]
@@ -578,7 +578,7 @@ def _cv_quality(
         return {"brier": math.nan, "brier_baseline": math.nan, "roc_auc": math.nan, "n_folds": 0}
     oof = np.empty(len(y), dtype=float)
     skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    with threadpool_limits(limits=1):
+    with single_thread(openmp=True):
         for train, test in skf.split(np.zeros(len(y)), y):
             m = make_model()
             Xtr = X.iloc[train] if hasattr(X, "iloc") else X[train]
@@ -812,7 +812,7 @@ def profile_probabilities(
     # the trees are refitted 1 + n_boot + cv_folds times: encode once
     mask = np.array([c in cats for c in columns])
     Xn, gridn = _encoded(X, cats), _encoded(grid, cats)
-    with threadpool_limits(limits=1):
+    with single_thread(openmp=True):
         model = _gbm(params, model_seed, mask).fit(Xn, y)
     point = model.predict_proba(gridn)[:, 1]
 
@@ -932,7 +932,7 @@ def _unpenalised_logistic() -> LogisticRegression:
 def _fit_logistic(Z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Unpenalised logistic regression; returns (beta incl. intercept, fitted p, warnings)."""
     warns = []
-    with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
+    with warnings.catch_warnings(record=True) as caught, single_thread(openmp=True):
         warnings.simplefilter("always", ConvergenceWarning)
         lr = _unpenalised_logistic()
         lr.fit(Z, t)
@@ -1211,7 +1211,7 @@ def ipw_disparity(
             data, controls, cat_cols, max_categories=int(params.get("max_bins", 255))
         )
         warns.extend(gw)
-        with threadpool_limits(limits=1):
+        with single_thread(openmp=True):
             gbm = _gbm(params, model_seed).fit(Xg, t.astype(int))
         e = gbm.predict_proba(Xg)[:, 1]
         quality = _cv_quality(
@@ -1241,7 +1241,7 @@ def ipw_disparity(
         boots = np.full(n_boot, np.nan)
         strata = t.astype(int)
         seeds = rng.integers(_MAX_SEED, size=n_boot)
-        with threadpool_limits(limits=1):
+        with single_thread(openmp=True):
             for b in range(n_boot):
                 idx = stratified_bootstrap_indices(strata, np.random.default_rng(int(seeds[b])))
                 tb = t[idx]

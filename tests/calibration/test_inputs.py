@@ -75,19 +75,6 @@ def _isnan(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def test_wilson_interval_matches_hand_computation():
-    # k = 25, n = 500, z = 1.959964, z² = 3.841459:
-    # den = 1 + z²/n = 1.00768292
-    # centre = (0.05 + z²/(2n)) / den = 0.05384146 / 1.00768292 = 0.0534310
-    # half = z * sqrt(0.05 * 0.95 / 500 + z² / (4 * 500²)) / den
-    #      = 1.959964 * sqrt(0.000095 + 0.00000384146) / 1.00768292 = 0.0193372
-    lo, hi = calibration.wilson_interval(25, 500)
-    assert lo == pytest.approx(0.0340938, abs=2e-6)
-    assert hi == pytest.approx(0.0727682, abs=2e-6)
-    assert calibration.wilson_interval(0, 10)[0] == 0.0
-    assert all(math.isnan(v) for v in calibration.wilson_interval(0, 0))
-
-
 @pytest.fixture(scope="module")
 def small_population(dataset):
     return calibration.build_population(dataset)

@@ -6,7 +6,7 @@ import pytest
 from _ref import individuals, r_reference
 
 from allocation_analysis.stats import ResultSet, TestResult
-from allocation_analysis.stats.rates import compare_rates
+from allocation_analysis.stats.rates import compare_rates, wilson_interval
 
 CASES = r_reference()["rates"]
 
@@ -235,3 +235,16 @@ def test_compare_counts_matches_r_prop_test_and_newcombe(case):
     assert got["statistic"] == pytest.approx(case["chisq"], rel=1e-9)
     assert got["p_value"] == pytest.approx(case["p_value"], rel=1e-9)
     assert (got["ci_low"], got["ci_high"]) == pytest.approx(tuple(case["newcombe"]), rel=1e-9)
+
+
+def test_wilson_interval_matches_hand_computation():
+    # k = 25, n = 500, z = 1.959964, z² = 3.841459:
+    # den = 1 + z²/n = 1.00768292
+    # centre = (0.05 + z²/(2n)) / den = 0.05384146 / 1.00768292 = 0.0534310
+    # half = z * sqrt(0.05 * 0.95 / 500 + z² / (4 * 500²)) / den
+    #      = 1.959964 * sqrt(0.000095 + 0.00000384146) / 1.00768292 = 0.0193372
+    lo, hi = wilson_interval(25, 500)
+    assert lo == pytest.approx(0.0340938, abs=2e-6)
+    assert hi == pytest.approx(0.0727682, abs=2e-6)
+    assert wilson_interval(0, 10)[0] == 0.0
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
