@@ -27,6 +27,7 @@ _INPUT_FLAGS = (
     "qpv",
     "column_map",
     "propositions",
+    "bailleurs",
 )
 
 

@@ -137,6 +137,7 @@ class InputPaths:
     qpv: Path | None = None
     column_map: Path | None = None
     propositions: Path | None = None
+    bailleurs: Path | None = None
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, Any], base: Path | None = None) -> InputPaths:
@@ -443,6 +444,7 @@ _PATH_KEYS = (
     "qpv",
     "column_map",
     "propositions",
+    "bailleurs",
 )
 
 RUN_KEYS = (
@@ -454,6 +456,7 @@ RUN_KEYS = (
     "qpv",
     "column_map",
     "propositions",
+    "bailleurs",
     "period",
     "territory",
     "siren_epci",
@@ -509,6 +512,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         "qpv",
         "column_map",
         "propositions",
+        "bailleurs",
         "output",
     ):
         if out.get(key) not in (None, ""):
