@@ -52,7 +52,15 @@ from typing import Any
 
 from allocation_analysis.config import AnalysisConfig, InputPaths, Period, typed_parameters
 from allocation_analysis.errors import AnalysisError, InputError, UsageError
-from allocation_analysis.outputs import sha256_file, write_csv, write_json, write_xlsx
+from allocation_analysis.outputs import (
+    EXCEL_CSV_FOLDER,
+    sha256_file,
+    with_landlord_names,
+    write_csv,
+    write_csv_excel,
+    write_json,
+    write_xlsx,
+)
 
 __all__ = [
     "MANIFEST_TIMING_FIELDS",
@@ -762,7 +770,15 @@ def run_analysis(
                 executed.append(current_nb)
             current_nb = None
             with timer.step("report", "rapport, tableaux et résultats", 6, total):
-                manifest = _assemble(tmp, config, validation, paths, executed, started)
+                manifest = _assemble(
+                    tmp,
+                    config,
+                    validation,
+                    paths,
+                    executed,
+                    started,
+                    landlord_names=inputs.landlord_names(),
+                )
             manifest["timings_seconds"] = timer.steps
             manifest["timing_fields"] = list(MANIFEST_TIMING_FIELDS)
             write_json(manifest, tmp / "manifest.json")
@@ -837,9 +853,15 @@ def _assemble(
     paths: InputPaths,
     executed: list[Path],
     started: dt.datetime,
+    *,
+    landlord_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Write results.json, tables.xlsx and report.html; return the manifest (without timings)."""
+    """Write results.json, tables.xlsx, tables_excel/, report.html and report.pdf; return
+    the manifest (without timings)."""
     import pandas as pd
+
+    from allocation_analysis.labels import source_line_fr, territory_label
+    from allocation_analysis.pdf import print_to_pdf
 
     parts = tmp / "_parts"
 
@@ -870,15 +892,35 @@ def _assemble(
         for f in sorted((tmp / "tables").glob("*.csv"))
     }
     if tables:
-        tables = {k: _numeric(v) for k, v in tables.items()}
-        write_xlsx(tables, tmp / "tables.xlsx")
+        # for people: landlord names beside their SIREN when a ``bailleurs`` file is given
+        named = {k: with_landlord_names(v, landlord_names or {}) for k, v in tables.items()}
+        notice = {
+            "title": f"Analyse des attributions — {territory_label(config.territory)} — "
+            f"{p.label_fr}",
+            "source": source_line_fr(config.territory),
+        }
+        write_xlsx({k: _numeric(v) for k, v in named.items()}, tmp / "tables.xlsx", notice=notice)
+        for k, v in named.items():
+            write_csv_excel(
+                _numeric(v, keep=_IDENTIFIER_COLUMNS), tmp / EXCEL_CSV_FOLDER / f"{k}.csv"
+            )
     render_report(
         report_order(executed),
         tmp / "report.html",
         title=f"Analyse des attributions — {config.territory} — {p.label_fr}",
     )
+    pdf = print_to_pdf(tmp / "report.html", tmp / "report.pdf")
     inputs_info = {}
-    for key in ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map"):
+    for key in (
+        "demandes",
+        "attributions",
+        "logements",
+        "seuils",
+        "communes",
+        "qpv",
+        "column_map",
+        "bailleurs",
+    ):
         f = getattr(paths, key)
         if f is not None and Path(f).exists():
             inputs_info[key] = {
@@ -905,6 +947,7 @@ def _assemble(
             "delai_anormal_mois": config.delai_anormal,
         },
         "row_counts": validation.get("counts", []),
+        "pdf": pdf.as_manifest(),
         "packages": _package_versions(),
         "platform": {"system": platform.system(), "machine": platform.machine()},
         "outputs": sorted(
@@ -916,11 +959,19 @@ def _assemble(
     return manifest
 
 
-def _numeric(frame):
+_IDENTIFIER_COLUMNS = frozenset(
+    {"scope_value", "insee_com", "commune", "bailleur_siren", "siren_epci", "qpv", "code_qpv"}
+)
+"""Columns of codes kept as text in the CSV for office software (leading zeros, SIREN)."""
+
+
+def _numeric(frame, keep=frozenset()):
     import pandas as pd
 
     out = frame.copy()
     for c in out.columns:
+        if c in keep:
+            continue
         conv = pd.to_numeric(out[c].replace("", None), errors="coerce")
         if conv.notna().sum() == (out[c] != "").sum():
             out[c] = conv
@@ -952,7 +1003,8 @@ def demo_command(*, output: str = "outputs", seed: int = 1, scale: str = "demo")
     options = {
         k: (
             str(data_dir / v)
-            if k in {"demandes", "attributions", "logements", "seuils", "communes", "qpv"}
+            if k
+            in {"demandes", "attributions", "logements", "seuils", "communes", "qpv", "bailleurs"}
             else v
         )
         for k, v in cfg.items()

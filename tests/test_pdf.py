@@ -1,0 +1,107 @@
+"""report.pdf: printed to A4 by headless Chromium when there is one; without a browser
+the run's last step still succeeds, says why in French and records it in the manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from allocation_analysis import pipeline
+from allocation_analysis.config import AnalysisConfig, InputPaths, Period
+from allocation_analysis.pdf import BROWSER_ENV, find_browser, print_to_pdf
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def _require_browser() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail("REQUIRE_BROWSER=1 but Chromium is not installed (Debian package chromium)")
+        pytest.skip("Chromium not installed (Debian package chromium)")
+    return found
+
+
+def _assembled(tmp_path: Path) -> tuple[Path, dict]:
+    """The run's last step on a two-part notebook (each part starts a printed page)."""
+    tmp = tmp_path / "run"
+    (tmp / "notebooks").mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Synthèse\n\nObjectif atteint sur le territoire."),
+        nbformat.v4.new_markdown_cell("# Indicateurs légaux\n\nAttributions hors QPV."),
+    ]
+    path = tmp / "notebooks" / "00_synthese.ipynb"
+    nbformat.write(nb, str(path))
+    config = AnalysisConfig(period=Period.parse("2025-S2"), territory="essai")
+    manifest = pipeline._assemble(
+        tmp, config, {}, InputPaths(), [path], dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
+    return tmp, manifest
+
+
+def test_browser_lookup_pointed_to_nothing_finds_none(monkeypatch):
+    monkeypatch.setenv(BROWSER_ENV, "")
+    assert find_browser() is None
+    monkeypatch.setenv(BROWSER_ENV, "/nonexistent/chromium")
+    assert find_browser() is None
+
+
+def test_without_a_browser_the_report_is_written_and_the_pdf_skipped_in_french(
+    tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv(BROWSER_ENV, "")
+    with caplog.at_level(logging.WARNING, logger="allocation_analysis"):
+        tmp, manifest = _assembled(tmp_path)
+    assert (tmp / "report.html").is_file()
+    assert not (tmp / "report.pdf").exists()
+    assert manifest["pdf"]["produced"] is False
+    assert "navigateur" in manifest["pdf"]["reason"]
+    assert "report.pdf" not in manifest["outputs"]
+    assert any("Rapport PDF non produit" in r.getMessage() for r in caplog.records)
+
+
+def test_a_browser_that_fails_leaves_no_partial_pdf(tmp_path, monkeypatch):
+    monkeypatch.setenv(BROWSER_ENV, shutil.which("false") or "/bin/false")
+    html = tmp_path / "r.html"
+    html.write_text("<html><body>x</body></html>", encoding="utf-8")
+    outcome = print_to_pdf(html, tmp_path / "r.pdf")
+    assert outcome.produced is False and "code 1" in outcome.reason
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
+
+
+def test_with_chromium_the_run_writes_an_a4_pdf_of_several_pages(tmp_path, monkeypatch):
+    _require_browser()
+    monkeypatch.delenv(BROWSER_ENV, raising=False)
+    tmp, manifest = _assembled(tmp_path)
+    pdf = tmp / "report.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert manifest["pdf"] == {"produced": True, "browser": "chromium"}
+    assert "report.pdf" in manifest["outputs"]
+    if shutil.which("pdfinfo") and shutil.which("pdftotext"):
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+        pages = int(next(ln.split()[-1] for ln in info.splitlines() if ln.startswith("Pages:")))
+        assert pages == 2  # each part of the report starts a page
+        assert "594" in info and "841" in info  # A4 in points (595 x 842)
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        assert "Objectif atteint sur le territoire" in text
+        assert "Page 1 / 2" in text  # page numbers of the print stylesheet
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy2(pdf, ARTIFACTS / "report-print-sample.pdf")
+
+
+def test_two_prints_of_the_same_report_are_byte_identical(tmp_path):
+    _require_browser()
+    html = tmp_path / "r.html"
+    html.write_text("<html><head><title>t</title></head><body>Rapport</body></html>", "utf-8")
+    a = print_to_pdf(html, tmp_path / "a.pdf")
+    b = print_to_pdf(html, tmp_path / "b.pdf")
+    assert a.produced and b.produced
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
