@@ -333,8 +333,16 @@ def _readme_rows(tables: Mapping[str, pd.DataFrame], notice: Mapping[str, str]) 
     return rows
 
 
+# Columns whose codes belong to one kind of the catalogue (``bailleur`` is both a scope,
+# « par bailleur », and a reservation contingent).
+_COLUMN_KIND = {"scope": "scope", "reservataire": "reservataire", "window": "window"}
+_TEXT_BOOLEANS = {"True": "oui", "False": "non"}
+
+
 def _french_values(frame: pd.DataFrame) -> pd.DataFrame:
-    """Codes of the catalogue replaced by their French labels, column by column."""
+    """Codes of the catalogue replaced by their French labels, column by column;
+    booleans (``True``/``False``, as values or as text read back from a CSV) as
+    « oui » / « non »."""
     from allocation_analysis.labels import ALL_CODES, label
 
     out = frame.copy()
@@ -342,8 +350,12 @@ def _french_values(frame: pd.DataFrame) -> pd.DataFrame:
         s = out[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s):
             vals = pd.Series(s.dropna().astype(str).unique())
-            if len(vals) and vals.isin(ALL_CODES).all():
-                mapping = {v: label(v) for v in vals}
+            vals = vals[vals != ""]
+            if len(vals) and vals.isin(list(_TEXT_BOOLEANS)).all():
+                out[col] = s.map(lambda v: _TEXT_BOOLEANS.get(str(v), v) if pd.notna(v) else v)
+            elif len(vals) and vals.isin(ALL_CODES).all():
+                kind = _COLUMN_KIND.get(str(col))
+                mapping = {v: label(v, kind) for v in vals}
                 out[col] = s.map(lambda v, m=mapping: m.get(str(v), v) if pd.notna(v) else v)
         if pd.api.types.is_bool_dtype(s):
             out[col] = s.map({True: "oui", False: "non"})

@@ -545,6 +545,7 @@ _PRINT_CSS = """
 .jp-RenderedHTMLCommon th { text-align: left !important; }
 @page { size: A4; margin: 14mm 12mm 16mm 12mm;
   @bottom-center { content: "Page " counter(page) " / " counter(pages); font-size: 8pt; } }
+@page large { size: A4 landscape; margin: 12mm 12mm 14mm 12mm; }
 @media print {
   body, .jp-Notebook { font-size: 9.5pt; padding: 0 !important; margin: 0 !important; }
   .jp-Cell { padding: 0 !important; }
@@ -552,13 +553,16 @@ _PRINT_CSS = """
     display: none !important; }
   .jp-OutputArea-output, .jp-RenderedHTMLCommon { width: 100% !important; max-width: 100%;
     padding: 0 !important; }
-  table { table-layout: fixed !important; width: 100% !important; font-size: 7.5pt;
+  table { table-layout: auto !important; width: 100% !important; font-size: 7.5pt;
     border-collapse: collapse; }
-  th, td { overflow-wrap: anywhere; }
+  th, td { overflow-wrap: break-word; word-break: normal; hyphens: manual;
+    padding: 2px 4px !important; vertical-align: top; }
+  td:first-child { min-width: 9em; }
+  .jp-OutputArea-output:has(table th:nth-child(9)) { page: large; }
+  .jp-OutputArea-output:has(table th:nth-child(9)) table { font-size: 7pt; }
   thead { display: table-header-group; }
   .jp-OutputArea-child { break-inside: auto !important; }
   tr, img { break-inside: avoid; }
-  th, td { padding: 2px 4px !important; }
   h1, h2, h3 { break-after: avoid; }
   h1 { break-before: page; }
   .jp-Cell:first-child h1 { break-before: auto; }
@@ -566,7 +570,9 @@ _PRINT_CSS = """
 """
 """Stylesheet added to the report: columns sized to their content, headers aligned with
 their cells; in print, A4, page numbers, tables across the page width with their header
-repeated, headings kept with what follows, each part on a new page."""
+repeated, columns sized to their content and words never cut inside (a column is at
+least as wide as its longest word), tables of nine columns or more on a landscape page
+of their own, headings kept with what follows, each part on a new page."""
 
 _EXTERNAL_TAG = re.compile(
     r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>", re.I

@@ -188,3 +188,26 @@ def test_landlord_names_are_put_next_to_their_siren_and_only_there():
         "n",
     ]
     assert with_landlord_names(ind, {}) is ind  # no names: the table is unchanged
+
+
+def test_scope_bailleur_reads_par_bailleur_and_text_booleans_read_oui_non(tmp_path):
+    from allocation_analysis.outputs import write_csv_excel
+
+    # as read back from tables/*.csv: every cell is text
+    ind = pd.DataFrame(
+        {
+            "scope": ["territory", "bailleur"],
+            "scope_value": ["", "399000011"],
+            "suppressed": ["False", "True"],
+        }
+    )
+    back = pd.read_csv(
+        write_csv_excel(ind, tmp_path / "i.csv"),
+        sep=";",
+        decimal=",",
+        encoding="utf-8-sig",
+        dtype=str,
+        keep_default_na=False,
+    )
+    assert back["Périmètre"].tolist() == ["ensemble du territoire", "par bailleur"]
+    assert back["Masqué (secret)"].tolist() == ["non", "oui"]
