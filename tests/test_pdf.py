@@ -29,6 +29,20 @@ def _require_browser() -> str:
     return found
 
 
+# A table as wide as the report's tests table: twelve columns of long French words.
+WIDE_COLUMNS = 12
+LONG_WORD = "ressortissants"
+
+
+def _table_cell(columns: int) -> nbformat.NotebookNode:
+    head = "".join(f"<th>Colonne{i}</th>" for i in range(columns))
+    row = "".join(f"<td>ménages {LONG_WORD} vérification</td>" for _ in range(columns))
+    html = f"<table><thead><tr>{head}</tr></thead><tbody><tr>{row}</tr></tbody></table>"
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": html})]
+    return cell
+
+
 def _assembled(tmp_path: Path) -> tuple[Path, dict]:
     """The run's last step on a two-part notebook (each part starts a printed page)."""
     tmp = tmp_path / "run"
@@ -37,6 +51,7 @@ def _assembled(tmp_path: Path) -> tuple[Path, dict]:
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Synthèse\n\nObjectif atteint sur le territoire."),
         nbformat.v4.new_markdown_cell("# Indicateurs légaux\n\nAttributions hors QPV."),
+        _table_cell(WIDE_COLUMNS),
     ]
     path = tmp / "notebooks" / "00_synthese.ipynb"
     nbformat.write(nb, str(path))
@@ -88,11 +103,21 @@ def test_with_chromium_the_run_writes_an_a4_pdf_of_several_pages(tmp_path, monke
     if shutil.which("pdfinfo") and shutil.which("pdftotext"):
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
         pages = int(next(ln.split()[-1] for ln in info.splitlines() if ln.startswith("Pages:")))
-        assert pages == 2  # each part of the report starts a page
-        assert "594" in info and "841" in info  # A4 in points (595 x 842)
+        # each part of the report starts a page; the wide table gets a landscape page
+        assert pages == 3
+        sizes = subprocess.run(
+            ["pdfinfo", "-f", "1", "-l", "3", str(pdf)], capture_output=True, text=True
+        ).stdout
+        sizes = [ln.split(":", 1)[1].split("pts")[0].split() for ln in sizes.splitlines()
+                 if ln.startswith("Page") and "size" in ln]  # fmt: skip
+        portrait, landscape = ["594.96", "x", "841.92"], ["841.92", "x", "594.96"]
+        assert sizes == [portrait, portrait, landscape]  # A4 in points
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
         assert "Objectif atteint sur le territoire" in text
-        assert "Page 1 / 2" in text  # page numbers of the print stylesheet
+        assert "Page 1 / 3" in text  # page numbers of the print stylesheet
+        assert "Colonne11" in text  # the last column is printed
+        # no word is cut inside: every cell's long word is printed whole
+        assert text.count(LONG_WORD) == WIDE_COLUMNS
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy2(pdf, ARTIFACTS / "report-print-sample.pdf")
 
