@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from allocation_analysis.labels import ESTIMATE_LABELS_FR as _ESTIMATE_FR
-from allocation_analysis.labels import FAMILY_FR, GROUP_FR, GROUP_SHORT_FR, METHOD_FR, OUTCOME_FR
+from allocation_analysis.labels import (
+    FAMILY_FR,
+    GROUP_FR,
+    GROUP_SHORT_FR,
+    METHOD_FR,
+    OUTCOME_FR,
+    UnknownCodeError,
+    label,
+)
 from allocation_analysis.text import MISSING, fmt_float, fmt_int, fmt_p, fmt_pct, is_missing
 
 if TYPE_CHECKING:
@@ -127,8 +135,8 @@ def test_sentence_fr(rec: Mapping[str, Any] | TestResult, *, alpha: float = 0.05
         return result_sentence_fr(rec, alpha=alpha)
     what = OUTCOME_FR.get(rec["outcome"], rec["outcome"])
     method = METHOD_FR.get(_method_key(rec["id"]), rec.get("method", ""))
-    grp = GROUP_FR.get(rec["group"], rec["group"])
-    ref = GROUP_FR.get(rec["reference"], rec["reference"])
+    grp = _households_fr(rec["group"])
+    ref = _households_fr(rec["reference"])
     head = f"{what}, {method} : {grp} comparés aux {ref}"
     if rec.get("suppressed"):
         return f"{head} — résultat non diffusé (effectif inférieur au seuil de secret statistique)."
@@ -198,8 +206,8 @@ def tests_table_fr(frame: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             {
                 "Famille": FAMILY_FR.get(rec.get("family") or "", MISSING),
                 "Question": OUTCOME_FR.get(rec["outcome"], rec["outcome"]),
-                "Groupe comparé": GROUP_FR.get(rec["group"], rec["group"]),
-                "Référence": GROUP_FR.get(rec["reference"], rec["reference"]),
+                "Groupe comparé": _households_fr(rec["group"]),
+                "Référence": _households_fr(rec["reference"]),
                 "Méthode": METHOD_FR.get(_method_key(rec["id"]), rec["id"]),
                 "Estimation": (
                     "non diffusé"
@@ -300,6 +308,14 @@ def frame_fr(
 
 
 # --------------------------------------------------------------------------- one result
+def _households_fr(code: Any) -> str:
+    """« ménages de nationalité hors UE », crossed groups (``hors_ue|qpv``) included."""
+    try:
+        return label(code, "group")
+    except UnknownCodeError:
+        return GROUP_FR.get(code, str(code))
+
+
 def _group_fr(code: str) -> str:
     return GROUP_SHORT_FR.get(code, code)
 

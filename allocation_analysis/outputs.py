@@ -353,7 +353,9 @@ def _french_values(frame: pd.DataFrame) -> pd.DataFrame:
             vals = vals[vals != ""]
             if len(vals) and vals.isin(list(_TEXT_BOOLEANS)).all():
                 out[col] = s.map(lambda v: _TEXT_BOOLEANS.get(str(v), v) if pd.notna(v) else v)
-            elif len(vals) and vals.isin(ALL_CODES).all():
+            elif len(vals) and all(
+                all(part in ALL_CODES for part in v.split("|")) for v in vals
+            ):  # codes, crossed groups (``hors_ue|qpv``) included
                 kind = _COLUMN_KIND.get(str(col))
                 mapping = {v: label(v, kind) for v in vals}
                 out[col] = s.map(lambda v, m=mapping: m.get(str(v), v) if pd.notna(v) else v)

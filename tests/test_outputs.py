@@ -211,3 +211,17 @@ def test_scope_bailleur_reads_par_bailleur_and_text_booleans_read_oui_non(tmp_pa
     )
     assert back["Périmètre"].tolist() == ["ensemble du territoire", "par bailleur"]
     assert back["Masqué (secret)"].tolist() == ["non", "oui"]
+
+
+def test_crossed_groups_are_written_in_words_not_as_codes(tmp_path):
+    from allocation_analysis.outputs import write_csv_excel
+
+    tests = pd.DataFrame({"group": ["hors_ue|qpv", "ue"], "reference": ["francaise|hors_qpv"] * 2})
+    back = pd.read_csv(
+        write_csv_excel(tests, tmp_path / "t.csv"), sep=";", decimal=",", encoding="utf-8-sig"
+    )
+    assert back["Groupe"].tolist() == [
+        "ménages de nationalité hors UE résidant en QPV",
+        "ménages ressortissants de l'UE",
+    ]
+    assert back["Référence"].iloc[0] == "ménages de nationalité française résidant hors QPV"
