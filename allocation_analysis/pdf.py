@@ -83,6 +83,36 @@ def _fix_dates(path: Path) -> None:
         path.write_bytes(fixed)
 
 
+_URI = re.compile(rb"/URI \((file://[^)]*)\)")
+
+
+def _relative_links(path: Path, base: Path) -> None:
+    """Make the links to the run's own files (``maps/…``) relative, same length.
+
+    Chromium writes a relative link of the page as an absolute ``file://`` address:
+    here the temporary folder of the run, gone once the output is published. The
+    address is replaced by the relative one padded with ``./`` (``././maps/x.html``
+    is ``maps/x.html``), so that no byte offset of the file moves; PDF readers
+    resolve it against the PDF's own folder. Other links are left as they are.
+    """
+    prefix = (base.as_uri().rstrip("/") + "/").encode()
+    data = path.read_bytes()
+
+    def relative(m: re.Match[bytes]) -> bytes:
+        uri = m.group(1)
+        if not uri.startswith(prefix):
+            return m.group(0)
+        rel = uri[len(prefix) :]
+        pad = len(uri) - len(rel)
+        # an odd padding ends with « .// » (an empty path segment: « .//x » is « ./x »)
+        lead = b"./" * (pad // 2) if pad % 2 == 0 else b"./" * (pad // 2 - 1) + b".//"
+        return b"/URI (" + lead + rel + b")"
+
+    fixed = _URI.sub(relative, data)
+    if fixed != data:
+        path.write_bytes(fixed)
+
+
 def find_browser() -> str | None:
     """Path of the browser that prints the PDF, or ``None`` when there is none.
 
@@ -168,6 +198,7 @@ def print_to_pdf(html: Path, pdf: Path, *, timeout: float = 180.0) -> PdfOutcome
         log.warning("Rapport PDF non produit : %s. Le rapport HTML est complet.", why)
         return PdfOutcome(False, why, browser, seconds)
     _fix_dates(part)
+    _relative_links(part, Path(html).resolve().parent)
     os.replace(part, pdf)
     log.info("Rapport PDF (A4) écrit : %s (%.1f s)", pdf.name, seconds)
     return PdfOutcome(True, "", browser, seconds)

@@ -50,7 +50,9 @@ def _assembled(tmp_path: Path) -> tuple[Path, dict]:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Synthèse\n\nObjectif atteint sur le territoire."),
-        nbformat.v4.new_markdown_cell("# Indicateurs légaux\n\nAttributions hors QPV."),
+        nbformat.v4.new_markdown_cell(
+            "# Indicateurs légaux\n\nAttributions hors QPV : [carte](maps/carte.html)."
+        ),
         _table_cell(WIDE_COLUMNS),
     ]
     path = tmp / "notebooks" / "00_synthese.ipynb"
@@ -98,6 +100,8 @@ def test_with_chromium_the_run_writes_an_a4_pdf_of_several_pages(tmp_path, monke
     tmp, manifest = _assembled(tmp_path)
     pdf = tmp / "report.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
+    # the link to a map points to the published folder, not to the run's temporary one
+    assert b"maps/carte.html)" in pdf.read_bytes() and b"file:" not in pdf.read_bytes()
     assert manifest["pdf"] == {"produced": True, "browser": "chromium"}
     assert "report.pdf" in manifest["outputs"]
     if shutil.which("pdfinfo") and shutil.which("pdftotext"):
@@ -139,3 +143,28 @@ def test_pdf_dates_are_fixed_without_moving_a_byte(tmp_path):
     assert b"/CreationDate (D:20000101000000+00'00')" in fixed
     assert b"/ModDate (D:20000101000000+00'00')" in fixed
     assert b"2026" not in fixed
+
+
+@pytest.mark.parametrize("tmp_name", [".tmp-2025-S2-abcd1234", ".tmp-2025-S2-abcd12345"])
+def test_links_to_the_runs_maps_become_relative_without_moving_a_byte(tmp_path, tmp_name):
+    from urllib.parse import urljoin
+
+    from allocation_analysis.pdf import _relative_links
+
+    run = tmp_path / tmp_name
+    run.mkdir()
+    link = f"{run.as_uri()}/maps/carte_tension.html".encode()
+    body = b"<</S /URI\n/URI (" + link + b")>>\n<</S /URI\n/URI (https://www.legifrance.gouv.fr)>>"
+    pdf = run / "report.pdf"
+    pdf.write_bytes(body)
+    _relative_links(pdf, run)
+    fixed = pdf.read_bytes()
+    assert len(fixed) == len(body)
+    assert b"file:" not in fixed and tmp_name.encode() not in fixed
+    assert b"/URI (https://www.legifrance.gouv.fr)" in fixed  # other links untouched
+    rel = fixed.split(b"/URI (")[1].split(b")")[0].decode()
+    # resolved against the published PDF, wherever its folder is
+    published = "file:///srv/sorties/mel/2025-S2/report.pdf"
+    assert urljoin(published, rel).replace("//maps", "/maps") == (
+        "file:///srv/sorties/mel/2025-S2/maps/carte_tension.html"
+    )
