@@ -84,33 +84,54 @@ def _fix_dates(path: Path) -> None:
 
 
 _URI = re.compile(rb"/URI \((file://[^)]*)\)")
+_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+_SUBSECTION = re.compile(rb"(\d+) (\d+)[ \t]*\r?\n")
 
 
 def _relative_links(path: Path, base: Path) -> None:
-    """Make the links to the run's own files (``maps/…``) relative, same length.
+    """Make the links to the run's own files (``maps/…``) relative to the PDF.
 
     Chromium writes a relative link of the page as an absolute ``file://`` address:
-    here the temporary folder of the run, gone once the output is published. The
-    address is replaced by the relative one padded with ``./`` (``././maps/x.html``
-    is ``maps/x.html``), so that no byte offset of the file moves; PDF readers
-    resolve it against the PDF's own folder. Other links are left as they are.
+    here the temporary folder of the run, gone once the output is published, and a
+    path that differs from one machine to another. Each such address is replaced by
+    the relative one (``maps/x.html``, which PDF readers resolve against the PDF's
+    own folder) and the cross-reference table is rewritten with the shifted offsets.
+    Other links are left as they are; a file whose structure is not the classic
+    cross-reference table that Chromium writes is left unchanged.
     """
     prefix = (base.as_uri().rstrip("/") + "/").encode()
     data = path.read_bytes()
+    edits = [
+        (m.start(1), m.end(1), m.group(1)[len(prefix) :])
+        for m in _URI.finditer(data)
+        if m.group(1).startswith(prefix)
+    ]
+    tail = _STARTXREF.search(data)
+    if not edits or tail is None:
+        return
+    xref = int(tail.group(1))
+    if data[xref : xref + 4] != b"xref" or edits[-1][1] > xref:
+        return
 
-    def relative(m: re.Match[bytes]) -> bytes:
-        uri = m.group(1)
-        if not uri.startswith(prefix):
-            return m.group(0)
-        rel = uri[len(prefix) :]
-        pad = len(uri) - len(rel)
-        # an odd padding ends with « .// » (an empty path segment: « .//x » is « ./x »)
-        lead = b"./" * (pad // 2) if pad % 2 == 0 else b"./" * (pad // 2 - 1) + b".//"
-        return b"/URI (" + lead + rel + b")"
+    def shift(offset: int) -> int:
+        return offset - sum(e - s - len(new) for s, e, new in edits if e <= offset)
 
-    fixed = _URI.sub(relative, data)
-    if fixed != data:
-        path.write_bytes(fixed)
+    out, pos = [], 0
+    for start, end, new in edits:
+        out += [data[pos:start], new]
+        pos = end
+    out.append(data[pos:xref])
+    table = bytearray(data[xref : tail.start()])
+    at = 4 + (1 if table[4:5] == b"\r" else 0) + 1  # past « xref » and its end of line
+    while (sub := _SUBSECTION.match(bytes(table), at)) is not None:
+        at = sub.end()
+        for _ in range(int(sub.group(2))):
+            entry = bytes(table[at : at + 20])
+            if entry[17:18] == b"n":
+                table[at : at + 10] = b"%010d" % shift(int(entry[:10]))
+            at += 20
+    out += [bytes(table), b"startxref\n%d\n%%%%EOF\n" % shift(xref)]
+    path.write_bytes(b"".join(out))
 
 
 def find_browser() -> str | None:

@@ -101,7 +101,8 @@ def test_with_chromium_the_run_writes_an_a4_pdf_of_several_pages(tmp_path, monke
     pdf = tmp / "report.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     # the link to a map points to the published folder, not to the run's temporary one
-    assert b"maps/carte.html)" in pdf.read_bytes() and b"file:" not in pdf.read_bytes()
+    assert b"/URI (maps/carte.html)" in pdf.read_bytes() and b"file:" not in pdf.read_bytes()
+    assert _xref_points_to_objects(pdf.read_bytes())
     assert manifest["pdf"] == {"produced": True, "browser": "chromium"}
     assert "report.pdf" in manifest["outputs"]
     if shutil.which("pdfinfo") and shutil.which("pdftotext"):
@@ -145,26 +146,54 @@ def test_pdf_dates_are_fixed_without_moving_a_byte(tmp_path):
     assert b"2026" not in fixed
 
 
-@pytest.mark.parametrize("tmp_name", [".tmp-2025-S2-abcd1234", ".tmp-2025-S2-abcd12345"])
-def test_links_to_the_runs_maps_become_relative_without_moving_a_byte(tmp_path, tmp_name):
-    from urllib.parse import urljoin
+def _tiny_pdf(link: bytes) -> bytes:
+    """A PDF with a link annotation and a classic cross-reference table, as Chromium writes."""
+    objects = [
+        b"<</Type /Catalog /Pages 2 0 R>>",
+        b"<</Type /Annot /Subtype /Link /A <</S /URI\n/URI (" + link + b")>>>>",
+        b"<</S /URI\n/URI (https://www.legifrance.gouv.fr)>>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for k, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % k + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<</Size 4 /Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return out
 
+
+def _xref_points_to_objects(data: bytes) -> bool:
+    """Every in-use entry of the cross-reference table starts its own object."""
+    import re
+
+    xref = int(re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", data).group(1))
+    lines = data[xref:].split(b"\n")
+    assert lines[0] == b"xref"
+    first, count = map(int, lines[1].split())
+    entries = lines[2 : 2 + count]
+    return all(
+        data[int(e[:10]) :].startswith(b"%d 0 obj" % (first + k))
+        for k, e in enumerate(entries)
+        if e[17:18] == b"n"
+    )
+
+
+def test_links_to_the_runs_maps_become_relative_wherever_the_run_is(tmp_path):
     from allocation_analysis.pdf import _relative_links
 
-    run = tmp_path / tmp_name
-    run.mkdir()
-    link = f"{run.as_uri()}/maps/carte_tension.html".encode()
-    body = b"<</S /URI\n/URI (" + link + b")>>\n<</S /URI\n/URI (https://www.legifrance.gouv.fr)>>"
-    pdf = run / "report.pdf"
-    pdf.write_bytes(body)
-    _relative_links(pdf, run)
-    fixed = pdf.read_bytes()
-    assert len(fixed) == len(body)
-    assert b"file:" not in fixed and tmp_name.encode() not in fixed
+    printed = []
+    for name in (".tmp-2025-S2-ab12", ".tmp-2025-S2-a-much-longer-name"):
+        run = tmp_path / name
+        run.mkdir()
+        pdf = run / "report.pdf"
+        pdf.write_bytes(_tiny_pdf(f"{run.as_uri()}/maps/carte_tension.html".encode()))
+        assert _xref_points_to_objects(pdf.read_bytes())
+        _relative_links(pdf, run)
+        printed.append(pdf.read_bytes())
+    fixed = printed[0]
+    assert b"/URI (maps/carte_tension.html)" in fixed and b"file:" not in fixed
     assert b"/URI (https://www.legifrance.gouv.fr)" in fixed  # other links untouched
-    rel = fixed.split(b"/URI (")[1].split(b")")[0].decode()
-    # resolved against the published PDF, wherever its folder is
-    published = "file:///srv/sorties/mel/2025-S2/report.pdf"
-    assert urljoin(published, rel).replace("//maps", "/maps") == (
-        "file:///srv/sorties/mel/2025-S2/maps/carte_tension.html"
-    )
+    assert _xref_points_to_objects(fixed)
+    assert printed[0] == printed[1]  # the same bytes wherever the run's folder was
