@@ -219,7 +219,10 @@ def print_to_pdf(html: Path, pdf: Path, *, timeout: float = 180.0) -> PdfOutcome
         log.warning("Rapport PDF non produit : %s. Le rapport HTML est complet.", why)
         return PdfOutcome(False, why, browser, seconds)
     _fix_dates(part)
-    _relative_links(part, Path(html).resolve().parent)
+    try:
+        _relative_links(part, Path(html).resolve().parent)
+    except (ValueError, IndexError):  # an unexpected file structure: links left absolute
+        log.warning("Liens du rapport PDF laissés tels que le navigateur les a écrits.")
     os.replace(part, pdf)
     log.info("Rapport PDF (A4) écrit : %s (%.1f s)", pdf.name, seconds)
     return PdfOutcome(True, "", browser, seconds)
