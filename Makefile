@@ -37,11 +37,11 @@ install-dev: $(VENV)/.installed-dev
 # Headless Chromium for the map tests (Debian package). Installed only when missing,
 # and only where apt-get can run as root; elsewhere the browser tests say why they skip.
 system-test-deps:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@if command -v chromium >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing chromium (Debian) for the map rendering tests..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
-	else echo "chromium not found and cannot be installed here: browser tests will be skipped"; fi
+	  echo "Installing chromium and poppler-utils (Debian) for the map and PDF tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core poppler-utils >/dev/null; \
+	else echo "chromium or pdftotext not found and cannot be installed here: browser tests will be skipped"; fi
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/allocation-analysis demo --output $(OUTPUT)

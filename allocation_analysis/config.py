@@ -141,6 +141,7 @@ class InputPaths:
     qpv: Path | None = None
     column_map: Path | None = None
     propositions: Path | None = None
+    bailleurs: Path | None = None
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, Any], base: Path | None = None) -> InputPaths:
@@ -481,6 +482,7 @@ RUN_PARAMETERS: tuple[RunParameter, ...] = (
             "qpv",
             "column_map",
             "propositions",
+            "bailleurs",
         )
     ),
     RunParameter(

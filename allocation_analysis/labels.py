@@ -298,6 +298,7 @@ TABLE_FR: dict[str, str] = {
     "seuils": "seuils du 1er quartile",
     "seuils_q1": "seuils du 1er quartile",
     "propositions": "propositions de logement",
+    "bailleurs": "noms des bailleurs",
     "communes": "contours des communes",
     "qpv": "périmètres des QPV",
 }
@@ -560,8 +561,11 @@ COLUMN_FR: dict[str, str] = {
     "ame_ci_low": "Écart ajusté, IC bas",
     "ame_ci_high": "Écart ajusté, IC haut",
     "note": "Note",
+    "bailleur_siren": "SIREN du bailleur",
+    "nom_bailleur": "Nom du bailleur",
 }
-"""French headers of the published tables' columns (workbook)."""
+"""French headers of the published tables' columns (workbook, CSV for French office
+software)."""
 
 SHEET_FR: dict[str, str] = {
     "controle_lignes": "Contrôle des fichiers",

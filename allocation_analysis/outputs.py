@@ -27,7 +27,9 @@ __all__ = [
     "escape_frame",
     "json_default",
     "sha256_file",
+    "with_landlord_names",
     "write_csv",
+    "write_csv_excel",
     "write_json",
     "write_xlsx",
 ]
@@ -118,6 +120,91 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     text = escape_frame(frame).to_csv(index=False, lineterminator="\n", float_format="%.10g")
     _atomic_write_bytes(p, text.encode("utf-8"))
     return p
+
+
+EXCEL_CSV_FOLDER = "tables_excel"
+"""Folder of the run holding the tables for French office software (beside ``tables/``)."""
+
+
+def write_csv_excel(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a published table as a CSV that French office software opens as it is.
+
+    Separator ``;``, decimal comma, UTF-8 with a byte-order mark (so that Excel
+    recognises the encoding and shows accents), French column headers and codes
+    replaced by their French labels (:mod:`allocation_analysis.labels`),
+    booleans as « oui » / « non ». Numbers stay numbers (no thousands separator,
+    shares as fractions as in ``tables/``); a masked cell is empty. Text cells
+    are escaped against formula injection. The machine-readable CSV of
+    ``tables/`` (``,``, decimal point, codes) is the contract for programs and
+    is written separately by :func:`write_csv`.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The published table (already protected by the statistical secret).
+    path : str or Path
+        Destination file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    References
+    ----------
+    Microsoft, « Import or export text (.txt or .csv) files »: the list
+    separator and decimal symbol of the French regional settings are ``;`` and
+    ``,``.
+    """
+    from allocation_analysis.labels import COLUMN_FR
+
+    out = escape_frame(_french_values(frame))
+    out.columns = [escape_formula(COLUMN_FR.get(str(c), str(c))) for c in frame.columns]
+    text = out.to_csv(
+        index=False, sep=";", decimal=",", lineterminator="\r\n", float_format="%.10g"
+    )
+    p = Path(path)
+    _atomic_write_bytes(p, text.encode("utf-8-sig"))
+    return p
+
+
+def with_landlord_names(frame: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
+    """Add the landlords' names next to their SIREN (copy; unchanged without names).
+
+    A column ``nom_bailleur`` is inserted after ``bailleur_siren``, or after
+    ``scope_value`` for the rows whose ``scope`` is ``bailleur`` (the other rows
+    get an empty name). A SIREN absent from ``names`` keeps an empty name: the
+    SIREN itself stays in its column.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A published table.
+    names : mapping
+        Landlord name by SIREN (input ``bailleurs``).
+
+    Returns
+    -------
+    DataFrame
+    """
+    if not names:
+        return frame
+    out = frame.copy()
+    lookup = {str(k): str(v) for k, v in names.items()}
+    if "bailleur_siren" in out.columns:
+        after = "bailleur_siren"
+        values = out["bailleur_siren"].map(lambda v: lookup.get(str(v), "") if pd.notna(v) else "")
+    elif {"scope", "scope_value"} <= set(out.columns) and (out["scope"] == "bailleur").any():
+        after = "scope_value"
+        is_landlord = out["scope"] == "bailleur"
+        values = pd.Series("", index=out.index, dtype=object)
+        values[is_landlord] = out.loc[is_landlord, "scope_value"].map(
+            lambda v: lookup.get(str(v), "")
+        )
+    else:
+        return frame
+    out.insert(out.columns.get_loc(after) + 1, "nom_bailleur", values.astype(object))
+    return out
 
 
 def json_default(obj: Any) -> Any:
@@ -226,6 +313,18 @@ def _readme_rows(tables: Mapping[str, pd.DataFrame], notice: Mapping[str, str]) 
             "les codes (indicateurs, groupes, statuts) sont traduits en clair ; les "
             "fichiers CSV du dossier tables/ gardent les codes pour les traitements.",
         ],
+        [
+            "Fichiers CSV",
+            "le dossier tables_excel/ contient les mêmes tableaux en CSV pour Excel en "
+            "français (séparateur « ; », virgule décimale, en-têtes et valeurs en clair) ; "
+            "le dossier tables/ contient les fichiers pour les programmes (séparateur « , », "
+            "point décimal, codes).",
+        ],
+        [
+            "Bailleurs",
+            "nommés quand la table des noms de bailleurs est fournie, sinon désignés par "
+            "leur SIREN.",
+        ],
         [],
         ["Feuille", "Contenu"],
     ]
@@ -234,8 +333,16 @@ def _readme_rows(tables: Mapping[str, pd.DataFrame], notice: Mapping[str, str]) 
     return rows
 
 
+# Columns whose codes belong to one kind of the catalogue (``bailleur`` is both a scope,
+# « par bailleur », and a reservation contingent).
+_COLUMN_KIND = {"scope": "scope", "reservataire": "reservataire", "window": "window"}
+_TEXT_BOOLEANS = {"True": "oui", "False": "non"}
+
+
 def _french_values(frame: pd.DataFrame) -> pd.DataFrame:
-    """Codes of the catalogue replaced by their French labels, column by column."""
+    """Codes of the catalogue replaced by their French labels, column by column;
+    booleans (``True``/``False``, as values or as text read back from a CSV) as
+    « oui » / « non »."""
     from allocation_analysis.labels import ALL_CODES, label
 
     out = frame.copy()
@@ -243,8 +350,14 @@ def _french_values(frame: pd.DataFrame) -> pd.DataFrame:
         s = out[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s):
             vals = pd.Series(s.dropna().astype(str).unique())
-            if len(vals) and vals.isin(ALL_CODES).all():
-                mapping = {v: label(v) for v in vals}
+            vals = vals[vals != ""]
+            if len(vals) and vals.isin(list(_TEXT_BOOLEANS)).all():
+                out[col] = s.map(lambda v: _TEXT_BOOLEANS.get(str(v), v) if pd.notna(v) else v)
+            elif len(vals) and all(
+                all(part in ALL_CODES for part in v.split("|")) for v in vals
+            ):  # codes, crossed groups (``hors_ue|qpv``) included
+                kind = _COLUMN_KIND.get(str(col))
+                mapping = {v: label(v, kind) for v in vals}
                 out[col] = s.map(lambda v, m=mapping: m.get(str(v), v) if pd.notna(v) else v)
         if pd.api.types.is_bool_dtype(s):
             out[col] = s.map({True: "oui", False: "non"})
@@ -267,7 +380,8 @@ def write_xlsx(
     bold frozen header, autofilter, sheet names of at most 31 characters.
     Every text cell is escaped against formula injection. The CSV files of
     ``tables/`` keep the codes and machine-readable numbers (``,`` separator,
-    ``.`` decimals) for programs; the workbook is the file for people.
+    ``.`` decimals) for programs; the workbook and the CSV files of
+    ``tables_excel/`` (:func:`write_csv_excel`) are the files for people.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill

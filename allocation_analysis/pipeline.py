@@ -52,7 +52,15 @@ from typing import Any
 
 from allocation_analysis.config import AnalysisConfig, InputPaths, Period, typed_parameters
 from allocation_analysis.errors import AnalysisError, InputError, UsageError
-from allocation_analysis.outputs import sha256_file, write_csv, write_json, write_xlsx
+from allocation_analysis.outputs import (
+    EXCEL_CSV_FOLDER,
+    sha256_file,
+    with_landlord_names,
+    write_csv,
+    write_csv_excel,
+    write_json,
+    write_xlsx,
+)
 
 __all__ = [
     "MANIFEST_TIMING_FIELDS",
@@ -537,6 +545,7 @@ _PRINT_CSS = """
 .jp-RenderedHTMLCommon th { text-align: left !important; }
 @page { size: A4; margin: 14mm 12mm 16mm 12mm;
   @bottom-center { content: "Page " counter(page) " / " counter(pages); font-size: 8pt; } }
+@page large { size: A4 landscape; margin: 12mm 12mm 14mm 12mm; }
 @media print {
   body, .jp-Notebook { font-size: 9.5pt; padding: 0 !important; margin: 0 !important; }
   .jp-Cell { padding: 0 !important; }
@@ -544,13 +553,16 @@ _PRINT_CSS = """
     display: none !important; }
   .jp-OutputArea-output, .jp-RenderedHTMLCommon { width: 100% !important; max-width: 100%;
     padding: 0 !important; }
-  table { table-layout: fixed !important; width: 100% !important; font-size: 7.5pt;
+  table { table-layout: auto !important; width: 100% !important; font-size: 7.5pt;
     border-collapse: collapse; }
-  th, td { overflow-wrap: anywhere; }
+  th, td { overflow-wrap: break-word; word-break: normal; hyphens: manual;
+    padding: 2px 4px !important; vertical-align: top; }
+  td:first-child { min-width: 9em; }
+  .jp-OutputArea-output:has(table th:nth-child(9)) { page: large; }
+  .jp-OutputArea-output:has(table th:nth-child(9)) table { font-size: 7pt; }
   thead { display: table-header-group; }
   .jp-OutputArea-child { break-inside: auto !important; }
   tr, img { break-inside: avoid; }
-  th, td { padding: 2px 4px !important; }
   h1, h2, h3 { break-after: avoid; }
   h1 { break-before: page; }
   .jp-Cell:first-child h1 { break-before: auto; }
@@ -558,7 +570,9 @@ _PRINT_CSS = """
 """
 """Stylesheet added to the report: columns sized to their content, headers aligned with
 their cells; in print, A4, page numbers, tables across the page width with their header
-repeated, headings kept with what follows, each part on a new page."""
+repeated, columns sized to their content and words never cut inside (a column is at
+least as wide as its longest word), tables of nine columns or more on a landscape page
+of their own, headings kept with what follows, each part on a new page."""
 
 _EXTERNAL_TAG = re.compile(
     r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>", re.I
@@ -762,7 +776,15 @@ def run_analysis(
                 executed.append(current_nb)
             current_nb = None
             with timer.step("report", "rapport, tableaux et résultats", 6, total):
-                manifest = _assemble(tmp, config, validation, paths, executed, started)
+                manifest = _assemble(
+                    tmp,
+                    config,
+                    validation,
+                    paths,
+                    executed,
+                    started,
+                    landlord_names=inputs.landlord_names(),
+                )
             manifest["timings_seconds"] = timer.steps
             manifest["timing_fields"] = list(MANIFEST_TIMING_FIELDS)
             write_json(manifest, tmp / "manifest.json")
@@ -837,9 +859,15 @@ def _assemble(
     paths: InputPaths,
     executed: list[Path],
     started: dt.datetime,
+    *,
+    landlord_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Write results.json, tables.xlsx and report.html; return the manifest (without timings)."""
+    """Write results.json, tables.xlsx, tables_excel/, report.html and report.pdf; return
+    the manifest (without timings)."""
     import pandas as pd
+
+    from allocation_analysis.labels import source_line_fr, territory_label
+    from allocation_analysis.pdf import print_to_pdf
 
     parts = tmp / "_parts"
 
@@ -870,15 +898,35 @@ def _assemble(
         for f in sorted((tmp / "tables").glob("*.csv"))
     }
     if tables:
-        tables = {k: _numeric(v) for k, v in tables.items()}
-        write_xlsx(tables, tmp / "tables.xlsx")
+        # for people: landlord names beside their SIREN when a ``bailleurs`` file is given
+        named = {k: with_landlord_names(v, landlord_names or {}) for k, v in tables.items()}
+        notice = {
+            "title": f"Analyse des attributions — {territory_label(config.territory)} — "
+            f"{p.label_fr}",
+            "source": source_line_fr(config.territory),
+        }
+        write_xlsx({k: _numeric(v) for k, v in named.items()}, tmp / "tables.xlsx", notice=notice)
+        for k, v in named.items():
+            write_csv_excel(
+                _numeric(v, keep=_IDENTIFIER_COLUMNS), tmp / EXCEL_CSV_FOLDER / f"{k}.csv"
+            )
     render_report(
         report_order(executed),
         tmp / "report.html",
         title=f"Analyse des attributions — {config.territory} — {p.label_fr}",
     )
+    pdf = print_to_pdf(tmp / "report.html", tmp / "report.pdf")
     inputs_info = {}
-    for key in ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map"):
+    for key in (
+        "demandes",
+        "attributions",
+        "logements",
+        "seuils",
+        "communes",
+        "qpv",
+        "column_map",
+        "bailleurs",
+    ):
         f = getattr(paths, key)
         if f is not None and Path(f).exists():
             inputs_info[key] = {
@@ -905,6 +953,7 @@ def _assemble(
             "delai_anormal_mois": config.delai_anormal,
         },
         "row_counts": validation.get("counts", []),
+        "pdf": pdf.as_manifest(),
         "packages": _package_versions(),
         "platform": {"system": platform.system(), "machine": platform.machine()},
         "outputs": sorted(
@@ -916,11 +965,19 @@ def _assemble(
     return manifest
 
 
-def _numeric(frame):
+_IDENTIFIER_COLUMNS = frozenset(
+    {"scope_value", "insee_com", "commune", "bailleur_siren", "siren_epci", "qpv", "code_qpv"}
+)
+"""Columns of codes kept as text in the CSV for office software (leading zeros, SIREN)."""
+
+
+def _numeric(frame, keep=frozenset()):
     import pandas as pd
 
     out = frame.copy()
     for c in out.columns:
+        if c in keep:
+            continue
         conv = pd.to_numeric(out[c].replace("", None), errors="coerce")
         if conv.notna().sum() == (out[c] != "").sum():
             out[c] = conv
@@ -952,7 +1009,8 @@ def demo_command(*, output: str = "outputs", seed: int = 1, scale: str = "demo")
     options = {
         k: (
             str(data_dir / v)
-            if k in {"demandes", "attributions", "logements", "seuils", "communes", "qpv"}
+            if k
+            in {"demandes", "attributions", "logements", "seuils", "communes", "qpv", "bailleurs"}
             else v
         )
         for k, v in cfg.items()

@@ -122,6 +122,18 @@ BAILLEURS = np.array(
     ["399000011", "399000029", "399000037", "399000045", "399000052", "399000060", "399000078"]
 )
 
+#: Fictional names of the synthetic landlords (file ``bailleurs.csv``), in the order of
+#: :data:`BAILLEURS`. Invented: they name no real organisation.
+BAILLEURS_NOMS = (
+    "Habitat des Deux Rives (fictif)",
+    "Logis du Val de Marque (fictif)",
+    "Toits Partagés Métropole (fictif)",
+    "Résidences de l'Escaut (fictif)",
+    "Foyer des Flandres (fictif)",
+    "Cités du Mélantois (fictif)",
+    "Maisons de la Lys (fictif)",
+)
+
 #: Sizes of the scales: initial active demands, dwellings and independent blocks.
 SCALES: dict[str, dict[str, int]] = {
     "tiny": {"n_active": 600, "n_dwellings": 2_500, "blocks": 1},
@@ -1357,7 +1369,9 @@ def _layers(terr: Territory) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     return communes, qpv
 
 
-def _config(fmt: str = "csv", *, propositions: bool = False) -> dict[str, Any]:
+def _config(
+    fmt: str = "csv", *, propositions: bool = False, landlords: bool = False
+) -> dict[str, Any]:
     ext = "parquet" if fmt == "parquet" else "csv"
     out = {
         "demandes": f"demandes.{ext}",
@@ -1372,7 +1386,16 @@ def _config(fmt: str = "csv", *, propositions: bool = False) -> dict[str, Any]:
     }
     if propositions:
         out["propositions"] = f"propositions.{ext}"
+    if landlords:
+        out["bailleurs"] = f"bailleurs.{ext}"
     return out
+
+
+def _write_landlords(out: Path, fmt: str) -> None:
+    """Write ``bailleurs`` (SIREN, fictional name) in the data set's format."""
+    ext = "parquet" if fmt == "parquet" else "csv"
+    names = pd.DataFrame({"bailleur_siren": BAILLEURS, "nom": list(BAILLEURS_NOMS)})
+    _write_table(names, out / f"bailleurs.{ext}", fmt)
 
 
 def _process_effects(eff: dict[str, Any]) -> dict[str, Any]:
@@ -1729,7 +1752,9 @@ def write_dataset(ds: SynthDataset, output: str | Path, *, fmt: str = "csv") -> 
     Returns
     -------
     Path
-        The output folder.
+        The output folder. Besides the tables it holds ``bailleurs`` (the
+        synthetic landlords' SIREN and fictional names, optional input
+        ``--bailleurs``).
     """
     _check_fmt(fmt)
     out = Path(output)
@@ -1739,7 +1764,8 @@ def write_dataset(ds: SynthDataset, output: str | Path, *, fmt: str = "csv") -> 
         _write_table(getattr(ds, name), out / f"{name}.{ext}", fmt)
     if ds.propositions is not None:
         _write_table(ds.propositions, out / f"propositions.{ext}", fmt)
-    config = _config(fmt, propositions=ds.propositions is not None)
+    _write_landlords(out, fmt)
+    config = _config(fmt, propositions=ds.propositions is not None, landlords=True)
     ds.config = config
     _write_common(
         out,
@@ -1820,13 +1846,14 @@ def _stream_to_disk(
     )
     if propositions:
         truth["processus"] = _process_truth(eff, stage_counts, n["propositions"])
+    _write_landlords(output, fmt)
     _write_common(
         output,
         com=com,
         qpv=qpv,
         truth=truth,
         eff=eff,
-        config=_config(fmt, propositions=propositions),
+        config=_config(fmt, propositions=propositions, landlords=True),
         label=terr.label,
     )
     return truth

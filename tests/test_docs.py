@@ -88,7 +88,14 @@ def test_data_document_examples_load_without_a_rejected_row(tmp_path):
 
     examples = _examples()
     paths = {}
-    for table in ("demandes", "attributions", "logements", "seuils_q1", "propositions"):
+    for table in (
+        "demandes",
+        "attributions",
+        "logements",
+        "seuils_q1",
+        "propositions",
+        "bailleurs",
+    ):
         paths[table] = tmp_path / f"{table}.csv"
         paths[table].write_text(examples[table], encoding="utf-8")
     inputs = load_inputs(
@@ -98,6 +105,7 @@ def test_data_document_examples_load_without_a_rejected_row(tmp_path):
             logements=paths["logements"],
             seuils=paths["seuils_q1"],
             propositions=paths["propositions"],
+            bailleurs=paths["bailleurs"],
         ),
         key=b"k" * 32,
         siren_epci="200093201",
@@ -110,6 +118,7 @@ def test_data_document_examples_load_without_a_rejected_row(tmp_path):
         "logements": (2, 2),
         "seuils_q1": (2, 2),
         "propositions": (3, 3),
+        "bailleurs": (2, 2),
     }
 
 

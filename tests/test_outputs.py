@@ -137,3 +137,91 @@ def test_workbook_for_french_office_software(tmp_path):
             for c in row:
                 if isinstance(c.value, str) and c.column_letter != "A":
                     assert c.value not in ALL_CODES
+
+
+def test_csv_for_french_excel_reads_back_with_semicolon_decimal_comma_and_bom(tmp_path):
+    from allocation_analysis.labels import ALL_CODES
+    from allocation_analysis.outputs import write_csv_excel
+
+    frame = pd.DataFrame(
+        {
+            "id": ["access_origin_logit", "access_origin_logit"],
+            "group": ["hors_ue", "ue"],
+            "estimate": [0.795, 1.2],
+            "p_adjusted": [0.0412, 0.5],
+            "n": [1125, 40],
+            "suppressed": [False, True],
+        }
+    )
+    path = write_csv_excel(frame, tmp_path / "tests.csv")
+    raw = path.read_bytes()
+    assert raw[:3] == b"\xef\xbb\xbf"  # UTF-8 byte-order mark
+    assert "0,795;0,0412;1125;non" in raw.decode("utf-8-sig")
+    back = pd.read_csv(path, sep=";", decimal=",", encoding="utf-8-sig")
+    assert back.loc[0, "Estimation"] == pytest.approx(0.795)
+    assert back.loc[0, "Effectif"] == 1125
+    assert back.loc[0, "Groupe"] == "ménages de nationalité hors UE"
+    assert back.loc[1, "Masqué (secret)"] == "oui"
+    internal = set(frame.columns)
+    assert not [h for h in back.columns if h in internal or h in ALL_CODES]
+
+
+def test_landlord_names_are_put_next_to_their_siren_and_only_there():
+    from allocation_analysis.outputs import with_landlord_names
+
+    ind = pd.DataFrame(
+        {
+            "id": ["q1_hors_qpv"] * 4,
+            "scope": ["territory", "bailleur", "bailleur", "commune"],
+            "scope_value": ["", "399000011", "399000029", "59350"],
+            "share": [0.2, 0.3, 0.1, 0.25],
+        }
+    )
+    named = with_landlord_names(ind, {"399000011": "Habitat des Deux Rives"})
+    assert list(named.columns) == ["id", "scope", "scope_value", "nom_bailleur", "share"]
+    assert named["nom_bailleur"].tolist() == ["", "Habitat des Deux Rives", "", ""]
+    assert named["scope_value"].tolist() == ind["scope_value"].tolist()
+    flat = pd.DataFrame({"bailleur_siren": ["399000011"], "n": [12]})
+    assert with_landlord_names(flat, {"399000011": "X"}).columns.tolist() == [
+        "bailleur_siren",
+        "nom_bailleur",
+        "n",
+    ]
+    assert with_landlord_names(ind, {}) is ind  # no names: the table is unchanged
+
+
+def test_scope_bailleur_reads_par_bailleur_and_text_booleans_read_oui_non(tmp_path):
+    from allocation_analysis.outputs import write_csv_excel
+
+    # as read back from tables/*.csv: every cell is text
+    ind = pd.DataFrame(
+        {
+            "scope": ["territory", "bailleur"],
+            "scope_value": ["", "399000011"],
+            "suppressed": ["False", "True"],
+        }
+    )
+    back = pd.read_csv(
+        write_csv_excel(ind, tmp_path / "i.csv"),
+        sep=";",
+        decimal=",",
+        encoding="utf-8-sig",
+        dtype=str,
+        keep_default_na=False,
+    )
+    assert back["Périmètre"].tolist() == ["ensemble du territoire", "par bailleur"]
+    assert back["Masqué (secret)"].tolist() == ["non", "oui"]
+
+
+def test_crossed_groups_are_written_in_words_not_as_codes(tmp_path):
+    from allocation_analysis.outputs import write_csv_excel
+
+    tests = pd.DataFrame({"group": ["hors_ue|qpv", "ue"], "reference": ["francaise|hors_qpv"] * 2})
+    back = pd.read_csv(
+        write_csv_excel(tests, tmp_path / "t.csv"), sep=";", decimal=",", encoding="utf-8-sig"
+    )
+    assert back["Groupe"].tolist() == [
+        "ménages de nationalité hors UE résidant en QPV",
+        "ménages ressortissants de l'UE",
+    ]
+    assert back["Référence"].iloc[0] == "ménages de nationalité française résidant hors QPV"

@@ -189,6 +189,44 @@ def test_xlsx_has_one_sheet_per_published_table(run):
     assert {"id", "scope", "numerator", "denominator", "share", "suppressed"} <= set(ind.columns)
 
 
+def test_run_prints_the_pdf_when_chromium_is_there(run):
+    import os
+    import shutil
+
+    manifest = json.loads((run["final"] / "manifest.json").read_text())
+    has_browser = bool(shutil.which("chromium") or shutil.which("chromium-browser"))
+    if not has_browser and os.environ.get("REQUIRE_BROWSER") != "1":
+        assert manifest["pdf"]["produced"] is False
+        pytest.skip("Chromium not installed: the run recorded that the PDF was not produced")
+    pdf = run["final"] / "report.pdf"
+    assert manifest["pdf"]["produced"] is True and "report.pdf" in manifest["outputs"]
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 50_000
+
+
+def test_tables_for_french_excel_name_the_landlords_and_match_the_machine_tables(run):
+    final = run["final"]
+    assert sorted(p.name for p in (final / "tables_excel").glob("*.csv")) == sorted(
+        p.name for p in (final / "tables").glob("*.csv")
+    )
+    machine = pd.read_csv(final / "tables" / "indicateurs.csv", dtype={"scope_value": str})
+    excel = pd.read_csv(
+        final / "tables_excel" / "indicateurs.csv",
+        sep=";",
+        decimal=",",
+        encoding="utf-8-sig",
+        dtype={"Valeur du périmètre": str},
+    )
+    assert len(excel) == len(machine)
+    assert excel["Part"].tolist() == pytest.approx(machine["share"].tolist(), nan_ok=True)
+    landlords = excel[excel["Périmètre"] == "par bailleur"]
+    # the synthetic landlords' names, written by the generator in bailleurs.csv
+    names = dict(zip(synth.BAILLEURS, synth.BAILLEURS_NOMS, strict=True))
+    assert len(landlords) > 0
+    assert (landlords["Nom du bailleur"] == landlords["Valeur du périmètre"].map(names)).all()
+    headers = [c.value for c in load_workbook(final / "tables.xlsx")["Indicateurs légaux"][1]]
+    assert headers.index("Nom du bailleur") == headers.index("Valeur du périmètre") + 1
+
+
 def test_notebooks_are_stored_without_outputs_with_one_parameters_cell():
     for name in NOTEBOOKS:
         nb = nbformat.read(notebooks_dir() / name, as_version=4)

@@ -76,7 +76,8 @@ def test_same_seed_gives_byte_identical_files(small_dir: Path, tmp_path: Path) -
     first, second = _sha(small_dir), _sha(tmp_path)
     assert set(first) == {
         "demandes.csv", "attributions.csv", "logements.csv", "seuils_q1.csv",
-        "communes.geojson", "qpv.geojson", "truth.json", "effects.yaml", "config.yaml",
+        "bailleurs.csv", "communes.geojson", "qpv.geojson", "truth.json", "effects.yaml",
+        "config.yaml",
     }  # fmt: skip
     assert first == second
 
@@ -193,6 +194,7 @@ def test_config_is_ready_for_run(small_dir: Path) -> None:
         "period": "2025-S2",
         "territory": "demo",
         "siren_epci": "299999999",
+        "bailleurs": "bailleurs.csv",
     }
     from allocation_analysis.config import load_config_file
 
@@ -517,3 +519,11 @@ def test_composition_block_is_checked(tmp_path: Path) -> None:
     }
     with pytest.raises(InputError, match="first_choice_core.hors_ue"):
         load_effects(bad)
+
+
+def test_landlord_names_file_names_every_landlord_of_the_allocations(small_dir: Path) -> None:
+    names = pd.read_csv(small_dir / "bailleurs.csv", dtype=str)
+    assert names.columns.tolist() == ["bailleur_siren", "nom"]
+    assert names["bailleur_siren"].is_unique and names["nom"].str.endswith("(fictif)").all()
+    att = pd.read_csv(small_dir / "attributions.csv", dtype=str)
+    assert set(att["bailleur_siren"]) <= set(names["bailleur_siren"])

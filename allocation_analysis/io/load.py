@@ -343,6 +343,23 @@ class Inputs:
     rejects: dict[str, pd.DataFrame] = field(default_factory=dict)
     siren_epci: str | None = None
     propositions: pd.DataFrame | None = None
+    bailleurs: pd.DataFrame | None = None
+
+    def landlord_names(self) -> dict[str, str]:
+        """Landlord names by SIREN (empty without a ``bailleurs`` file).
+
+        A landlord's name is public information about a legal person, not
+        personal data: it is shown next to the SIREN in the published tables.
+        """
+        if self.bailleurs is None or not len(self.bailleurs):
+            return {}
+        return dict(
+            zip(
+                self.bailleurs["bailleur_siren"].astype(str),
+                self.bailleurs["nom"].astype(str),
+                strict=True,
+            )
+        )
 
 
 # ----------------------------------------------------------------------- one table
@@ -354,7 +371,7 @@ def _spec(table: str) -> TableSpec:
     except KeyError:
         raise UsageError(
             f"Table inconnue : « {table} » (tables permises : demandes, attributions, "
-            "logements, seuils_q1, propositions)."
+            "logements, seuils_q1, propositions, bailleurs)."
         ) from None
 
 
@@ -466,7 +483,7 @@ def load_table(
         CSV, Parquet or XLSX file.
     table : str
         ``"demandes"``, ``"attributions"``, ``"logements"``, ``"seuils_q1"``
-        (``"seuils"`` is accepted too) or ``"propositions"``.
+        (``"seuils"`` is accepted too), ``"propositions"`` or ``"bailleurs"``.
     column_map : path, mapping or ColumnMap, optional
         Column and value maps (:mod:`~allocation_analysis.io.colmap`).
     key : bytes, optional
@@ -1019,7 +1036,9 @@ def load_inputs(
     ----------
     paths : InputPaths
         Files (``demandes`` and ``attributions`` are required; ``propositions``
-        is optional and loaded with the demands' pseudonyms).
+        is optional and loaded with the demands' pseudonyms; ``bailleurs``,
+        optional, gives the landlords' names: ``bailleur_siren``, ``nom``, one
+        row per SIREN).
     column_map : path, mapping or ColumnMap, optional
         Column map; default ``paths.column_map``.
     key : bytes, optional
@@ -1080,6 +1099,10 @@ def load_inputs(
     seu = None
     if paths.seuils is not None:
         results["seuils_q1"] = seu = load_table(paths.seuils, "seuils_q1", **opts)
+    bai = None
+    if getattr(paths, "bailleurs", None) is not None:
+        # optional: landlord names shown next to their SIREN in the published tables
+        results["bailleurs"] = bai = load_table(paths.bailleurs, "bailleurs", **opts)
 
     _check_allocation_demands(att, dem)
     if log is not None:
@@ -1122,6 +1145,7 @@ def load_inputs(
         rejects={name: r.rejects for name, r in results.items()},
         siren_epci=epci,
         propositions=pro.data if pro is not None else None,
+        bailleurs=bai.data if bai is not None else None,
     )
 
 

@@ -418,6 +418,15 @@ TABLES: dict[str, TableSpec] = {
         ),
     ),
 }
+TABLES["bailleurs"] = TableSpec(
+    name="bailleurs",
+    label="noms des bailleurs",
+    unique_key=("bailleur_siren",),
+    columns=(
+        C("bailleur_siren", "siren", required=True),
+        C("nom", "text", required=True),
+    ),
+)
 TABLES["seuils"] = TABLES["seuils_q1"]
 
 # French messages of the rules, by rule name.
