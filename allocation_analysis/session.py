@@ -40,6 +40,7 @@ INPUT_KEYS = (
     "qpv",
     "column_map",
     "propositions",
+    "bailleurs",
 )
 """The input-file parameters of a notebook (all ``None``: the built-in demo territory)."""
 
@@ -374,6 +375,7 @@ def open_session(
     qpv: str | None = None,
     column_map: str | None = None,
     propositions: str | None = None,
+    bailleurs: str | None = None,
     siren_epci: str | None = None,
     target_non_q1_en_qpv: float = 0.5,
     alpha: float = 0.05,

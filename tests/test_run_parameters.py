@@ -22,6 +22,7 @@ INPUT_FILES = {
     "qpv",
     "column_map",
     "propositions",
+    "bailleurs",
 }
 ANALYSIS = {
     "period",
