@@ -93,19 +93,12 @@ def _distance_fr(share: float, target: float) -> str:
 def _change(
     cur: Mapping[str, Any], old: Mapping[str, Any] | None, *, alpha: float
 ) -> dict[str, Any]:
-    """Difference of shares between two periods, with interval and score test."""
-    from allocation_analysis.stats import compare_counts
+    """Difference of shares between two periods (:func:`allocation_analysis.change.share_change`)."""
+    from allocation_analysis.change import share_change
 
-    empty = {"change": math.nan, "change_ci_low": math.nan, "change_ci_high": math.nan}
-    empty["change_p_value"] = math.nan
-    if old is None:
-        return empty
-    vals = [cur["numerator"], cur["denominator"], old["numerator"], old["denominator"]]
-    if any(v is None or pd.isna(v) for v in vals) or min(vals[1], vals[3]) <= 0:
-        return empty
-    res = compare_counts(*(float(v) for v in vals), alpha=alpha)
+    res = share_change(cur, old, alpha=alpha)
     return {
-        "change": res["difference"],
+        "change": res["change"],
         "change_ci_low": res["ci_low"],
         "change_ci_high": res["ci_high"],
         "change_p_value": res["p_value"],
