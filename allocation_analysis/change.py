@@ -31,7 +31,7 @@ Choices made here (documented for reviewers, see ``docs/methods.md`` §7):
   share is published; a trend fitted on a masked semester would rest on an
   unpublished count.
 - **Multiple tests.** The trend tests of the five territory obligations form
-  one family (Benjamini–Hochberg, the family of :func:`trend_family_adjust`);
+  one family (Benjamini–Hochberg, :func:`adjust_trend_family`);
   each per-scope table (communes, landlords, reservataires, access rates by
   group) is exploratory and adjusted within itself, per indicator or per
   axis. The change tests are descriptive (one per share and comparison,
@@ -50,6 +50,7 @@ References
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -58,6 +59,9 @@ import numpy as np
 import pandas as pd
 
 from allocation_analysis.config import AnalysisConfig, Period
+from allocation_analysis.labels import label
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -66,12 +70,18 @@ __all__ = [
     "access_changes",
     "access_rate_series",
     "access_rate_trend_frame",
+    "adjust_trend_family",
     "access_sentence_fr",
     "changes_and_trends",
     "changes_display",
+    "changes_summary_fr",
+    "figure_notes_fr",
     "indicator_changes",
     "protect_access_rates",
     "protect_publication",
+    "publish_indicator_tables",
+    "omitted_scopes_fr",
+    "SERIES_SCOPES",
     "scope_indicator_series",
     "semester_trend",
     "share_change",
@@ -296,7 +306,9 @@ def changes_and_trends(
         Level of the intervals and of the conclusions.
     family : sequence of str, optional
         Key columns within which the trend p-values are adjusted
-        (Benjamini–Hochberg); by default the whole frame is one family.
+        (Benjamini–Hochberg); by default the whole frame is one family. The
+        conclusion of a trend (« hausse / baisse au-delà du hasard ») follows
+        the adjusted p-value.
 
     Returns
     -------
@@ -393,17 +405,45 @@ def changes_and_trends(
         fam = list(family) if family else None
         parts = frame.groupby(fam, sort=False, dropna=False) if fam else [(None, frame)]
         for _, part in parts:
-            _adjust(frame, part.index)
+            adjust_trend_family(frame, part.index, alpha)
     return frame
 
 
-def _adjust(frame: pd.DataFrame, index: pd.Index) -> None:
-    """Benjamini–Hochberg adjustment of the trend p-values of ``frame.loc[index]``."""
+def adjust_trend_family(frame: pd.DataFrame, index: pd.Index, alpha: float) -> None:
+    """Benjamini–Hochberg adjustment of the trend p-values of one family, in place.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns ``trend_p_value``, ``trend_odds_ratio``,
+        ``trend_p_value_adjusted`` (written) and ``trend_conclusion``
+        (rewritten for the computed trends: « pas de tendance établie » when
+        the adjusted p-value is not below ``alpha``).
+    index : Index
+        Rows of the family.
+    alpha : float
+        Threshold of the conclusions.
+
+    References
+    ----------
+    .. [1] Benjamini, Y. and Hochberg, Y. (1995). *Journal of the Royal
+       Statistical Society B* 57(1), 289–300.
+    """
     from allocation_analysis.stats import adjust_pvalues
 
     p = frame.loc[index, "trend_p_value"].astype(float)
-    if p.notna().any():
-        frame.loc[index, "trend_p_value_adjusted"] = adjust_pvalues(p, method="fdr_bh")
+    if not p.notna().any():
+        return
+    adj = pd.Series(adjust_pvalues(p, method="fdr_bh"), index=index, dtype=float)
+    frame.loc[index, "trend_p_value_adjusted"] = adj
+    done = adj.notna()
+    up = frame.loc[index, "trend_odds_ratio"].astype(float) > 1
+    words = np.where(
+        adj >= alpha,
+        "pas de tendance établie",
+        np.where(up, "hausse au-delà du hasard", "baisse au-delà du hasard"),
+    )
+    frame.loc[index[done.to_numpy()], "trend_conclusion"] = words[done.to_numpy()]
 
 
 # --------------------------------------------------------------------------- legal indicators
@@ -509,6 +549,103 @@ def protect_publication(*tables: pd.DataFrame, threshold: int) -> list[pd.DataFr
     return out
 
 
+SERIES_SCOPES: tuple[str, ...] = ("commune", "bailleur", "reservataire")
+"""Breakdowns followed over the semesters, in the order they are given up (last first)."""
+
+
+def publish_indicator_tables(
+    allocations: pd.DataFrame,
+    *,
+    config: AnalysisConfig,
+    scopes: Sequence[str] = SERIES_SCOPES,
+) -> dict[str, Any]:
+    """The indicator tables of notebook 02 and their statistical secret, as one publication.
+
+    The semester's indicators, the territory trend table and the semester
+    series per breakdown (``scopes``) are protected together
+    (:func:`protect_publication`). The past semesters of a breakdown add
+    relations (12 months − semester of the indicators table; breakdown =
+    territory), and the secondary suppression they call for can reach a
+    count of the territory. The territory's obligations come first: when the
+    series would mask a territory count that the indicators and trend tables
+    publish on their own, the last breakdown of ``scopes`` is left out of the
+    series and the publication solved again, until no territory count is
+    lost; the breakdowns left out are named (``omitted``) for the report.
+
+    Parameters
+    ----------
+    allocations : DataFrame
+        Prepared allocations (all periods).
+    config : AnalysisConfig
+        Analysed semester, targets, ``alpha`` and ``secret_threshold``.
+    scopes : sequence of str
+        Breakdowns of the series, most wanted first.
+
+    Returns
+    -------
+    dict
+        ``indicators``, ``trend`` and ``series`` (raw frames), their
+        published versions ``indicators_published``, ``trend_published`` and
+        ``series_published``, and ``omitted`` (tuple of the breakdowns left
+        out).
+    """
+    from allocation_analysis import indicators
+
+    thr = config.secret_threshold
+    ind = indicators.compute_indicators(allocations, period=config.period, config=config)
+    trend = indicators.trend_table(allocations, config=config)
+
+    def territory_hidden(frame: pd.DataFrame) -> set[tuple]:
+        t = frame[frame["scope"] == "territory"]
+        hid = t[["numerator", "denominator"]].isna().any(axis=1)
+        return set(map(tuple, t.loc[hid, ["id", "window", "period"]].astype(str).to_numpy()))
+
+    base_ind, base_trend = protect_publication(ind, trend, threshold=thr)
+    reference = territory_hidden(base_ind) | territory_hidden(base_trend)
+    kept = list(scopes)
+    omitted: list[str] = []
+    while True:
+        series = scope_indicator_series(allocations, config=config, scopes=("territory", *kept))
+        # with the territory rows only, the series repeats rows of the trend table
+        pub_ind, pub_trend, pub_series = protect_publication(ind, trend, series, threshold=thr)
+        lost = (territory_hidden(pub_ind) | territory_hidden(pub_trend)) - reference
+        if not lost or not kept:
+            break
+        omitted.insert(0, kept.pop())
+        logger.warning(
+            "Évolutions %s non publiées : leur secret statistique masquerait un effectif "
+            "du territoire.",
+            label(omitted[0], "scope"),
+        )
+    return {
+        "indicators": ind,
+        "trend": trend,
+        "series": series,
+        "indicators_published": pub_ind,
+        "trend_published": pub_trend,
+        "series_published": pub_series,
+        "omitted": tuple(omitted),
+    }
+
+
+def omitted_scopes_fr(omitted: Sequence[str]) -> str:
+    """A French note naming the breakdowns left out of the series, or "" when none is."""
+    if not omitted:
+        return ""
+    names = " et ".join(label(s, "scope") for s in omitted)
+    text = (
+        f"Les évolutions {names} ne sont pas publiées pour ce semestre : le secret "
+        "statistique de leurs semestres passés aurait obligé à masquer un effectif du "
+        "territoire."
+    )
+    if "reservataire" in omitted:
+        text += (
+            " L'obligation de chaque réservataire (attributions aux ménages prioritaires "
+            "ou DALO) reste suivie au niveau du territoire."
+        )
+    return text
+
+
 def indicator_changes(
     raw: pd.DataFrame,
     published: pd.DataFrame,
@@ -553,7 +690,7 @@ def indicator_changes(
     if len(out):
         # per-scope tables: one family per indicator within the scope
         for _, part in out[out["scope"] != "territory"].groupby(["scope", "id"], sort=False):
-            _adjust(out, part.index)
+            adjust_trend_family(out, part.index, config.alpha)
     return out
 
 
@@ -707,6 +844,46 @@ def access_rate_trend_frame(published: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- report
 
+FIGURE_NOTES_FR: dict[str, tuple[str, str]] = {
+    "indicators": (
+        "Champ : baux signés dans chaque semestre sur le territoire ; part de chaque "
+        "obligation légale (art. L441-1 du CCH).",
+        "Lecture : chaque point est la part du semestre, la bande autour son intervalle "
+        "de confiance à 95 % ; la ligne pointillée est l'objectif, tracée une fois par "
+        "valeur. Un semestre sous le secret statistique n'est pas tracé.",
+    ),
+    "access": (
+        "Champ : demandes actives à un moment du semestre (déposées avant sa fin, ni "
+        "radiées ni satisfaites avant son début), par nationalité et par résidence en QPV.",
+        "Lecture : chaque point est la part des demandes actives du groupe qui ont obtenu "
+        "un logement dans le semestre, la bande autour son intervalle de confiance à 95 % "
+        "(Wilson) ; le groupe de référence est en noir.",
+    ),
+}
+"""« Champ » and « Lecture » lines of the two trend figures."""
+
+
+def figure_notes_fr(kind: str, source: str | None) -> str:
+    """The lines under a trend figure: « Champ », « Lecture », then the source.
+
+    Parameters
+    ----------
+    kind : {"indicators", "access"}
+        The figure.
+    source : str or None
+        Source line of the run (``Session.source``).
+
+    Returns
+    -------
+    str
+    """
+    from allocation_analysis.labels import wrap_label
+
+    champ, lecture = FIGURE_NOTES_FR[kind]
+    return "\n".join(
+        [wrap_label(champ, 130), wrap_label(lecture, 130), *([source] if source else [])]
+    )
+
 
 def trend_entries(*frames: pd.DataFrame) -> list[dict[str, Any]]:
     """Entries of ``results.json`` → ``trend`` (``docs/data-model.md``).
@@ -728,7 +905,11 @@ def trend_entries(*frames: pd.DataFrame) -> list[dict[str, Any]]:
         ``ci_high_year``, ``p_value_year``, ``trend_slope`` (log odds ratio per
         semester), ``trend_odds_ratio``, ``trend_ci_low``, ``trend_ci_high``,
         ``trend_p_value``, ``trend_p_value_adjusted``, ``n_semestres``,
-        ``conclusion`` (French, about the trend). Missing values are ``None``.
+        ``conclusion`` (French, about the trend); and, as the territory entries
+        of earlier versions had them, ``premier_semestre``,
+        ``dernier_semestre``, ``rapport_cotes_par_semestre`` (=
+        ``trend_odds_ratio``) and ``p_value_cochran_armitage``. Missing values
+        are ``None``.
     """
 
     def num(v: Any) -> float | None:
@@ -763,6 +944,10 @@ def trend_entries(*frames: pd.DataFrame) -> list[dict[str, Any]]:
                     "trend_p_value": num(r["trend_p_value"]),
                     "trend_p_value_adjusted": num(r["trend_p_value_adjusted"]),
                     "n_semestres": int(r["n_semestres"]),
+                    "premier_semestre": r["premier_semestre"],
+                    "dernier_semestre": r["dernier_semestre"],
+                    "rapport_cotes_par_semestre": num(r["trend_odds_ratio"]),
+                    "p_value_cochran_armitage": num(r["p_value_cochran_armitage"]),
                     "conclusion": r["trend_conclusion"],
                 }
             )
@@ -786,6 +971,7 @@ def changes_display(
     *,
     names: Mapping[str, str] | None = None,
     alpha: float = 0.05,
+    computed_only: bool = False,
 ) -> pd.DataFrame:
     """A French view of :func:`indicator_changes` or :func:`access_changes`.
 
@@ -797,6 +983,9 @@ def changes_display(
         Display names of the scope values (commune INSEE code → name).
     alpha : float
         Level of the intervals (named in the column headers).
+    computed_only : bool
+        Keep only the rows where a change or the trend is computed (the
+        report's view of the long per-commune table; the workbook holds all).
 
     Returns
     -------
@@ -810,6 +999,9 @@ def changes_display(
     from allocation_analysis.text import MISSING, fmt_float, fmt_p, fmt_pct
 
     level = f"IC {fmt_float(100 * (1 - alpha), digits=0)} %"
+    if computed_only:
+        cols = ["change_vs_previous", "change_vs_year_before", "trend_p_value"]
+        table = table[table[cols].notna().any(axis=1)]
     rows = []
     for r in table.to_dict("records"):
         row: dict[str, str] = {}
@@ -857,6 +1049,38 @@ def changes_display(
     return pd.DataFrame(rows)
 
 
+def changes_summary_fr(table: pd.DataFrame) -> str:
+    """How many changes of a per-scope table are computed, and why the others are not.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`indicator_changes` rows (one scope or several).
+
+    Returns
+    -------
+    str
+        E.g. « 450 séries (obligation × périmètre) : 12 évolutions sur un semestre
+        calculées ; non calculables : 320 (effectif d'un semestre sous le secret
+        statistique), 118 (aucune attribution ou demande dans un des semestres). »
+    """
+    from allocation_analysis.text import fmt_int
+
+    n = len(table)
+    if n == 0:
+        return "Aucune série à suivre."
+    done = int(table["change_vs_previous"].notna().sum())
+    trends = int(table["trend_p_value"].notna().sum())
+    reasons = table.loc[table["change_vs_previous"].isna(), "note_previous"].fillna("")
+    counts = reasons[reasons != ""].str.replace("non calculable : ", "", regex=False)
+    why = " ; ".join(f"{fmt_int(k)} ({r})" for r, k in counts.value_counts().items())
+    text = (
+        f"{fmt_int(n)} séries (obligation × périmètre) : {fmt_int(done)} évolution(s) sur un "
+        f"semestre et {fmt_int(trends)} tendance(s) calculée(s)"
+    )
+    return text + (f" ; évolutions non calculables : {why}." if why else ".")
+
+
 def access_sentence_fr(table: pd.DataFrame, *, alpha: float) -> str:
     """One sentence on the access-rate changes beyond chance, or "" when there is none.
 
@@ -890,7 +1114,7 @@ def access_sentence_fr(table: pd.DataFrame, *, alpha: float) -> str:
                 bits.append(f"{sign}{fmt_float(abs(100 * ch), digits=1)} points {words}")
         adj = r["trend_p_value_adjusted"]
         if not pd.isna(adj) and adj < alpha:
-            bits.append(f"tendance : {r['trend_conclusion']}")
+            bits.append(f"{r['trend_conclusion']} sur les semestres des données")
         if bits:
             parts.append(f"{label(r['group'])} ({fmt_pct(r['share'])}) : {', '.join(bits)}")
     if not parts:

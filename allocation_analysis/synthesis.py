@@ -55,6 +55,7 @@ from allocation_analysis.text import MISSING, fmt_date, fmt_float, fmt_int, fmt_
 
 __all__ = [
     "DISTANCE_BANDS",
+    "access_change_sentence_fr",
     "methods_annex_fr",
     "FICTIONAL_TERRITORIES",
     "cover_fr",
@@ -469,6 +470,31 @@ def findings_or_pending_fr(tests: pd.DataFrame | None, *, alpha: float) -> list[
             "carnet « 3. Écarts d'accès »."
         ]
     return findings_fr(tests, alpha=alpha)
+
+
+def access_change_sentence_fr(changes: pd.DataFrame | None, *, alpha: float) -> str:
+    """The access-rate changes beyond chance, for the synthesis page, or "".
+
+    Parameters
+    ----------
+    changes : DataFrame or None
+        The published ``tables/evolution_acces.csv``
+        (:func:`allocation_analysis.change.access_changes`), or None when
+        notebook 02 did not write it.
+    alpha : float
+        Threshold of the tests.
+
+    Returns
+    -------
+    str
+        :func:`allocation_analysis.change.access_sentence_fr`: empty when no
+        change nor trend of an access rate is beyond chance.
+    """
+    from allocation_analysis.change import access_sentence_fr
+
+    if changes is None or changes.empty:
+        return ""
+    return access_sentence_fr(changes.fillna({"note_previous": "", "note_year": ""}), alpha=alpha)
 
 
 def trend_sentence_fr(trends: pd.DataFrame | None) -> str:

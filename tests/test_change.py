@@ -294,3 +294,103 @@ def test_access_rates_count_the_demands_active_and_served_in_each_semester(gener
     assert row["denominator"] == int((active & hors_ue).sum())
     assert row["numerator"] == int((served & hors_ue).sum())
     assert set(series["period"]) == {"2025-S1", "2025-S2"}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _access_changes_frame() -> pd.DataFrame:
+    rows = []
+    for axis, group, per in (
+        ("origin", "francaise", [(130, 1300), (128, 1330), (131, 1302), (142, 1259)]),
+        ("origin", "hors_ue", [(36, 490), (37, 491), (36, 485), (90, 466)]),
+    ):
+        for p, (k, n) in zip(["2024-S1", "2024-S2", "2025-S1", "2025-S2"], per, strict=True):
+            rows.append(
+                {"axis": axis, "group": group, "period": p, "numerator": k, "denominator": n}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_access_sentence_names_only_the_groups_whose_change_is_beyond_chance():
+    """hors UE: 36/485 then 90/466, +11.9 points (z test p < 0.001); the French
+    households' +1.2 points (p = 0.29, R prop.test above) is not named."""
+    raw = _access_changes_frame()
+    cfg = AnalysisConfig(period=Period.parse("2025-S2"))
+    table = change.access_changes(raw, raw, config=cfg)
+    text = change.access_sentence_fr(table, alpha=0.05)
+    assert "ménages de nationalité hors UE" in text
+    assert "+11,9 points sur un semestre" in text
+    assert "française" not in text
+    quiet = change.access_changes(raw[raw["group"] == "francaise"], raw, config=cfg)
+    assert change.access_sentence_fr(quiet, alpha=0.05) == ""
+
+
+def test_changes_summary_counts_the_computed_changes_and_the_reasons_of_the_others():
+    table = pd.DataFrame(
+        {
+            "change_vs_previous": [0.01, math.nan, math.nan, math.nan],
+            "note_previous": [
+                "",
+                change.NOT_COMPUTABLE_SECRET,
+                change.NOT_COMPUTABLE_SECRET,
+                "non calculable : aucune attribution ou demande dans un des semestres",
+            ],
+            "trend_p_value": [0.2, math.nan, math.nan, math.nan],
+        }
+    )
+    text = change.changes_summary_fr(table)
+    assert text.startswith("4 séries (obligation × périmètre) : 1 évolution(s)")
+    assert "2 (effectif d'un semestre sous le secret statistique)" in text
+    assert "1 (aucune attribution ou demande dans un des semestres)" in text
+
+
+def test_display_is_in_french_with_the_interval_level_and_the_reason_when_missing():
+    raw = _series(FLAT).assign(scope="commune", scope_value="59350")
+    published = raw.astype({"numerator": "Float64"})
+    published.loc[published["period"] == "2024-S2", "numerator"] = pd.NA
+    table = change.changes_and_trends(
+        raw, published, keys=["id", "scope", "scope_value"], last="2025-S2", alpha=0.10
+    )
+    shown = change.changes_display(table, names={"59350": "Lille"}, alpha=0.10).iloc[0]
+    assert shown["Périmètre"] == "Lille"
+    assert shown["Évolution sur un semestre (IC 90 %)"].startswith(
+        "+5,8 pt ("
+    )  # 60/220 − 45/210 = 0.0584
+    assert "secret statistique" in shown["Évolution sur un an (IC 90 %)"]
+    assert change.changes_display(table, computed_only=True).shape[0] == 1
+
+
+def test_access_rate_figure_has_one_panel_per_axis_and_names_a_hidden_group():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from allocation_analysis import figures
+
+    raw = pd.concat(
+        [
+            _access_changes_frame(),
+            pd.DataFrame(
+                {
+                    "axis": "origin",
+                    "group": "ue",
+                    "period": ["2025-S1", "2025-S2"],
+                    "numerator": [5, 6],
+                    "denominator": [130, 132],
+                }
+            ),
+        ]
+    )
+    published = change.protect_access_rates(raw, threshold=11)
+    fig = figures.access_rate_trend_plot(
+        change.access_rate_trend_frame(published),
+        title="Taux d'accès",
+        source=change.figure_notes_fr("access", "Source : test"),
+    )
+    FigureCanvasAgg(fig).draw()
+    origin, residence = fig.axes[:2]
+    assert origin.get_title() == "Nationalité"
+    names = [t.get_text() for t in origin.get_legend().get_texts()]
+    assert "française (référence)" in names and any("UE" in n and "secret" in n for n in names)
+    assert not [ln for ln in origin.lines if ln.get_gid() == "target"]
+    footer = fig._supxlabel.get_text()
+    assert footer.startswith("Champ : ") and "Lecture : " in footer and footer.endswith("test")

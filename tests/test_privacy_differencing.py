@@ -515,3 +515,25 @@ def test_a_cox_model_on_a_small_crossed_group_is_withheld_without_a_sibling_test
     (entry,) = analysis.test_entries(analysis.results_frame([record], secret_threshold=T))
     assert entry["suppressed"] is True and entry["estimate"] is None
     assert entry["note"] == WITHHELD_NOTE_FR
+
+
+def test_series_left_out_rather_than_a_territory_count_masked():
+    """The publication of notebook 02 never masks a territory count that the
+    indicators and trend tables publish together, and gives nothing back."""
+    from allocation_analysis import change
+    from allocation_analysis.config import AnalysisConfig
+
+    leases = _leases(3, 160)
+    cfg = AnalysisConfig(period="2025-S2")
+    out = change.publish_indicator_tables(leases, config=cfg)
+    base = change.protect_publication(out["indicators"], out["trend"], threshold=T)
+
+    def hidden(frame):
+        t = frame[frame["scope"] == "territory"]
+        return set(map(tuple, t[t["numerator"].isna()][["id", "window", "period"]].to_numpy()))
+
+    assert hidden(out["trend_published"]) == hidden(base[1])
+    assert hidden(out["indicators_published"]) == hidden(base[0])
+    tables = [out["indicators"], out["trend"], out["series"]]
+    published = [out["indicators_published"], out["trend_published"], out["series_published"]]
+    assert _attack_indicators(list(zip(tables, published, strict=True))) == []
