@@ -6,7 +6,7 @@ reservataire in the tables of notebook 02) and the access rate of each origin
 and residence group (share of the demands active in the semester that obtained
 a lease in it).
 
-Choices made here (documented for reviewers, see ``docs/methods.md`` §7):
+Choices made here (documented for reviewers, see ``docs/methods.md`` §9):
 
 - **Change.** Difference of the two shares (current minus earlier), in
   proportion, with Newcombe's hybrid score interval (method 10 of Newcombe,
@@ -886,7 +886,7 @@ def figure_notes_fr(kind: str, source: str | None) -> str:
 
 
 def trend_entries(*frames: pd.DataFrame) -> list[dict[str, Any]]:
-    """Entries of ``results.json`` → ``trend`` (``docs/data-model.md``).
+    """Entries of ``results.json`` → ``trend`` (``docs/methods.md`` §9).
 
     Parameters
     ----------
