@@ -394,3 +394,20 @@ def test_access_rate_figure_has_one_panel_per_axis_and_names_a_hidden_group():
     assert not [ln for ln in origin.lines if ln.get_gid() == "target"]
     footer = fig._supxlabel.get_text()
     assert footer.startswith("Champ : ") and "Lecture : " in footer and footer.endswith("test")
+
+
+def test_access_rate_series_equals_the_generators_own_counts(generated):
+    """truth.json → acces: demands active in each semester and allocated in it,
+    by nationality and by residence in a QPV, counted by the generator from its
+    own draws (not from the files the toolkit reads)."""
+    frames, config, _ = generated
+    truth = pd.DataFrame(synth.generate(scale="small", seed=1).truth["acces"])
+    periods = sorted(truth["periode"].unique())
+    series = change.access_rate_series(frames["demandes"], config=config, periods=periods)
+    axis = {"origin": "nationalite", "residence": "residence_qpv"}
+    got = series.assign(axe=series["axis"].map(axis)).set_index(["axe", "group", "period"])
+    want = truth.set_index(["axe", "groupe", "periode"])
+    common = want.index.intersection(got.index)
+    assert len(common) == len(got) == 5 * len(periods)
+    assert (got.loc[common, "denominator"] == want.loc[common, "demandes_actives"]).all()
+    assert (got.loc[common, "numerator"] == want.loc[common, "demandes_satisfaites"]).all()
