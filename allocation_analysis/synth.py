@@ -37,6 +37,13 @@ are exact parameters of the placement model.
 of the legal CIA indicators, computed here from the generator's own variables
 (never from :mod:`allocation_analysis.indicators` or ``derive``).
 
+*Access counts.* ``truth.json`` → ``acces`` holds, per semester and per
+nationality and residence group, the demands active at some time in the
+semester (filed by its last day, not closed before its first) and those
+allocated in it, counted from the generator's own draws: the denominators and
+numerators of the access rates followed over time
+(:mod:`allocation_analysis.change`).
+
 Conventions that remove ambiguity: a demand is *active on day D* when
 ``date_depot <= D`` and it has no closing date or ``date_radiation > D``; no
 closing (allocation or other) happens on the first or last day of a semester,
