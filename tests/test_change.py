@@ -411,3 +411,29 @@ def test_access_rate_series_equals_the_generators_own_counts(generated):
     assert len(common) == len(got) == 5 * len(periods)
     assert (got.loc[common, "denominator"] == want.loc[common, "demandes_actives"]).all()
     assert (got.loc[common, "numerator"] == want.loc[common, "demandes_satisfaites"]).all()
+
+
+def test_a_trend_significant_only_before_adjustment_is_not_called_a_rise():
+    """BH over two trends with p = 0.04 and 0.5: adjusted 2 × 0.04 = 0.08 and 0.5,
+    so neither is « au-delà du hasard » at 5 %; a non-computed trend keeps its reason."""
+    frame = pd.DataFrame(
+        {
+            "trend_p_value": [0.04, 0.5, math.nan],
+            "trend_odds_ratio": [1.1, 0.9, math.nan],
+            "trend_p_value_adjusted": math.nan,
+            "trend_conclusion": [
+                "hausse au-delà du hasard",
+                "pas de tendance établie",
+                change.NOT_COMPUTABLE_FEW,
+            ],
+        }
+    )
+    change.adjust_trend_family(frame, frame.index, 0.05)
+    assert frame["trend_p_value_adjusted"].iloc[:2].tolist() == pytest.approx([0.08, 0.5])
+    assert frame["trend_conclusion"].tolist() == [
+        "pas de tendance établie",
+        "pas de tendance établie",
+        change.NOT_COMPUTABLE_FEW,
+    ]
+    change.adjust_trend_family(frame, frame.index, 0.10)
+    assert frame["trend_conclusion"].iloc[0] == "hausse au-delà du hasard"
