@@ -16,9 +16,10 @@ Choices made here (documented for reviewers, see ``docs/methods.md`` §9):
   :func:`allocation_analysis.stats.compare_counts`. The two semesters are
   treated as independent samples: the leases of two semesters are different
   households; the demands active in two semesters partly overlap (a demand
-  waiting a year is active in both), which makes the interval slightly
-  conservative for a positive correlation of the outcomes, and nothing is
-  claimed beyond that.
+  waiting a year is active in both, and one served in the earlier semester
+  is no longer active in the later one). This dependence is not modelled and
+  its effect on the level of the access-rate test has not been measured: the
+  access-rate changes are read as descriptive.
 - **Trend.** Over the semesters of the data up to the analysed one,
   :func:`allocation_analysis.stats.trend_test`: logistic regression of the
   share on the semester index, slope as an odds ratio per semester (Wald
