@@ -30,6 +30,7 @@ API_MODULES: tuple[str, ...] = (
     "allocation_analysis.io",
     "allocation_analysis.stats",
     "allocation_analysis.indicators",
+    "allocation_analysis.change",
     "allocation_analysis.privacy",
     "allocation_analysis.figures",
     "allocation_analysis.narrative",

@@ -79,6 +79,7 @@ __all__ = [
     "save_figure",
     "tension_choropleth",
     "trend_plot",
+    "access_rate_trend_plot",
 ]
 
 logger = logging.getLogger(__name__)
@@ -988,6 +989,88 @@ def trend_plot(
             k, Patch(facecolor="#999999", alpha=0.3, lw=0, label="intervalle de confiance à 95 %")
         )
     fig.legend(handles=handles, fontsize=8, frameon=False, loc="outside upper center", ncols=2)
+    _source(fig, source)
+    return fig
+
+
+def access_rate_trend_plot(
+    frame: pd.DataFrame,
+    *,
+    title: str,
+    source: str | None = DEFAULT_SOURCE,
+) -> Figure:
+    """Access rate of each group across semesters, one panel per axis (origin, residence).
+
+    Small multiples sharing the vertical scale: in each panel one line per
+    group with its confidence band, the reference group in black. A group
+    whose rate is never published (statistical secret) is not drawn and is
+    named in the panel. Access rates have no legal target: no target line.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns ``axis`` (``origin``/``residence``), ``group``, ``period``,
+        ``share``, ``ci_low``, ``ci_high``
+        (:func:`allocation_analysis.change.access_rate_trend_frame`).
+    title : str
+        Figure title.
+    source : str, optional
+        Lines under the figure (« Champ », « Lecture », source).
+
+    Returns
+    -------
+    Figure
+    """
+    from allocation_analysis.analysis import GROUPINGS
+
+    _require_columns(
+        frame, ["axis", "group", "period", "share", "ci_low", "ci_high"], argument="frame"
+    )
+    periods = sorted(frame["period"].astype(str).unique())
+    xpos = {p: i for i, p in enumerate(periods)}
+    fig = Figure(figsize=(9.0, 4.6), layout="constrained")
+    axes = fig.subplots(1, len(GROUPINGS), sharey=True, squeeze=False)[0]
+    top = pd.to_numeric(frame["ci_high"], errors="coerce").max()
+    top = 0.1 if pd.isna(top) else max(0.1, float(top) * 1.12)
+    for ax, g in zip(axes, GROUPINGS, strict=True):
+        sub = frame[frame["axis"] == g.key]
+        hidden = []
+        for k, level in enumerate((g.reference, *g.compared)):
+            f = sub[sub["group"] == level].assign(x=lambda d: d["period"].astype(str).map(xpos))
+            f = f.sort_values("x")
+            name = _code_label(level, "group_short")
+            if pd.to_numeric(f["share"], errors="coerce").notna().sum() == 0:
+                hidden.append(name)
+                continue
+            colour = "#000000" if level == g.reference else OKABE_ITO[(k - 1) % len(OKABE_ITO)]
+            shown = f"{name} (référence)" if level == g.reference else name
+            ax.plot(f["x"], f["share"], marker="o", color=colour, lw=1.6, label=shown)
+            ax.fill_between(
+                f["x"],
+                pd.to_numeric(f["ci_low"], errors="coerce"),
+                pd.to_numeric(f["ci_high"], errors="coerce"),
+                color=colour,
+                alpha=0.15,
+                lw=0,
+            )
+        if hidden:
+            ax.plot(
+                [],
+                [],
+                color="none",
+                label=wrap_label("non diffusé (secret statistique) : " + " ; ".join(hidden), 40),
+            )
+        axis_name = _code_label(g.column, "group_var")
+        ax.set_title(axis_name[:1].upper() + axis_name[1:], fontsize=10)
+        ax.set_xticks(range(len(periods)))
+        ax.set_xticklabels([_semester_tick(p) for p in periods], fontsize=7)
+        ax.yaxis.set_major_formatter(percent_formatter(0))
+        ax.set_ylim(0, top)
+        ax.set_xlabel("Semestre")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8, frameon=False, loc="lower left")
+    axes[0].set_ylabel("Taux d'accès dans le semestre")
+    fig.suptitle(title)
     _source(fig, source)
     return fig
 

@@ -810,16 +810,22 @@ def trend_tests(
     DataFrame
         One row per indicator: ``id``, ``premier_semestre``, ``dernier_semestre``,
         ``n_semestres``, ``rapport_cotes_par_semestre``, ``ci_low``, ``ci_high``,
-        ``p_value``, ``p_value_cochran_armitage``, ``conclusion`` (French).
+        ``p_value``, ``p_value_cochran_armitage``, ``conclusion`` (French,
+        from the adjusted p-value), ``p_value_adjusted`` (Benjamini–Hochberg
+        over the five obligations, one family).
 
     References
     ----------
     .. [1] Armitage, P. (1955). Tests for linear trends in proportions and
        frequencies. *Biometrics* 11(3), 375–386.
     """
-    from allocation_analysis import stats
+    from allocation_analysis.change import (
+        NOT_COMPUTABLE_SECRET,
+        adjust_trend_family,
+        semester_trend,
+    )
 
-    last = config.period
+    last = Period.parse(config.period)
     keys = ["id", "period"]
     rows = trend[(trend["scope"] == "territory") & (trend["window"] == "semester")]
     pub = published[(published["scope"] == "territory") & (published["window"] == "semester")]
@@ -830,51 +836,42 @@ def trend_tests(
         r["_p"] = [Period.parse(p) for p in r["period"]]
         r = r[[p <= last for p in r["_p"]]]
         r = r[pd.to_numeric(r["denominator"]) > 0].sort_values("period")
-        nan = math.nan
+        hidden = [p for p in r["period"] if masked.get((ind, p), False)]
+        # one computation of the trend (allocation_analysis.change.semester_trend)
+        res = semester_trend(
+            list(r["_p"]) if not hidden else [],
+            pd.to_numeric(r["numerator"]).to_numpy(float) if not hidden else [],
+            pd.to_numeric(r["denominator"]).to_numpy(float) if not hidden else [],
+            alpha=config.alpha,
+        )
         rec: dict[str, Any] = {
             "id": ind,
             "premier_semestre": r["period"].iloc[0] if len(r) else None,
             "dernier_semestre": r["period"].iloc[-1] if len(r) else None,
             "n_semestres": len(r),
-            "rapport_cotes_par_semestre": nan,
-            "ci_low": nan,
-            "ci_high": nan,
-            "p_value": nan,
-            "p_value_cochran_armitage": nan,
+            "rapport_cotes_par_semestre": res["trend_odds_ratio"],
+            "ci_low": res["trend_ci_low"],
+            "ci_high": res["trend_ci_high"],
+            "p_value": res["trend_p_value"],
+            "p_value_cochran_armitage": res["p_value_cochran_armitage"],
+            "conclusion": res["trend_conclusion"],
         }
-        hidden = [p for p in r["period"] if masked.get((ind, p), False)]
-        if len(r) < 3:
-            rec["conclusion"] = "non calculable : moins de trois semestres de données"
-        elif hidden:
-            rec["conclusion"] = "non calculable : effectif d'un semestre sous le secret statistique"
-        else:
-            counts = pd.DataFrame(
-                {
-                    "events": pd.to_numeric(r["numerator"]).to_numpy(float),
-                    "totals": pd.to_numeric(r["denominator"]).to_numpy(float),
-                    "index": [2 * (p.year - r["_p"].iloc[0].year) + p.half for p in r["_p"]],
-                }
-            )
-            res = stats.trend_test(counts, alpha=config.alpha)
-            ca = res.details.get("cochran_armitage", {})
-            rec.update(
-                rapport_cotes_par_semestre=res.estimate,
-                ci_low=res.ci_low,
-                ci_high=res.ci_high,
-                p_value=res.p_value,
-                p_value_cochran_armitage=ca.get("p_value", nan),
-            )
-            if math.isnan(res.p_value):
-                reason = res.warnings[0] if res.warnings else "estimation impossible"
-                rec["conclusion"] = f"non calculable : {reason}"
-            elif res.p_value < config.alpha:
-                rec["conclusion"] = (
-                    "hausse au-delà du hasard" if res.estimate > 1 else "baisse au-delà du hasard"
-                )
-            else:
-                rec["conclusion"] = "pas de tendance établie"
+        if hidden and len(r) >= 3:
+            rec["conclusion"] = NOT_COMPUTABLE_SECRET
         out.append(rec)
-    return pd.DataFrame(out)
+    table = pd.DataFrame(out)
+    # the five obligations are one family (Benjamini-Hochberg), as in change.indicator_changes
+    family = table.rename(
+        columns={
+            "p_value": "trend_p_value",
+            "rapport_cotes_par_semestre": "trend_odds_ratio",
+            "conclusion": "trend_conclusion",
+        }
+    ).assign(trend_p_value_adjusted=math.nan)
+    adjust_trend_family(family, family.index, config.alpha)
+    table["p_value_adjusted"] = family["trend_p_value_adjusted"].to_numpy()
+    table["conclusion"] = family["trend_conclusion"].to_numpy()
+    return table
 
 
 def trend_tests_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -901,6 +898,11 @@ def trend_tests_display(table: pd.DataFrame) -> pd.DataFrame:
                     else MISSING
                 ),
                 "p": fmt_p(rec["p_value"]) if ok else MISSING,
+                "p ajustée (5 obligations)": (
+                    fmt_p(rec["p_value_adjusted"])
+                    if ok and not pd.isna(rec.get("p_value_adjusted"))
+                    else MISSING
+                ),
                 "Conclusion": rec["conclusion"],
             }
         )

@@ -563,6 +563,25 @@ COLUMN_FR: dict[str, str] = {
     "note": "Note",
     "bailleur_siren": "SIREN du bailleur",
     "nom_bailleur": "Nom du bailleur",
+    # change and trend over the semesters (allocation_analysis.change)
+    "axis": "Axe",
+    "share_previous": "Part, semestre précédent",
+    "change_vs_previous": "Évolution sur un semestre",
+    "note_previous": "Évolution sur un semestre, note",
+    "share_year_before": "Part, un an plus tôt",
+    "change_vs_year_before": "Évolution sur un an",
+    "ci_low_year": "Évolution sur un an, IC bas",
+    "ci_high_year": "Évolution sur un an, IC haut",
+    "p_value_year": "p, évolution sur un an",
+    "note_year": "Évolution sur un an, note",
+    "trend_slope": "Pente de la tendance (log du rapport de cotes)",
+    "trend_odds_ratio": "Tendance : rapport de cotes par semestre",
+    "trend_ci_low": "Tendance, IC bas",
+    "trend_ci_high": "Tendance, IC haut",
+    "trend_p_value": "p, tendance",
+    "trend_p_value_adjusted": "p ajustée, tendance",
+    "trend_conclusion": "Tendance : conclusion",
+    "p_value_adjusted": "p ajustée",
 }
 """French headers of the published tables' columns (workbook, CSV for French office
 software)."""
@@ -588,6 +607,9 @@ SHEET_FR: dict[str, str] = {
     "delai_anormal_tests": "Délai anormal, tests",
     "tension": "Tension par commune",
     "acces_tension_egale": "Accès à tension égale",
+    "evolution_indicateurs": "Évolution des obligations",
+    "evolution_acces": "Évolution des taux d'accès",
+    "taux_acces_semestres": "Taux d'accès par semestre",
 }
 """Workbook sheet names (at most 31 characters) of the published tables."""
 
@@ -631,6 +653,14 @@ TABLE_DESCRIPTION_FR: dict[str, str] = {
     "logement), avec leur rapport, par commune et typologie.",
     "acces_tension_egale": "Écarts d'accès selon l'origine et la résidence en QPV à tension "
     "égale de la commune demandée en premier choix (régression logistique).",
+    "evolution_indicateurs": "Évolution de chaque obligation légale depuis le semestre précédent "
+    "et depuis le même semestre un an plus tôt (différence, IC de Newcombe, test du khi-deux) et "
+    "tendance sur les semestres des données, pour le territoire et par commune, bailleur et "
+    "réservataire.",
+    "evolution_acces": "Évolution du taux d'accès de chaque groupe (origine, résidence en QPV) "
+    "depuis le semestre précédent et un an plus tôt, et tendance sur les semestres des données.",
+    "taux_acces_semestres": "Demandes actives et demandes satisfaites de chaque groupe, semestre "
+    "par semestre (secret statistique appliqué).",
 }
 """What each published table holds (the workbook's « Lisez-moi » sheet)."""
 

@@ -37,6 +37,13 @@ are exact parameters of the placement model.
 of the legal CIA indicators, computed here from the generator's own variables
 (never from :mod:`allocation_analysis.indicators` or ``derive``).
 
+*Access counts.* ``truth.json`` → ``acces`` holds, per semester and per
+nationality and residence group, the demands active at some time in the
+semester (filed by its last day, not closed before its first) and those
+allocated in it, counted from the generator's own draws: the denominators and
+numerators of the access rates followed over time
+(:mod:`allocation_analysis.change`).
+
 Conventions that remove ambiguity: a demand is *active on day D* when
 ``date_depot <= D`` and it has no closing date or ``date_radiation > D``; no
 closing (allocation or other) happens on the first or last day of a semester,
@@ -52,7 +59,7 @@ import functools
 import json
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -1198,6 +1205,54 @@ def _indicator_counts(internal: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _access_counts(d: _Demands) -> pd.DataFrame:
+    """Demands active in each semester and those allocated in it, by group (one block).
+
+    Active in semester ``s``: filed by its last day and not closed before its
+    first day (``derive.access_frame``); allocated: the generator's own
+    allocation semester. Columns ``axe, groupe, sem, actives, acces``;
+    additive over blocks.
+    """
+    nat = NATIONALITES[d.h["nat"]].astype(str)
+    res = np.where(d.h["qpv_res"], "qpv", "hors_qpv")
+    rows = []
+    for s, (_, start, end) in enumerate(_semesters()):
+        active = (d.depot <= end) & ~(d.radiation < start)
+        got = active & (d.alloc_sem == s)
+        for axe, values in (("nationalite", nat), ("residence_qpv", res)):
+            for g in np.unique(values):
+                m = values == g
+                rows.append(
+                    {
+                        "axe": axe,
+                        "groupe": str(g),
+                        "sem": s,
+                        "actives": int((active & m).sum()),
+                        "acces": int((got & m).sum()),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _access_records(counts: Sequence[pd.DataFrame]) -> list[dict[str, Any]]:
+    """Records for ``truth.json`` → ``acces``: per semester, axis and group."""
+    if not counts:
+        return []
+    c = pd.concat(counts).groupby(["axe", "groupe", "sem"], sort=True)[["actives", "acces"]].sum()
+    sems = _semesters()
+    return [
+        {
+            "axe": axe,
+            "groupe": groupe,
+            "periode": sems[int(sem)][0],
+            "demandes_actives": int(r["actives"]),
+            "demandes_satisfaites": int(r["acces"]),
+        }
+        for (axe, groupe, sem), r in c.iterrows()
+        if r["actives"] > 0
+    ]
+
+
 def _indicator_records(counts: pd.DataFrame) -> list[dict[str, Any]]:
     """Records for ``truth.json``: per semester and per rolling 12 months.
 
@@ -1246,6 +1301,7 @@ def _truth(
     thresholds: Mapping[int, float],
     counts: Mapping[str, int],
     indicator_counts: pd.DataFrame,
+    access_counts: Sequence[pd.DataFrame] = (),
 ) -> dict[str, Any]:
     return {
         "territoire": terr.label,
@@ -1262,6 +1318,9 @@ def _truth(
             "placement_qpv.residence_qpv": "exact odds ratio of the placement logistic model",
             "placement_qpv.premier_quartile": "exact odds ratio of the placement logistic model",
             "indicateurs": "exact counts of the generated data",
+            "acces": "exact counts of the generated data: demands active in each semester "
+            "(filed by its last day, not closed before its first) and allocated in it, by "
+            "nationality and by residence in a QPV",
             "seuils_q1": "exact (legal rule applied to the generated demands)",
         },
         "approximate": {
@@ -1304,6 +1363,7 @@ def _truth(
         "seuils_q1": {str(y): v for y, v in sorted(thresholds.items())},
         "counts": dict(counts),
         "indicateurs": _indicator_records(indicator_counts),
+        "acces": _access_records(access_counts),
     }
 
 
@@ -1552,7 +1612,7 @@ def generate(
         eff = _process_effects(eff)
     terr = _territory(communes, qpv)
     thresholds, blocks = _blocks(seed=int(seed), sizes=sizes, terr=terr, eff=eff)
-    dem, att, log, internals, counts = [], [], [], [], []
+    dem, att, log, internals, counts, access = [], [], [], [], [], []
     props, stage_counts = [], []
     for d, stock, attributions, internal in blocks:
         if propositions:
@@ -1568,6 +1628,7 @@ def generate(
         log.append(stock.drop(columns=["_unit", "_typ", "_com"]))
         internals.append(internal)
         counts.append(_indicator_counts(internal))
+        access.append(_access_counts(d))
     demandes = pd.concat(dem, ignore_index=True)
     attributions = pd.concat(att, ignore_index=True)
     logements = pd.concat(log, ignore_index=True)
@@ -1587,6 +1648,7 @@ def generate(
         thresholds=thresholds,
         counts=n,
         indicator_counts=pd.concat(counts, ignore_index=True),
+        access_counts=access,
     )
     prop_frame = pd.concat(props, ignore_index=True) if propositions else None
     if prop_frame is not None:
@@ -1799,7 +1861,7 @@ def _stream_to_disk(
     n = {"demandes": 0, "attributions": 0, "logements": 0}
     if propositions:
         n["propositions"] = 0
-    counts, stage_counts = [], []
+    counts, stage_counts, access = [], [], []
     try:
         for b, (d, stock, attributions, internal) in enumerate(blocks):
             frames = {
@@ -1828,6 +1890,7 @@ def _stream_to_disk(
                 else:
                     _write_table(df, path, fmt, header=b == 0, mode="w" if b == 0 else "a")
             counts.append(_indicator_counts(internal))
+            access.append(_access_counts(d))
             logger.info("bloc %d/%d écrit", b + 1, sizes["blocks"])
     finally:
         for w in writers.values():
@@ -1843,6 +1906,7 @@ def _stream_to_disk(
         thresholds=thresholds,
         counts=n,
         indicator_counts=pd.concat(counts, ignore_index=True),
+        access_counts=access,
     )
     if propositions:
         truth["processus"] = _process_truth(eff, stage_counts, n["propositions"])

@@ -55,6 +55,7 @@ from allocation_analysis.text import MISSING, fmt_date, fmt_float, fmt_int, fmt_
 
 __all__ = [
     "DISTANCE_BANDS",
+    "access_change_sentence_fr",
     "methods_annex_fr",
     "FICTIONAL_TERRITORIES",
     "cover_fr",
@@ -93,19 +94,12 @@ def _distance_fr(share: float, target: float) -> str:
 def _change(
     cur: Mapping[str, Any], old: Mapping[str, Any] | None, *, alpha: float
 ) -> dict[str, Any]:
-    """Difference of shares between two periods, with interval and score test."""
-    from allocation_analysis.stats import compare_counts
+    """Difference of shares between two periods (:func:`allocation_analysis.change.share_change`)."""
+    from allocation_analysis.change import share_change
 
-    empty = {"change": math.nan, "change_ci_low": math.nan, "change_ci_high": math.nan}
-    empty["change_p_value"] = math.nan
-    if old is None:
-        return empty
-    vals = [cur["numerator"], cur["denominator"], old["numerator"], old["denominator"]]
-    if any(v is None or pd.isna(v) for v in vals) or min(vals[1], vals[3]) <= 0:
-        return empty
-    res = compare_counts(*(float(v) for v in vals), alpha=alpha)
+    res = share_change(cur, old, alpha=alpha)
     return {
-        "change": res["difference"],
+        "change": res["change"],
         "change_ci_low": res["ci_low"],
         "change_ci_high": res["ci_high"],
         "change_p_value": res["p_value"],
@@ -476,6 +470,31 @@ def findings_or_pending_fr(tests: pd.DataFrame | None, *, alpha: float) -> list[
             "carnet « 3. Écarts d'accès »."
         ]
     return findings_fr(tests, alpha=alpha)
+
+
+def access_change_sentence_fr(changes: pd.DataFrame | None, *, alpha: float) -> str:
+    """The access-rate changes beyond chance, for the synthesis page, or "".
+
+    Parameters
+    ----------
+    changes : DataFrame or None
+        The published ``tables/evolution_acces.csv``
+        (:func:`allocation_analysis.change.access_changes`), or None when
+        notebook 02 did not write it.
+    alpha : float
+        Threshold of the tests.
+
+    Returns
+    -------
+    str
+        :func:`allocation_analysis.change.access_sentence_fr`: empty when no
+        change nor trend of an access rate is beyond chance.
+    """
+    from allocation_analysis.change import access_sentence_fr
+
+    if changes is None or changes.empty:
+        return ""
+    return access_sentence_fr(changes.fillna({"note_previous": "", "note_year": ""}), alpha=alpha)
 
 
 def trend_sentence_fr(trends: pd.DataFrame | None) -> str:

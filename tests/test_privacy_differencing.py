@@ -394,6 +394,28 @@ def test_indicator_tables_protected_apart_can_leak():
     assert _attack_indicators(pairs) != []
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_notebook_02_tables_with_the_series_per_commune_give_no_masked_count_back(seed):
+    """The semester's indicators, the territory trend and the semester series
+    per commune, landlord and reservataire (source of the changes and trends)
+    protected as one publication: nothing comes back; each protected alone,
+    the previous semester of the series gives cells back."""
+    from allocation_analysis import change
+    from allocation_analysis.config import AnalysisConfig
+
+    leases = _leases(seed, 160)
+    cfg = AnalysisConfig(period="2025-S2")
+    tables = [
+        compute_indicators(leases, period="2025-S2", config=cfg),
+        trend_table(leases, config=cfg),
+        change.scope_indicator_series(leases, config=cfg),
+    ]
+    together = change.protect_publication(*tables, threshold=T)
+    assert _attack_indicators(list(zip(tables, together, strict=True))) == []
+    apart = [protect_indicators(t, threshold=T) for t in tables]
+    assert _attack_indicators(list(zip(tables, apart, strict=True))) != []
+
+
 def test_withheld_p_values_do_not_shape_the_published_adjusted_ones():
     """A Benjamini-Hochberg adjusted value m p_(j) / j can be a withheld p-value,
     scaled: withheld comparisons are left out of their family."""
@@ -493,3 +515,25 @@ def test_a_cox_model_on_a_small_crossed_group_is_withheld_without_a_sibling_test
     (entry,) = analysis.test_entries(analysis.results_frame([record], secret_threshold=T))
     assert entry["suppressed"] is True and entry["estimate"] is None
     assert entry["note"] == WITHHELD_NOTE_FR
+
+
+def test_series_left_out_rather_than_a_territory_count_masked():
+    """The publication of notebook 02 never masks a territory count that the
+    indicators and trend tables publish together, and gives nothing back."""
+    from allocation_analysis import change
+    from allocation_analysis.config import AnalysisConfig
+
+    leases = _leases(3, 160)
+    cfg = AnalysisConfig(period="2025-S2")
+    out = change.publish_indicator_tables(leases, config=cfg)
+    base = change.protect_publication(out["indicators"], out["trend"], threshold=T)
+
+    def hidden(frame):
+        t = frame[frame["scope"] == "territory"]
+        return set(map(tuple, t[t["numerator"].isna()][["id", "window", "period"]].to_numpy()))
+
+    assert hidden(out["trend_published"]) == hidden(base[1])
+    assert hidden(out["indicators_published"]) == hidden(base[0])
+    tables = [out["indicators"], out["trend"], out["series"]]
+    published = [out["indicators_published"], out["trend_published"], out["series_published"]]
+    assert _attack_indicators(list(zip(tables, published, strict=True))) == []

@@ -291,10 +291,16 @@ def test_results_json_and_tables_carry_the_trend_of_every_obligation(planted_run
     from allocation_analysis import indicators
 
     results = json.loads((planted_run.final / "results.json").read_text("utf-8"))
-    assert [t["id"] for t in results["trend"]] == list(indicators.INDICATOR_IDS)
+    territory = [t for t in results["trend"] if t["scope"] == "territory"]
+    assert [t["id"] for t in territory] == list(indicators.INDICATOR_IDS)
+    fields = {"id", "scope", "change_vs_previous", "ci_low", "ci_high", "p_value"}
+    fields |= {"change_vs_year_before", "p_value_year", "trend_slope", "trend_p_value"}
     for t in results["trend"]:
+        assert fields <= set(t)
         assert t["conclusion"]
-        assert (t["p_value"] is None) == t["conclusion"].startswith("non calculable")
+        assert (t["trend_p_value"] is None) == t["conclusion"].startswith("non calculable")
+    groups = {t["id"] for t in results["trend"] if t["scope"] in ("origin", "residence")}
+    assert groups == {"acces_francaise", "acces_ue", "acces_hors_ue", "acces_hors_qpv", "acces_qpv"}
     assert (planted_run.final / "tables" / "tendance_tests.csv").is_file()
     assert "Tendance sur les semestres des données" in (
         planted_run.final / "report.html"
