@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -878,7 +879,7 @@ def _assemble(
         title=f"Analyse des attributions — {config.territory} — {p.label_fr}",
     )
     inputs_info = {}
-    for key in ("demandes", "attributions", "logements", "seuils", "communes", "qpv", "column_map"):
+    for key in (field.name for field in fields(InputPaths)):
         f = getattr(paths, key)
         if f is not None and Path(f).exists():
             inputs_info[key] = {
@@ -950,11 +951,7 @@ def demo_command(*, output: str = "outputs", seed: int = 1, scale: str = "demo")
     synth.write_dataset(ds, data_dir)
     cfg = dict(ds.config)
     options = {
-        k: (
-            str(data_dir / v)
-            if k in {"demandes", "attributions", "logements", "seuils", "communes", "qpv"}
-            else v
-        )
+        k: (str(data_dir / v) if k in {field.name for field in fields(InputPaths)} and v else v)
         for k, v in cfg.items()
     }
     options["output"] = str(out)
