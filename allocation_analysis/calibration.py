@@ -140,10 +140,13 @@ def _cast(values: pd.Series, dtype: str) -> pd.Series:
 
 
 def _table(raw: pd.DataFrame, table: str, key: bytes) -> pd.DataFrame:
+    from allocation_analysis.io.load import _with_cotation
     from allocation_analysis.io.schemas import TABLES, empty_column
     from allocation_analysis.privacy import pseudonymise
 
     spec = TABLES[table]
+    if table == "demandes":  # the cotation columns, as the loader keeps them
+        raw, spec = _with_cotation(raw, spec, table)
     raw = raw.reset_index(drop=True)
     cols: dict[str, pd.Series] = {}
     for c in spec.columns:
@@ -172,9 +175,11 @@ def loaded_inputs(ds: Any, *, key: bytes = _CALIBRATION_KEY) -> Any:
     Returns
     -------
     allocation_analysis.io.Inputs
-        ``demandes``, ``attributions``, ``logements``, ``seuils`` with the
-        columns and dtypes of ``docs/data-model.md`` §1 (``source_row`` = row
-        index + 2, as for a Parquet file); no geography (the synthetic tables
+        ``demandes`` (with its cotation columns when the data set has them),
+        ``attributions``, ``logements``, ``seuils`` and ``propositions`` (when
+        generated with ``propositions=True``) with the columns and dtypes of
+        ``docs/data-model.md`` §1 (``source_row`` = row index + 2, as for a
+        Parquet file); no geography (the synthetic tables
         carry their QPV codes) and no rejects (generated data are
         contract-valid).
 
@@ -194,6 +199,9 @@ def loaded_inputs(ds: Any, *, key: bytes = _CALIBRATION_KEY) -> Any:
         logements=_table(ds.logements, "logements", key),
         seuils=seuils,
         siren_epci=str(epcis[0]) if len(epcis) == 1 else None,
+        propositions=None
+        if getattr(ds, "propositions", None) is None
+        else _table(ds.propositions, "propositions", key),
     )
 
 
