@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -497,6 +497,7 @@ def process_tests(
     *,
     config: AnalysisConfig,
     candidate_controls: tuple[str, ...] = CANDIDATE_CONTROLS,
+    outcomes: Collection[str] | None = None,
 ) -> tuple[list[TestRecord], pd.DataFrame]:
     """The adjusted comparison of each stage and the cotation audit, per comparison.
 
@@ -510,6 +511,10 @@ def process_tests(
         ``alpha`` and ``seed``.
     candidate_controls : tuple of str
         Household controls of the models among candidates (those present).
+    outcomes : collection of str, optional
+        Only the tests of these outcomes (``designation``, ``cal_favourable``,
+        ``refusal``, ``cal_first_equal_score``…); all by default (the
+        calibration runs a few of them on many draws).
 
     Returns
     -------
@@ -658,6 +663,8 @@ def process_tests(
                     ),
                 ]
             for outcome, method, call in calls:
+                if outcomes is not None and outcome not in outcomes:
+                    continue
                 test_id = f"{outcome}_{g.key}_{method}"
                 try:
                     res = call()
