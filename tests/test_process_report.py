@@ -167,4 +167,21 @@ def test_funnel_figure_draws_published_rates_and_hatches_withheld_ones():
     assert len(hatched) == 1 and hatched[0].get_hatch() == "///"
     assert "n.d." in [t.get_text() for t in ax.texts]
     labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert labels[0].replace("\n", " ") == "désignation par la CAL"
+    assert labels[0].replace("\n", " ") == "désignation par le réservataire"
+
+
+def test_process_tests_table_names_every_method_in_french_and_designation_by_reservataire():
+    from allocation_analysis import narrative
+    from tests.test_process import _frames
+
+    d = random_process(seed=4)
+    c, f = _frames(d)
+    cfg = AnalysisConfig(period=Period.parse(PERIOD))
+    recs, _ = process.process_tests(f, c, config=cfg, outcomes={"score", "designation"})
+    shown = narrative.tests_table_fr(process.tests_table(recs, config=cfg), alpha=cfg.alpha)
+    methods = set(shown["Méthode"])
+    assert methods == {"différence de moyennes", "régression logistique ajustée"}
+    questions = set(shown["Question"])
+    # the reservataire designates the candidates; the commission decides on them
+    assert "Désignation des candidats par le réservataire" in questions
+    assert not any("CAL" in q for q in questions if q.startswith("Désignation"))
