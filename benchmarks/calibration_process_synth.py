@@ -33,50 +33,16 @@ import json
 import math
 from concurrent.futures import ProcessPoolExecutor
 
-OUTCOMES = ("designation", "cal_favourable", "refusal", "cal_first_equal_score")
-_EFFECT_OF = {"designation": "designation", "cal_favourable": "decision_cal", "refusal": "refus"}
-
-
-def planted(effects: dict, outcome: str, group: str) -> float:
-    """The planted value of a test's group odds ratio (see the module docstring)."""
-    if outcome not in _EFFECT_OF:
-        return 1.0
-    block = effects["processus"][_EFFECT_OF[outcome]]
-    return float(block["residence_qpv"] if group == "qpv" else block["nationalite"][group])
-
 
 def one(scale: str, seed: int, effects: str) -> list[dict]:
-    """The four tests of one draw: id, group, estimate, interval, p-value."""
+    """The four tests of one draw (:func:`allocation_analysis.calibration.process_stage_records`)."""
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from allocation_analysis import calibration, process, session, synth
-    from allocation_analysis.config import AnalysisConfig, Period
+    from allocation_analysis import calibration, synth
 
     ds = synth.generate(scale=scale, seed=seed, effects=effects, propositions=True)
-    inputs = calibration.loaded_inputs(ds)
-    cfg = AnalysisConfig(period=Period.parse(synth.DEMO_PERIOD), siren_epci=inputs.siren_epci)
-    frames = session.prepare(inputs, cfg)
-    cands = process.candidacies(
-        frames["propositions"], frames["access"], frames["allocations"], cfg.period
-    )
-    frame = process.process_frame(frames["access"], cands, frames["propositions"])
-    records, _ = process.process_tests(frame, cands, config=cfg, outcomes=set(OUTCOMES))
-    eff = ds.truth["effects"]
-    return [
-        {
-            "seed": seed,
-            "id": r.id,
-            "outcome": r.outcome,
-            "group": r.compared,
-            "planted": planted(eff, r.outcome, r.compared),
-            "estimate": r.result.estimate,
-            "ci_low": r.result.ci_low,
-            "ci_high": r.result.ci_high,
-            "p_value": r.result.p_value,
-        }
-        for r in records
-    ]
+    return [{"seed": seed, **r} for r in calibration.process_stage_records(ds)]
 
 
 def summarise(rows: list[dict]) -> list[dict]:
