@@ -32,10 +32,12 @@ def main(scale: str = "mel") -> dict[str, float]:
         t0 = time.perf_counter()
         ds = generate(scale=scale, seed=1, propositions=True)
         data = write_dataset(ds, Path(tmp) / "donnees")
-        n_vac = ds.propositions["id_offre"].nunique()
+        n_com = ds.propositions["id_offre"].nunique()
+        n_let = int((ds.propositions["reponse_demandeur"] == "acceptation").sum())
         print(
-            f"{scale}: {len(ds.propositions)} propositions, {n_vac} vacances "
-            f"({len(ds.propositions) / n_vac:.2f} candidats par vacance), "
+            f"{scale}: {len(ds.propositions)} propositions, {n_com} commissions "
+            f"({len(ds.propositions) / n_com:.2f} candidats par commission), {n_let} baux "
+            f"attribués en commission ({len(ds.propositions) / n_let:.2f} candidats par bail), "
             f"généré en {time.perf_counter() - t0:.1f} s",
             flush=True,
         )
