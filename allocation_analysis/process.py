@@ -839,11 +839,15 @@ def tests_display_fr(tests: pd.DataFrame, *, alpha: float) -> pd.DataFrame:
     """The stage tests as the working group reads them, without the constant columns.
 
     :func:`allocation_analysis.narrative.tests_table_fr` without
-    :data:`STAGE_TABLE_CONSTANT_FR`, so that the table fits the printed page.
+    :data:`STAGE_TABLE_CONSTANT_FR` and with the compared group's short name
+    (« hors UE », « en QPV »), so that the table fits the printed page.
     """
+    from allocation_analysis.labels import label
     from allocation_analysis.narrative import tests_table_fr
 
     shown = tests_table_fr(tests, alpha=alpha)
+    # the reference is said in the note: the compared group by its short name
+    shown["Groupe comparé"] = [label(str(g), "group_short") for g in tests["group"]]
     return shown.drop(columns=[c for c in STAGE_TABLE_CONSTANT_FR if c in shown.columns])
 
 

@@ -213,6 +213,7 @@ def test_stage_tests_display_leaves_out_the_columns_constant_in_the_chapter():
     assert list(shown.columns)[:2] == ["Question", "Groupe comparé"]
     for col in ("Famille", "Référence", "Test", "IC ajusté pour tests multiples"):
         assert col not in shown.columns
+    assert set(shown["Groupe comparé"]) == {"UE", "hors UE", "en QPV"}
 
 
 def test_equal_score_designation_sentence_names_the_reservataire():
