@@ -1450,6 +1450,16 @@ def _with_process(
     return demandes, leases, internal_after, props, counts
 
 
+def _add_process_truth(
+    truth: dict, eff: Mapping[str, Any], counts: list[pd.DataFrame], n_props: int
+) -> None:
+    """Add the ``processus`` entry; the access and placement odds ratios stop being exact."""
+    truth["processus"] = _process_truth(eff, counts, n_props)
+    for key in [k for k in truth["exact"] if k.startswith(("access.", "placement_qpv."))]:
+        del truth["exact"][key]
+    truth["exact"]["processus"] = "see processus.exact and processus.estimands"
+
+
 def _process_truth(eff: Mapping[str, Any], counts: list[pd.DataFrame], n_props: int) -> dict:
     from allocation_analysis import synth_process
 
@@ -1620,7 +1630,7 @@ def generate(
     prop_frame = pd.concat(props, ignore_index=True) if propositions else None
     if prop_frame is not None:
         truth["counts"]["propositions"] = len(prop_frame)
-        truth["processus"] = _process_truth(eff, stage_counts, len(prop_frame))
+        _add_process_truth(truth, eff, stage_counts, len(prop_frame))
     return SynthDataset(
         demandes=demandes,
         attributions=attributions,
@@ -1875,7 +1885,7 @@ def _stream_to_disk(
         indicator_counts=pd.concat(counts, ignore_index=True),
     )
     if propositions:
-        truth["processus"] = _process_truth(eff, stage_counts, n["propositions"])
+        _add_process_truth(truth, eff, stage_counts, n["propositions"])
     _write_common(
         output,
         com=com,

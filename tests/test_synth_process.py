@@ -267,3 +267,12 @@ def test_planted_refusal_odds_ratio_of_qpv_dwellings_shows_among_offers() -> Non
         return float(share[True] - share[False])
 
     assert refusal_gap(planted) > refusal_gap(neutral) + 0.03
+
+
+def test_truth_with_propositions_does_not_call_the_access_odds_ratios_exact() -> None:
+    truth = generate(scale="tiny", seed=3, propositions=True).truth
+    assert not any(k.startswith(("access.", "placement_qpv.")) for k in truth["exact"])
+    assert "processus" in truth["exact"]
+    assert "access_placement" in truth["processus"]["estimands"]
+    without = generate(scale="tiny", seed=3).truth
+    assert "access.nationalite" in without["exact"]
