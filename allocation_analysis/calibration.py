@@ -72,6 +72,8 @@ from allocation_analysis.stats.rates import wilson_interval
 
 __all__ = [
     "COVERAGE_TRUTH",
+    "PROCESS_OUTCOMES",
+    "process_stage_records",
     "NULLS",
     "TEST_IDS",
     "Population",
@@ -124,10 +126,13 @@ def _cast(values: pd.Series, dtype: str) -> pd.Series:
 
 
 def _table(raw: pd.DataFrame, table: str, key: bytes) -> pd.DataFrame:
+    from allocation_analysis.io.load import _with_cotation
     from allocation_analysis.io.schemas import TABLES, empty_column
     from allocation_analysis.privacy import pseudonymise
 
     spec = TABLES[table]
+    if table == "demandes":  # the cotation columns, as the loader keeps them
+        raw, spec = _with_cotation(raw, spec, table)
     raw = raw.reset_index(drop=True)
     cols: dict[str, pd.Series] = {}
     for c in spec.columns:
@@ -156,9 +161,11 @@ def loaded_inputs(ds: Any, *, key: bytes = _CALIBRATION_KEY) -> Any:
     Returns
     -------
     allocation_analysis.io.Inputs
-        ``demandes``, ``attributions``, ``logements``, ``seuils`` with the
-        columns and dtypes of ``docs/data-model.md`` §1 (``source_row`` = row
-        index + 2, as for a Parquet file); no geography (the synthetic tables
+        ``demandes`` (with its cotation columns when the data set has them),
+        ``attributions``, ``logements``, ``seuils`` and ``propositions`` (when
+        generated with ``propositions=True``) with the columns and dtypes of
+        ``docs/data-model.md`` §1 (``source_row`` = row index + 2, as for a
+        Parquet file); no geography (the synthetic tables
         carry their QPV codes) and no rejects (generated data are
         contract-valid).
 
@@ -178,6 +185,9 @@ def loaded_inputs(ds: Any, *, key: bytes = _CALIBRATION_KEY) -> Any:
         logements=_table(ds.logements, "logements", key),
         seuils=seuils,
         siren_epci=str(epcis[0]) if len(epcis) == 1 else None,
+        propositions=None
+        if getattr(ds, "propositions", None) is None
+        else _table(ds.propositions, "propositions", key),
     )
 
 
@@ -710,3 +720,80 @@ def rejection_rates(
     records = records.reset_index(drop=True)
     table = summarise(records, alpha=alpha)
     return (table, records) if return_records else table
+
+
+# --------------------------------------------------------------------------- process stages
+PROCESS_OUTCOMES: tuple[str, ...] = (
+    "designation",
+    "cal_favourable",
+    "refusal",
+    "cal_first_equal_score",
+)
+"""Per-stage tests of the process chapter studied on the generator's process."""
+
+_PROCESS_EFFECT = {
+    "designation": "designation",
+    "cal_favourable": "decision_cal",
+    "refusal": "refus",
+}
+
+
+def process_stage_records(ds: Any, *, period: str | Period | None = None) -> list[dict[str, Any]]:
+    """The report's per-stage tests of one synthetic data set with propositions.
+
+    Parameters
+    ----------
+    ds : SynthDataset
+        From :func:`allocation_analysis.synth.generate` with ``propositions=True``.
+    period : str or Period, optional
+        Semester analysed; default the generator's demonstration semester.
+
+    Returns
+    -------
+    list of dict
+        Per test of :data:`PROCESS_OUTCOMES` and compared group: ``id``,
+        ``outcome``, ``group``, ``planted`` (the group's odds ratio in the
+        ``processus`` effects: ``designation``, ``decision_cal``, ``refus``;
+        1 for the ranked-first test, whose ranking follows the grid equally
+        for every group), ``estimate``, ``ci_low``, ``ci_high``, ``p_value``.
+
+    Notes
+    -----
+    The planted odds ratios are conditional on both nationality and residence
+    (``allocation_analysis.synth_process``); a comparison by one of them does
+    not adjust for the other, so its estimand is the planted value only when
+    the other characteristic has no effect at that stage (docs/calibration.md).
+    """
+    from allocation_analysis import process, session, synth
+
+    per = Period.parse(period if period is not None else synth.DEMO_PERIOD)
+    inputs = loaded_inputs(ds)
+    config = AnalysisConfig(period=per, siren_epci=inputs.siren_epci)
+    frames = session.prepare(inputs, config)
+    cands = process.candidacies(
+        frames["propositions"], frames["access"], frames["allocations"], per
+    )
+    frame = process.process_frame(frames["access"], cands, frames["propositions"])
+    records, _ = process.process_tests(frame, cands, config=config, outcomes=PROCESS_OUTCOMES)
+    eff = ds.truth["effects"]["processus"]
+    out = []
+    for r in records:
+        planted = 1.0
+        if r.outcome in _PROCESS_EFFECT:
+            block = eff[_PROCESS_EFFECT[r.outcome]]
+            planted = float(
+                block["residence_qpv"] if r.compared == "qpv" else block["nationalite"][r.compared]
+            )
+        out.append(
+            {
+                "id": r.id,
+                "outcome": r.outcome,
+                "group": r.compared,
+                "planted": planted,
+                "estimate": _f(r.result.estimate),
+                "ci_low": _f(r.result.ci_low),
+                "ci_high": _f(r.result.ci_high),
+                "p_value": _f(r.result.p_value),
+            }
+        )
+    return out

@@ -199,7 +199,7 @@ OUTCOME_FR: dict[str, str] = {
     "access": "Accès (attribution dans le semestre)",
     "waiting_time": "Délai d'attente",
     "placement": "Attribution d'un logement en QPV",
-    "designation": "Désignation comme candidat (par le réservataire)",
+    "designation": "Désignation des candidats par le réservataire",
     "cal_favourable": "Avis favorable de la CAL",
     "offered": "Proposition d'un logement",
     "refusal": "Refus de la proposition",
@@ -267,7 +267,7 @@ FAMILY_FR: dict[str, str] = {
 """Multiple-testing families of the disparity tests."""
 
 STAGE_FR: dict[str, str] = {
-    "designated": "désignation comme candidat",
+    "designated": "désignation par le réservataire",
     "favourable": "avis favorable de la CAL",
     "offered": "proposition d'un logement",
     "accepted": "proposition acceptée",

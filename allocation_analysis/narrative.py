@@ -99,6 +99,10 @@ def _adjusted_ci(rec: Mapping[str, Any], name: str) -> str | None:
 
 
 def _method_key(test_id: str) -> str:
+    """The method at the end of a test id (``score_origin_mean_difference`` → ``mean_difference``)."""
+    for key in sorted(METHOD_FR, key=len, reverse=True):
+        if test_id.endswith(f"_{key}"):
+            return key
     return test_id.rsplit("_", 1)[-1]
 
 

@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -917,16 +918,7 @@ def _assemble(
     )
     pdf = print_to_pdf(tmp / "report.html", tmp / "report.pdf")
     inputs_info = {}
-    for key in (
-        "demandes",
-        "attributions",
-        "logements",
-        "seuils",
-        "communes",
-        "qpv",
-        "column_map",
-        "bailleurs",
-    ):
+    for key in (field.name for field in fields(InputPaths)):
         f = getattr(paths, key)
         if f is not None and Path(f).exists():
             inputs_info[key] = {
@@ -1007,12 +999,7 @@ def demo_command(*, output: str = "outputs", seed: int = 1, scale: str = "demo")
     synth.write_dataset(ds, data_dir)
     cfg = dict(ds.config)
     options = {
-        k: (
-            str(data_dir / v)
-            if k
-            in {"demandes", "attributions", "logements", "seuils", "communes", "qpv", "bailleurs"}
-            else v
-        )
+        k: (str(data_dir / v) if k in {field.name for field in fields(InputPaths)} and v else v)
         for k, v in cfg.items()
     }
     options["output"] = str(out)

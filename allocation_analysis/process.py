@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -497,6 +497,7 @@ def process_tests(
     *,
     config: AnalysisConfig,
     candidate_controls: tuple[str, ...] = CANDIDATE_CONTROLS,
+    outcomes: Collection[str] | None = None,
 ) -> tuple[list[TestRecord], pd.DataFrame]:
     """The adjusted comparison of each stage and the cotation audit, per comparison.
 
@@ -510,6 +511,10 @@ def process_tests(
         ``alpha`` and ``seed``.
     candidate_controls : tuple of str
         Household controls of the models among candidates (those present).
+    outcomes : collection of str, optional
+        Only the tests of these outcomes (``designation``, ``cal_favourable``,
+        ``refusal``, ``cal_first_equal_score``…); all by default (the
+        calibration runs a few of them on many draws).
 
     Returns
     -------
@@ -658,6 +663,8 @@ def process_tests(
                     ),
                 ]
             for outcome, method, call in calls:
+                if outcomes is not None and outcome not in outcomes:
+                    continue
                 test_id = f"{outcome}_{g.key}_{method}"
                 try:
                     res = call()
@@ -822,6 +829,64 @@ def contributions_display_fr(contrib: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+STAGE_TABLE_CONSTANT_FR = ("Famille", "Référence", "IC ajusté pour tests multiples", "Test")
+"""Columns of the results table that say the same thing on every row of the process
+chapter (robustness checks, two-sided, the reference named by the group): left
+out of its display and said once in its note."""
+
+
+def tests_display_fr(tests: pd.DataFrame, *, alpha: float) -> pd.DataFrame:
+    """The stage tests as the working group reads them, without the constant columns.
+
+    :func:`allocation_analysis.narrative.tests_table_fr` without
+    :data:`STAGE_TABLE_CONSTANT_FR` and with the compared group's short name
+    (« hors UE », « en QPV »), so that the table fits the printed page.
+    """
+    from allocation_analysis.labels import label
+    from allocation_analysis.narrative import tests_table_fr
+
+    shown = tests_table_fr(tests, alpha=alpha)
+    # the reference is said in the note: the compared group by its short name
+    shown["Groupe comparé"] = [label(str(g), "group_short") for g in tests["group"]]
+    return shown.drop(columns=[c for c in STAGE_TABLE_CONSTANT_FR if c in shown.columns])
+
+
+def stage_sentences_fr(tests: pd.DataFrame, *, alpha: float) -> list[str]:
+    """The sentences of the stage tests that find a gap, then one for all the others.
+
+    The working group reads one sentence per significant comparison
+    (:func:`allocation_analysis.narrative.test_sentence_fr`) and a last one
+    counting the comparisons without an established gap (not significant
+    after correction, not computable or withheld), instead of one sentence
+    per row of the table.
+    """
+    from allocation_analysis.narrative import test_sentence_fr
+    from allocation_analysis.text import fmt_int
+
+    records = tests.to_dict(orient="records")
+    sig = [
+        r
+        for r in records
+        if not r.get("suppressed")
+        and pd.notna(r.get("p_adjusted"))
+        and float(r["p_adjusted"]) < alpha
+    ]
+    out = [test_sentence_fr(r, alpha=alpha) for r in sig]
+    rest = len(records) - len(sig)
+    if rest:
+        n = fmt_int(rest)
+        out.append(
+            f"Les {n} autres comparaisons du tableau ne montrent pas d'écart établi au-delà "
+            "du hasard (non significatives après correction pour tests multiples, non "
+            "calculables ou non diffusées)."
+            if rest > 1
+            else "L'autre comparaison du tableau ne montre pas d'écart établi au-delà du "
+            "hasard (non significative après correction pour tests multiples, non calculable "
+            "ou non diffusée)."
+        )
+    return out
+
+
 def equal_score_sentences_fr(tests: pd.DataFrame, *, alpha: float) -> list[str]:
     """Plain-language reading of the tests at equal score (no claim of intent).
 
@@ -832,7 +897,7 @@ def equal_score_sentences_fr(tests: pd.DataFrame, *, alpha: float) -> list[str]:
     from allocation_analysis.text import fmt_float
 
     what = {
-        "designation_equal_score": "d'être désignés en commission",
+        "designation_equal_score": "d'être désignés par un réservataire",
         "access_equal_score": "d'obtenir un logement dans le semestre",
         "cal_first_equal_score": "d'être classés en premier par la commission",
     }

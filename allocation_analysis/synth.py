@@ -60,7 +60,7 @@ import json
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -980,8 +980,14 @@ def _stage_b(
     thresholds: Mapping[int, float],
     terr: Territory,
     eff: Mapping[str, Any],
+    slots: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Allocation rows (contract) and the internal frame used for the truth."""
+    """Allocation rows (contract) and the internal frame used for the truth.
+
+    ``slots`` (the allocation process) fixes, for each lease in the order of
+    the rows, its dwelling (row of ``stock``), QPV status and reservataire
+    (index in :data:`RESERVATAIRES`) instead of drawing them for the lessee.
+    """
     rng = np.random.default_rng(np.random.SeedSequence([seed, d.block, 3]))
     h = d.h
     idx = np.flatnonzero(d.alloc_sem >= 0)
@@ -1064,9 +1070,12 @@ def _stage_b(
         hi = np.where(use_f, hi_f, hi_b)
         pick = lo + np.floor(np.where(use_f, u1[sel], u2[sel]) * (hi - lo)).astype(np.int64)
         dwelling[sel] = order[pick]
+    if slots is not None:
+        dwelling, in_qpv, res = slots["dwelling"], slots["in_qpv"], slots["reservataire"]
     stock_cols = stock[["rpls_id", "commune", "qpv", "bailleur_siren", "typologie", "loyer"]].iloc[
         dwelling
     ]
+
     nums = _num_unique(d, idx)
     prio_col = pd.array(prio_alloc, dtype="boolean")
     dalo_col = pd.array(dalo_alloc, dtype="boolean")
@@ -1469,17 +1478,25 @@ def _with_process(
     seed: int,
     d: _Demands,
     terr: Territory,
+    stock: pd.DataFrame,
+    thresholds: Mapping[int, float],
     attributions: pd.DataFrame,
     internal: pd.DataFrame,
     eff: Mapping[str, Any],
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Demands with their cotation, the block's propositions and its stage counts."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The block after the allocation process.
+
+    The access model's leases are the vacancies; the process
+    (:func:`allocation_analysis.synth_process.process_block`) decides who signs
+    each recorded one. Returns the demands with their cotation, the leases and
+    their internal frame (each on the vacancy's dwelling, reservataire and
+    date), the propositions and the stage counts.
+    """
     from allocation_analysis import synth_process
 
-    demandes = _demandes_frame(d, terr)
     cot = synth_process.cotation_frame(d.h, d.depot, d.radiation, SITUATIONS)
-    demandes = pd.concat([demandes, cot], axis=1)
-    props, counts = synth_process.process_block(
+    nums = _num_unique(d, np.arange(len(d.depot)))
+    props, counts, final = synth_process.process_block(
         seed=seed,
         block=d.block,
         h=d.h,
@@ -1487,13 +1504,42 @@ def _with_process(
         radiation=d.radiation,
         alloc_sem=d.alloc_sem,
         score=cot["score_cotation"].to_numpy(),
-        nums=demandes["num_unique"].to_numpy(),
+        nums=nums,
         attributions=attributions,
         in_qpv=internal["in_qpv"].to_numpy(bool),
         semesters=_semesters(),
         eff=eff["processus"],
     )
-    return demandes, props, counts
+    motif = d.motif.copy()
+    motif[final["moved"]] = ""
+    lessee = final["lessee"]
+    motif[lessee[lessee >= 0]] = "attribution"
+    after = replace(d, radiation=final["radiation"], motif=motif, alloc_sem=final["alloc_sem"])
+    # each lease keeps its vacancy's dwelling, QPV status and reservataire
+    slot = np.full(len(d.depot), -1, dtype=np.int64)
+    slot[lessee[lessee >= 0]] = np.flatnonzero(lessee >= 0)
+    idx = np.flatnonzero(after.alloc_sem >= 0)
+    idx = idx[np.lexsort((idx, after.radiation[idx]))]
+    j = slot[idx]
+    res_code = {r: k for k, r in enumerate(RESERVATAIRES)}
+    slots = {
+        "dwelling": pd.Index(stock["rpls_id"]).get_indexer(attributions["rpls_id"])[j],
+        "in_qpv": internal["in_qpv"].to_numpy(bool)[j],
+        "reservataire": np.array([res_code[r] for r in attributions["reservataire"]])[j],
+    }
+    leases, internal_after = _stage_b(seed, after, stock, thresholds, terr, eff, slots=slots)
+    demandes = pd.concat([_demandes_frame(after, terr), cot], axis=1)
+    return demandes, leases, internal_after, props, counts
+
+
+def _add_process_truth(
+    truth: dict, eff: Mapping[str, Any], counts: list[pd.DataFrame], n_props: int
+) -> None:
+    """Add the ``processus`` entry; the access and placement odds ratios stop being exact."""
+    truth["processus"] = _process_truth(eff, counts, n_props)
+    for key in [k for k in truth["exact"] if k.startswith(("access.", "placement_qpv."))]:
+        del truth["exact"][key]
+    truth["exact"]["processus"] = "see processus.exact and processus.estimands"
 
 
 def _process_truth(eff: Mapping[str, Any], counts: list[pd.DataFrame], n_props: int) -> dict:
@@ -1515,8 +1561,23 @@ def _process_truth(eff: Mapping[str, Any], counts: list[pd.DataFrame], n_props: 
             "baux_sans_proposition": "leases of the semester whose vacancy has no recorded "
             "proposition, by the lessee's group",
         },
-        "exact": "counts; the odds ratios are parameters of the draws of the candidates "
-        "other than the lessee (see allocation_analysis.synth_process)",
+        "exact": "counts, and the odds ratios of estimands (see allocation_analysis.synth_process)",
+        "estimands": {
+            "decision_cal": "odds ratios of a favourable decision among the candidates of one "
+            "commission: conditional logit stratified by id_offre",
+            "refus": "odds ratios of refusing an offered dwelling (refus or sans_reponse), by "
+            "group and for a dwelling in a QPV (logement_qpv); group x QPV dwelling "
+            "interaction 1: logit among the offers",
+            "rang": "ranked first among the favourable candidates of one commission: "
+            "conditional logit, log(score_designation) / 10 per point of score_cotation, "
+            "group odds ratio 1",
+            "designation": "ratio of the weights of one draw among the demands of the "
+            "typology active on the commission date, at equal score (a rate ratio); the "
+            "semester logit of designation recovers it only approximately",
+            "access_placement": "the access and placement odds ratios of the effects are not "
+            "exact parameters of a data set with propositions (the process decides who "
+            "is housed)",
+        },
     }
 
 
@@ -1616,8 +1677,8 @@ def generate(
     props, stage_counts = [], []
     for d, stock, attributions, internal in blocks:
         if propositions:
-            dem_b, props_b, counts_b = _with_process(
-                int(seed), d, terr, attributions, internal, eff
+            dem_b, attributions, internal, props_b, counts_b = _with_process(
+                int(seed), d, terr, stock, thresholds, attributions, internal, eff
             )
             dem.append(dem_b)
             props.append(props_b)
@@ -1653,7 +1714,7 @@ def generate(
     prop_frame = pd.concat(props, ignore_index=True) if propositions else None
     if prop_frame is not None:
         truth["counts"]["propositions"] = len(prop_frame)
-        truth["processus"] = _process_truth(eff, stage_counts, len(prop_frame))
+        _add_process_truth(truth, eff, stage_counts, len(prop_frame))
     return SynthDataset(
         demandes=demandes,
         attributions=attributions,
@@ -1870,9 +1931,13 @@ def _stream_to_disk(
                 "logements": stock.drop(columns=["_unit", "_typ", "_com"]),
             }
             if propositions:
-                frames["demandes"], frames["propositions"], counts_b = _with_process(
-                    seed, d, terr, attributions, internal, eff
-                )
+                (
+                    frames["demandes"],
+                    frames["attributions"],
+                    internal,
+                    frames["propositions"],
+                    counts_b,
+                ) = _with_process(seed, d, terr, stock, thresholds, attributions, internal, eff)
                 stage_counts.append(counts_b)
             else:
                 frames["demandes"] = _demandes_frame(d, terr)
@@ -1909,7 +1974,7 @@ def _stream_to_disk(
         access_counts=access,
     )
     if propositions:
-        truth["processus"] = _process_truth(eff, stage_counts, n["propositions"])
+        _add_process_truth(truth, eff, stage_counts, n["propositions"])
     _write_landlords(output, fmt)
     _write_common(
         output,

@@ -1,16 +1,21 @@
 """The allocation process of the synthetic territory: cotation grid and commissions.
 
 Used by :mod:`allocation_analysis.synth` when a data set is generated with
-``propositions=True``. Every draw comes from its own random generator
-(``SeedSequence([seed, block, 17])``), so the demands, allocations and
-dwellings of a data set, and its ``truth.json`` apart from the ``processus``
-entry, are those of the same seed without propositions.
+``propositions=True``. Every draw of the process comes from its own random
+generator (``SeedSequence([seed, block, 17])``). The access model still draws
+*when* a dwelling is let (the vacancies: dwelling, date, reservataire, in the
+same typology as the access model's lessee); the process draws *to whom*. So
+the dwellings, the income thresholds, the filing dates and the household
+variables are those of the same seed without propositions, while the leases,
+the closing dates and the truth of the indicators follow the process. A data
+set generated without propositions is unchanged, byte for byte.
 
 Cotation grid
 -------------
 Each demand gets the points of five criteria, computed from the generator's
-own variables at the demand's reference date (its closing date, or the end of
-the data, 31/12/2025), and their total ``score_cotation`` (points rounded to
+own variables at the demand's reference date (the closing date the access
+model drew, before the process, or the end of the data, 31/12/2025: one score
+per demand, the one the process uses), and their total ``score_cotation`` (points rounded to
 the hundredth, the total is the sum of the rounded criteria):
 
 - ``cotation_anciennete``: 2.5 points per year of seniority, at most 10 years;
@@ -23,37 +28,61 @@ the hundredth, the total is the sum of the rounded criteria):
 
 Mechanism of one vacancy
 ------------------------
-The vacancies are the dwellings of the leases the access model produced (the
-allocations are unchanged); a share :data:`P_UNRECORDED` of them has no
-recorded proposition (leases without a proposition). For each other vacancy:
+A share :data:`P_UNRECORDED` of the vacancies has no recorded proposition:
+the access model's lessee signs the lease (a lease without a proposition),
+and these lessees take part in no commission. The access model's lessees of
+the other vacancies lose that lease and compete again like every active
+demand. The recorded vacancies are taken in the order of their first
+commission; each goes through at most three commissions (rounds) until a
+candidate accepts:
 
-1. *Commission date*: 7 to 45 days before the lease (possibly in the
-   previous semester), not before the lessee's filing nor before 01/01/2022.
-2. *Designation*: besides the future lessee, the reservataire designates 0, 1
-   or 2 other candidates (probabilities 0.25, 0.45, 0.30; fewer when ten
-   weighted draws find no other candidate active on the date) among the demands
-   of the same requested typology active on the commission date, drawn with
-   weights ``exp(log OR_score × score / 10 + log OR_nat + log OR_qpv · qpv)``
+1. *Commission dates*: the first 7 to 45 days before the lease (not before
+   01/01/2022), the next ones evenly spread before the lease.
+2. *Designation*: the reservataire designates 1, 2 or 3 candidates
+   (probabilities 0.10, 0.25, 0.65) among the demands of the vacancy's
+   typology active on the commission date that have not signed a lease in
+   the process, by weighted draws without replacement with weights
+   ``exp(log OR_score × score / 10 + log OR_nat + log OR_qpv · qpv)``
    (``processus.designation`` and ``processus.score_designation``).
-3. *Commission decision*: the lessee gets a favourable decision
-   (``attribution``, 10 % ``attribution_sous_condition``); another candidate
-   a favourable one with probability ``expit(logit 0.75 + log OR_nat + log
-   OR_qpv · qpv)`` (``processus.decision_cal``), else ``non_attribution``
-   (85 %) or ``irrecevabilite``.
-4. *Answers*: each other favourable candidate would refuse the dwelling with
-   probability ``expit(logit 0.35 + log OR_nat + log OR_qpv · qpv + log
-   OR_logement · dwelling in QPV)`` (``processus.refus``), a quarter of these
-   by not answering (``sans_reponse``).
-5. *Ranks and offers*: the refusing candidates are ranked first (in random
-   order) and offered the dwelling in turn; the lessee comes next and accepts;
-   the candidates who would have accepted are ranked after the lessee and are
-   never offered the dwelling (no answer).
+3. *Commission decision*: every candidate gets a favourable decision
+   (``attribution``, 10 % ``attribution_sous_condition``) with probability
+   ``expit(logit 0.75 + log OR_nat + log OR_qpv · qpv)``
+   (``processus.decision_cal``), else ``non_attribution`` (85 %) or
+   ``irrecevabilite``; independently of the other candidates.
+4. *Ranks*: the favourable candidates are ranked by a Plackett–Luce draw on
+   the grid's weights ``exp(log OR_score × score / 10)`` (the same for every
+   group).
+5. *Offers and answers*: the dwelling is offered down the ranks; each
+   offered candidate refuses with probability ``expit(logit 0.35 + log
+   OR_nat + log OR_qpv · qpv + log OR_logement · dwelling in QPV)``
+   (``processus.refus``; a quarter of the refusals are ``sans_reponse``),
+   independently of the others. The first who accepts signs the lease on the
+   vacancy's date; the candidates ranked after are not offered it. When no
+   one accepts, the next round begins; after three rounds the dwelling stays
+   empty (no lease).
 
-The odds ratios of steps 2 to 4 are the parameters of the draws of the
-candidates other than the lessee, whose path is fixed by the access model;
-the comparisons the toolkit makes include the lessees, so they recover the
-direction of the planted effects, not their exact size. The counts of the
-``processus`` entry of ``truth.json`` are exact.
+What is planted
+---------------
+Every candidate's path is drawn, so the planted odds ratios are the true
+conditional effects of the data (the ``estimands`` entry of
+``truth.json["processus"]``):
+
+- ``decision_cal``: odds ratio of a favourable decision among the candidates
+  of one commission (a conditional logit stratified by ``id_offre``);
+- ``refus``: odds ratios of refusing (``refus`` or ``sans_reponse``) an
+  offered dwelling, by group and for a dwelling in a QPV (the group × QPV
+  dwelling interaction is 1): a logit among the offers;
+- ranked first among the favourable candidates of one commission: a
+  conditional logit with ``log(score_designation) / 10`` per point of score
+  and a group odds ratio of 1;
+- ``designation``: ratio of the weights of one draw among the demands of the
+  typology active on the commission date (a rate ratio at equal score); the
+  semester logit of designation recovers it only approximately (its odds
+  ratio is further from 1 when designation is frequent).
+
+The access and placement odds ratios of the effects are not exact
+parameters of a data set with propositions (the process decides who is
+housed). The counts of the ``processus`` entry of ``truth.json`` are exact.
 
 References
 ----------
@@ -95,8 +124,9 @@ STAGES = ("designees", "favorables", "proposees", "acceptees", "baux")
 """The nested stages of methods §5, as counted in ``truth.json``."""
 
 _END = np.datetime64("2025-12-31")
-_P_EXTRA = np.array([0.25, 0.45, 0.30])  # 0, 1 or 2 other candidates
-_DRAWS = 10  # weighted draws per vacancy, of which the first valid distinct ones are kept
+_P_CANDIDATES = np.array([0.10, 0.25, 0.65])  # 1, 2 or 3 candidates per commission
+_ROUNDS = 3  # commissions per vacancy at most, until a candidate accepts
+_DRAWS = 24  # weighted draws per vacancy, of which the first valid distinct ones are kept
 _MOTIFS = np.array(
     [
         "localisation",
@@ -176,25 +206,26 @@ def process_block(
     in_qpv: np.ndarray,
     semesters: list[tuple[str, np.datetime64, np.datetime64]],
     eff: Mapping[str, Any],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Propositions of one block and its exact per-stage counts.
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """Propositions of one block, its exact per-stage counts and the resulting leases.
 
     Parameters
     ----------
     seed, block : int
         Seed of the data set and block number.
     h, depot, radiation, alloc_sem
-        The block's demands (generator variables).
+        The block's demands as the access model left them (generator
+        variables); its leases are the vacancies.
     score : ndarray
         ``score_cotation`` of each demand.
     nums : ndarray of str
         ``num_unique`` of each demand.
     attributions : pandas.DataFrame
-        The block's leases (contract columns), in the generator's order: row
-        ``j`` is the lease of the ``j``-th allocated demand sorted by closing
-        date then index.
+        The access model's leases (contract columns), in the generator's
+        order: row ``j`` is the vacancy of the ``j``-th allocated demand
+        sorted by closing date then index.
     in_qpv : ndarray of bool
-        Each lease's dwelling lies in a QPV (list in force on the lease date).
+        Each vacancy's dwelling lies in a QPV (list in force on the lease date).
     semesters : list
         ``(label, start, end)`` of the simulated semesters.
     eff : mapping
@@ -207,6 +238,11 @@ def process_block(
     counts : pandas.DataFrame
         Per semester, comparison and group: ``actives`` and the
         :data:`STAGES` counts, plus ``baux_sans_proposition``.
+    final : dict of ndarray
+        The demands after the process: ``radiation`` and ``alloc_sem``;
+        ``moved``, the access model's lessees of the recorded vacancies (their
+        lease is given again by the process); ``lessee``, per vacancy, the
+        demand that signs its lease (``-1`` when no candidate accepted it).
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, block, 17]))
     n = len(depot)
@@ -216,101 +252,126 @@ def process_block(
     lease = radiation[idx]
     sem_of_lease = alloc_sem[idx]
     starts = np.array([s for _, s, _ in semesters])
+    far = np.datetime64("2100-01-01")
     recorded = rng.random(m) >= P_UNRECORDED
     back = rng.integers(7, 46, m)
-    cal = np.maximum.reduce([lease - back, np.full(m, starts[0]), depot[idx]])
-    sem_of_cal = np.searchsorted(starts, cal, side="right") - 1
-    k_extra = rng.choice(3, size=m, p=_P_EXTRA)
+    cal0 = np.maximum(lease - back, starts[0])
+    # commission dates of the rounds, evenly spread before the lease
+    gap = np.maximum((lease - cal0).astype(np.int64) // _ROUNDS, 1)
+    cal = cal0[:, None] + (gap[:, None] * np.arange(_ROUNDS)).astype("timedelta64[D]")
+    cal = np.minimum(cal, (lease - np.timedelta64(1, "D"))[:, None])
+    sem_of_cal = np.searchsorted(starts, cal0, side="right") - 1
+    k_cand = 1 + rng.choice(3, size=(m, _ROUNDS), p=_P_CANDIDATES)
     nat, qpv, typ = h["nat"], h["qpv_res"].astype(bool), h["typ"]
+    # the access model's lessees compete again for the vacancies: active until the
+    # end unless the process gives them a lease; those of unrecorded vacancies keep it
+    end0 = np.where(np.isnat(radiation) | (alloc_sem >= 0), far, radiation)
+    won = np.zeros(n, dtype=bool)
+    won[idx[~recorded]] = True
     des_eff = eff["designation"]
-    log_w = math.log(eff["score_designation"]) * score / 10.0 + _log_or(des_eff, nat, qpv)
+    grid = math.log(eff["score_designation"]) / 10.0
+    log_w = grid * score + _log_or(des_eff, nat, qpv)
     weight = np.exp(log_w - log_w.max()) if n else log_w
 
-    # candidates: for each (semester, typology) pool, weighted draws with replacement
-    cand_of: list[list[int]] = [[] for _ in range(m)]
-    active_end = np.where(np.isnat(radiation), np.datetime64("2100-01-01"), radiation)
+    # weighted draws with replacement in each (semester, typology) pool
+    drawn = np.full((m, _DRAWS), -1, dtype=np.int64)
     for s, (_, start, end) in enumerate(semesters):
-        in_sem = (depot <= end) & (active_end >= start)
+        in_sem = (depot <= end) & (end0 >= start) & ~won
         for t in np.unique(typ):
-            vac = np.flatnonzero(recorded & (sem_of_cal == s) & (typ[idx] == t) & (k_extra > 0))
-            if not len(vac):
-                continue
+            vac = np.flatnonzero(recorded & (sem_of_cal == s) & (typ[idx] == t))
             pool = np.flatnonzero(in_sem & (typ == t))
+            if not len(vac) or not len(pool):
+                continue
             cum = np.cumsum(weight[pool])
             u = rng.random((len(vac), _DRAWS)) * cum[-1]
-            drawn = pool[np.minimum(np.searchsorted(cum, u, side="right"), len(pool) - 1)]
-            c = cal[vac][:, None]
-            ok = (depot[drawn] <= c) & (active_end[drawn] > c) & (drawn != idx[vac][:, None])
-            for r, v in enumerate(vac):
-                chosen: list[int] = []
-                for i, good in zip(drawn[r], ok[r], strict=True):
-                    if good and i not in chosen:
-                        chosen.append(int(i))
-                        if len(chosen) == k_extra[v]:
-                            break
-                cand_of[v] = chosen
-
-    # one row per candidate: the lessee first, then the others
-    vac_rows = np.flatnonzero(recorded)
-    n_other = np.array([len(cand_of[v]) for v in vac_rows], dtype=np.int64)
-    v_of = np.concatenate([vac_rows, np.repeat(vac_rows, n_other)]).astype(np.int64)
-    who = np.concatenate(
-        [idx[vac_rows], np.array([i for v in vac_rows for i in cand_of[v]], dtype=np.int64)]
-    )
-    lessee = np.zeros(len(who), dtype=bool)
-    lessee[: len(vac_rows)] = True
-    k = len(who)
+            drawn[vac] = pool[np.minimum(np.searchsorted(cum, u, side="right"), len(pool) - 1)]
 
     dec_eff, ref_eff = eff["decision_cal"], eff["refus"]
-    p_fav = _expit(_logit(0.75) + _log_or(dec_eff, nat[who], qpv[who]))
-    favourable = lessee | (rng.random(k) < p_fav)
-    conditional = rng.random(k) < 0.10
-    irrecevable = rng.random(k) < 0.15
-    decision = np.where(
-        favourable,
-        np.where(conditional, "attribution_sous_condition", "attribution"),
-        np.where(irrecevable, "irrecevabilite", "non_attribution"),
-    ).astype(object)
-    p_ref = _expit(
-        _logit(0.35)
-        + _log_or(ref_eff, nat[who], qpv[who])
-        + math.log(ref_eff["logement_qpv"]) * in_qpv[v_of]
-    )
-    refuses = favourable & ~lessee & (rng.random(k) < p_ref)
-    silent = rng.random(k) < 0.25
-    motif_draw = _MOTIFS[rng.choice(len(_MOTIFS), size=k, p=_P_MOTIFS)]
-    order_key = rng.random(k)
+    p_fav = _expit(_logit(0.75) + _log_or(dec_eff, nat, qpv))
+    log_odds_ref = _logit(0.35) + _log_or(ref_eff, nat, qpv)
+    qpv_ref = math.log(ref_eff["logement_qpv"])
+    u_fav, u_cond, u_irr, u_ref, u_sil = (rng.random((m, _ROUNDS, 3)) for _ in range(5))
+    gumbel = rng.gumbel(size=(m, _ROUNDS, 3))
+    motif_draw = _MOTIFS[rng.choice(len(_MOTIFS), size=(m, _ROUNDS, 3), p=_P_MOTIFS)]
 
-    # ranks: refusing candidates first (random order), the lessee, then the others
-    group = np.where(refuses, 0, np.where(lessee, 1, 2))
-    rank = np.zeros(k, dtype=np.int64)
-    sort = np.lexsort((order_key, group, v_of))
-    fav_sorted = favourable[sort]
-    v_sorted = v_of[sort]
-    pos = np.cumsum(fav_sorted)
-    first = np.r_[True, v_sorted[1:] != v_sorted[:-1]]
-    base = np.maximum.accumulate(np.where(first, pos - fav_sorted, 0))
-    rank[sort] = np.where(fav_sorted, pos - base, 0)
-    answer = np.where(
-        lessee, "acceptation", np.where(refuses, np.where(silent, "sans_reponse", "refus"), "")
-    ).astype(object)
-    motif = np.where(answer == "refus", motif_draw, "").astype(object)
+    cols: dict[str, list] = {
+        k: [] for k in ("who", "v", "r", "decision", "rank", "answer", "motif", "level")
+    }
+    lessee = np.where(recorded, -1, idx)
+    end_dyn = end0.copy()
+    for v in np.flatnonzero(recorded)[np.argsort(cal0[recorded], kind="stable")]:
+        used: set[int] = set()
+        pos = 0
+        for r in range(_ROUNDS):
+            c = cal[v, r]
+            chosen: list[int] = []
+            while len(chosen) < k_cand[v, r] and pos < _DRAWS:
+                i = int(drawn[v, pos])
+                pos += 1
+                if i >= 0 and i not in used and not won[i] and depot[i] <= c < end_dyn[i]:
+                    chosen.append(i)
+                    used.add(i)
+            if not chosen:
+                continue
+            ch = np.array(chosen)
+            q = len(ch)
+            fav = u_fav[v, r, :q] < p_fav[ch]
+            # ranking of the favourable candidates: Plackett-Luce on the grid's weights
+            key = np.where(fav, grid * score[ch] + gumbel[v, r, :q], -np.inf)
+            order = np.argsort(-key, kind="stable")[: int(fav.sum())]
+            rank = np.zeros(q, dtype=np.int64)
+            rank[order] = np.arange(1, len(order) + 1)
+            refuse = u_ref[v, r, :q] < _expit(log_odds_ref[ch] + qpv_ref * in_qpv[v])
+            answer = np.full(q, "", dtype=object)
+            winner = -1
+            for o in order:  # offers down the ranks until an acceptance
+                if refuse[o]:
+                    answer[o] = "sans_reponse" if u_sil[v, r, o] < 0.25 else "refus"
+                else:
+                    answer[o] = "acceptation"
+                    winner = int(o)
+                    break
+            decision = np.where(
+                fav,
+                np.where(u_cond[v, r, :q] < 0.10, "attribution_sous_condition", "attribution"),
+                np.where(u_irr[v, r, :q] < 0.15, "irrecevabilite", "non_attribution"),
+            )
+            level = np.where(answer == "acceptation", 4, np.where(answer != "", 2, 0))
+            level = np.where(fav & (level == 0), 1, level)
+            cols["who"].extend(ch.tolist())
+            cols["v"].extend([v] * q)
+            cols["r"].extend([r] * q)
+            cols["decision"].extend(decision.tolist())
+            cols["rank"].extend(rank.tolist())
+            cols["answer"].extend(answer.tolist())
+            cols["motif"].extend(np.where(answer == "refus", motif_draw[v, r, :q], "").tolist())
+            cols["level"].extend(level.tolist())
+            if winner >= 0:
+                w = int(ch[winner])
+                lessee[v] = w
+                won[w] = True
+                end_dyn[w] = lease[v]
+                break
 
+    who = np.array(cols["who"], dtype=np.int64)
+    v_of = np.array(cols["v"], dtype=np.int64)
+    r_of = np.array(cols["r"], dtype=np.int64)
+    rank = np.array(cols["rank"], dtype=np.int64)
     att = attributions.iloc[v_of]
     props = pd.DataFrame(
         {
             "num_unique": nums[who],
-            "id_offre": [f"OF{block:02d}{v:07d}" for v in v_of],
-            "date_cal": pd.to_datetime(cal[v_of]),
+            "id_offre": [f"OF{block:02d}{v:07d}{r}" for v, r in zip(v_of, r_of, strict=True)],
+            "date_cal": pd.to_datetime(cal[v_of, r_of]),
             "rpls_id": att["rpls_id"].to_numpy(),
             "commune_logement": att["commune_logement"].to_numpy(),
             "qpv_logement": att["qpv_logement"].to_numpy(),
             "bailleur_siren": att["bailleur_siren"].to_numpy(),
             "reservataire": att["reservataire"].to_numpy(),
-            "decision_cal": decision,
-            "rang": pd.array(np.where(rank > 0, rank, 0), dtype="Int64"),
-            "reponse_demandeur": answer,
-            "motif_refus": motif,
+            "decision_cal": np.array(cols["decision"], dtype=object),
+            "rang": pd.array(rank, dtype="Int64"),
+            "reponse_demandeur": np.array(cols["answer"], dtype=object),
+            "motif_refus": np.array(cols["motif"], dtype=object),
         }
     )
     props.loc[rank == 0, "rang"] = pd.NA
@@ -318,12 +379,21 @@ def process_block(
         props.loc[props[col] == "", col] = None
     props = props.sort_values(["date_cal", "id_offre"], kind="stable").reset_index(drop=True)
 
+    # the demands after the process
+    rad, sem = radiation.copy(), alloc_sem.copy()
+    moved = idx[recorded]
+    rad[moved] = np.datetime64("NaT")
+    sem[moved] = -1
+    got = lessee >= 0
+    rad[lessee[got]] = lease[got]
+    sem[lessee[got]] = sem_of_lease[got]
+    final = {"radiation": rad, "alloc_sem": sem, "lessee": lessee, "moved": moved}
+
     # exact counts: each demand active in a semester, at its furthest stage there
-    sem_cal = sem_of_cal[v_of]
+    active_end = np.where(np.isnat(rad), far, rad)
+    sem_cal = np.searchsorted(starts, cal[v_of, r_of], side="right") - 1
     furthest = np.full((len(semesters), n), -1, dtype=np.int64)
-    # stage reached: 0 designated, 1 favourable, 2 offered (refused or no answer),
-    # 4 accepted and signed (the lessee); no candidate accepts without signing here
-    level = np.where(lessee, 4, np.where(answer != "", 2, np.where(favourable, 1, 0)))
+    level = np.array(cols["level"], dtype=np.int64)
     np.maximum.at(furthest, (sem_cal, who), level)
     rows = []
     for s, (label, start, end) in enumerate(semesters):
@@ -343,7 +413,7 @@ def process_block(
                     np.sum(~recorded & (sem_of_lease == s) & mask[idx])
                 )
                 rows.append(rec)
-    return props, pd.DataFrame(rows)
+    return props, pd.DataFrame(rows), final
 
 
 def stage_records(counts: pd.DataFrame) -> list[dict[str, Any]]:

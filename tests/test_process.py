@@ -253,3 +253,18 @@ def test_planted_designation_gap_shows_at_equal_score():
     assert len(hu) == 1 and "moins de chances" in hu[0]
     assert "ne suit pas la grille de la même façon" in hu[0]
     assert "ne dit rien des intentions" in hu[0]
+
+
+def test_process_tests_restricted_to_some_outcomes_run_only_those():
+    c, f = _frames(random_process(seed=4))
+    cfg = AnalysisConfig(period=Period.parse(PERIOD))
+    recs, refusal_qpv = process.process_tests(
+        f, c, config=cfg, outcomes={"cal_favourable", "refusal"}
+    )
+    assert {r.id for r in recs} == {
+        "cal_favourable_origin_clogit",
+        "cal_favourable_residence_clogit",
+        "refusal_origin_logit",
+        "refusal_residence_logit",
+    }
+    assert len(refusal_qpv) == 3  # ue, hors UE, QPV

@@ -167,4 +167,63 @@ def test_funnel_figure_draws_published_rates_and_hatches_withheld_ones():
     assert len(hatched) == 1 and hatched[0].get_hatch() == "///"
     assert "n.d." in [t.get_text() for t in ax.texts]
     labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert labels[0].replace("\n", " ") == "désignation comme candidat"
+    assert labels[0].replace("\n", " ") == "désignation par le réservataire"
+
+
+def test_process_tests_table_names_every_method_in_french_and_designation_by_reservataire():
+    from allocation_analysis import narrative
+    from tests.test_process import _frames
+
+    d = random_process(seed=4)
+    c, f = _frames(d)
+    cfg = AnalysisConfig(period=Period.parse(PERIOD))
+    recs, _ = process.process_tests(f, c, config=cfg, outcomes={"score", "designation"})
+    shown = narrative.tests_table_fr(process.tests_table(recs, config=cfg), alpha=cfg.alpha)
+    methods = set(shown["Méthode"])
+    assert methods == {"différence de moyennes", "régression logistique ajustée"}
+    questions = set(shown["Question"])
+    # the reservataire designates the candidates; the commission decides on them
+    assert "Désignation des candidats par le réservataire" in questions
+    assert not any("CAL" in q for q in questions if q.startswith("Désignation"))
+
+
+def _designation_and_refusal_tests():
+    from tests.test_process import _frames
+
+    c, f = _frames(random_process(n=2000, seed=17, designation_or_hors_ue=0.4, n_offers=500))
+    cfg = AnalysisConfig(period=Period.parse(PERIOD))
+    recs, _ = process.process_tests(f, c, config=cfg, outcomes={"designation", "refusal"})
+    return process.tests_table(recs, config=cfg)
+
+
+def test_stage_sentences_word_the_significant_tests_and_count_the_others():
+    res = _designation_and_refusal_tests()
+    significant = int((res["p_adjusted"] < 0.05).sum())
+    assert 0 < significant < len(res)  # the planted designation gap, not the refusals
+    out = process.stage_sentences_fr(res, alpha=0.05)
+    assert len(out) == significant + 1
+    assert out[-1].startswith(f"Les {len(res) - significant} autres comparaisons")
+    assert all("Désignation des candidats par le réservataire" in t for t in out[:-1])
+
+
+def test_stage_tests_display_leaves_out_the_columns_constant_in_the_chapter():
+    res = _designation_and_refusal_tests()
+    shown = process.tests_display_fr(res, alpha=0.05)
+    assert len(shown) == len(res)
+    assert list(shown.columns)[:2] == ["Question", "Groupe comparé"]
+    for col in ("Famille", "Référence", "Test", "IC ajusté pour tests multiples"):
+        assert col not in shown.columns
+    assert set(shown["Groupe comparé"]) == {"UE", "hors UE", "en QPV"}
+
+
+def test_equal_score_designation_sentence_names_the_reservataire():
+    row = {
+        "outcome": "designation_equal_score",
+        "group": "hors_ue",
+        "reference": "francaise",
+        "p_adjusted": 0.5,
+        "estimate": 0.9,
+        "suppressed": False,
+    }
+    (text,) = process.equal_score_sentences_fr(pd.DataFrame([row]), alpha=0.05)
+    assert "désignés par un réservataire" in text and "en commission" not in text

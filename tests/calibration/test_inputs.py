@@ -137,3 +137,25 @@ def test_null_probabilities_match_a_hand_fitted_two_cell_model():
     frame = pd.DataFrame({"y": [1, 0, 0, 0, 1, 1, 1, 0], "x": [False] * 4 + [True] * 4})
     p = calibration.null_probabilities(frame, outcome="y", controls=["x"])
     np.testing.assert_allclose(p, [0.25] * 4 + [0.75] * 4, atol=1e-6)
+
+
+def test_in_memory_inputs_carry_propositions_and_cotation_as_the_files_do(tmp_path):
+    ds = synth.generate(scale="tiny", seed=4, propositions=True)
+    folder = synth.write_dataset(ds, tmp_path / "d", fmt="csv")
+    paths = InputPaths(
+        demandes=folder / "demandes.csv",
+        attributions=folder / "attributions.csv",
+        logements=folder / "logements.csv",
+        seuils=folder / "seuils_q1.csv",
+        propositions=folder / "propositions.csv",
+    )
+    from_files = io.load_inputs(paths, key=KEY, siren_epci=synth.SIREN_EPCI)
+    in_memory = calibration.loaded_inputs(ds, key=KEY)
+    assert all(t.rejected == 0 for t in from_files.report.tables.values())
+    assert "score_cotation" in from_files.demandes.columns
+    for name in ("demandes", "propositions"):
+        a = getattr(from_files, name).reset_index(drop=True)
+        b = getattr(in_memory, name).reset_index(drop=True)
+        assert list(a.columns) == list(b.columns), name
+        assert dict(a.dtypes.astype(str)) == dict(b.dtypes.astype(str)), name
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, obj=name)
