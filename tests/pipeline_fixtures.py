@@ -22,6 +22,7 @@ few runs (import the fixtures explicitly from the test modules)::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -156,7 +157,7 @@ def _make_dataset(tmp_path_factory) -> PlantedDataset:
     ds = synth.generate(scale="small", seed=SEED)
     synth.write_dataset(ds, folder)
     raw_ids, coords = _plant(folder)
-    files = {"demandes", "attributions", "logements", "seuils", "communes", "qpv"}
+    files = {f.name for f in dataclasses.fields(InputPaths)}
     options = {k: (str(folder / v) if k in files else v) for k, v in ds.config.items()}
     options.update(territory=TERRITORY, period=PERIOD)  # default seed, as the CLI run
     assert Period.parse(PERIOD).label == PERIOD
