@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from allocation_analysis.config import AnalysisConfig, InputPaths, Period
+from allocation_analysis.config import RUN_PARAMETERS, AnalysisConfig, InputPaths, Period
 from allocation_analysis.outputs import write_csv, write_json
 
 __all__ = ["Session", "open_session", "PREPARED_FRAMES", "default_output_root", "demo_inputs"]
@@ -31,17 +31,7 @@ PREPARED_FRAMES = ("demandes", "allocations", "access")
 OPTIONAL_FRAMES = ("propositions",)
 """Prepared frames that exist only when their input was given (``None`` otherwise)."""
 
-INPUT_KEYS = (
-    "demandes",
-    "attributions",
-    "logements",
-    "seuils",
-    "communes",
-    "qpv",
-    "column_map",
-    "propositions",
-    "bailleurs",
-)
+INPUT_KEYS = tuple(p.name for p in RUN_PARAMETERS if p.path)
 """The input-file parameters of a notebook (all ``None``: the built-in demo territory)."""
 
 DEMO_DATA = Path("demo") / "donnees_synthetiques"

@@ -119,25 +119,3 @@ def test_a_crossed_group_reads_as_one_household_description_in_sentences():
         == "ménages de nationalité française résidant hors QPV"
     )
     assert labels.label("hors_ue|qpv") == labels.label("hors_ue|qpv", "group")
-
-
-def test_sentences_and_tables_of_a_crossed_comparison_show_no_code():
-    from allocation_analysis import narrative
-
-    rec = {
-        "id": "access_intersection_logit",
-        "outcome": "access",
-        "group": "hors_ue|qpv",
-        "reference": "francaise|hors_qpv",
-        "estimate_name": "odds_ratio",
-        "estimate": 0.67,
-        "ci_low": 0.54,
-        "ci_high": 0.84,
-        "p_adjusted": 0.001,
-        "suppressed": False,
-        "warnings": [],
-        "statistic": 12.0,
-    }
-    text = narrative.test_sentence_fr(rec)
-    assert "|" not in text and "hors_ue" not in text and "francaise" not in text
-    assert "ménages de nationalité hors UE résidant en QPV comparés aux ménages" in text
