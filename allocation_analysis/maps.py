@@ -883,6 +883,33 @@ def _group_label(code: Any, labels: Mapping[str, str], *, kind: str = "group") -
         return str(code)
 
 
+def _commune_layer_map(
+    web: gpd.GeoDataFrame,
+    columns: Sequence[str],
+    *,
+    fields: Sequence[str],
+    aliases: Sequence[str],
+    qpv: gpd.GeoDataFrame | None,
+    tolerance: float,
+    **base: Any,
+) -> tuple[folium.Map, bool]:
+    """A map of one layer of communes (``web`` with its ``columns`` of properties).
+
+    The base map (``base``: title, source, tiles, subtitle), the communes styled
+    by their ``aa_state`` / ``aa_fill`` with a tooltip of ``fields`` named
+    ``aliases``, and the QPV outlines; returns the map and whether QPV were drawn.
+    """
+    m = _base_map(web.total_bounds, **base)
+    folium.GeoJson(
+        _feature_collection(web, list(columns)),
+        name="Communes",
+        style_function=_state_style,
+        highlight_function=lambda _f: _HIGHLIGHT,
+        tooltip=_tooltip(fields, aliases),
+    ).add_to(m)
+    return m, _add_qpv(m, qpv, tolerance=tolerance)
+
+
 def indicator_map(
     communes: gpd.GeoDataFrame,
     indicators: pd.DataFrame,
@@ -1023,28 +1050,26 @@ def indicator_map(
         )
         props.loc[i, "aa_state"] = "value"
         props.loc[i, "aa_fill"] = classes.colour(float(r["share"]))
-    web = web.join(props)
-    data = _feature_collection(web, list(props.columns))
-
-    m = _base_map(
-        web.total_bounds,
+    m, has_qpv = _commune_layer_map(
+        web.join(props),
+        props.columns,
+        fields=["t_commune", "t_den", "t_num", "t_share", "t_target", "t_status"],
+        aliases=[
+            "Commune",
+            den_text,
+            num_text,
+            "Part",
+            "Objectif",
+            "Statut vis-à-vis de l'objectif",
+        ],
+        qpv=qpv,
+        tolerance=tolerance,
         title=title,
         source=source,
         tiles=tiles,
         tiles_attr=tiles_attr,
         subtitle=subtitle,
     )
-    folium.GeoJson(
-        data,
-        name="Communes",
-        style_function=_state_style,
-        highlight_function=lambda _f: _HIGHLIGHT,
-        tooltip=_tooltip(
-            ["t_commune", "t_den", "t_num", "t_share", "t_target", "t_status"],
-            ["Commune", den_text, num_text, "Part", "Objectif", "Statut vis-à-vis de l'objectif"],
-        ),
-    ).add_to(m)
-    has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
     legend = _legend_html(
         f"Part (objectif : {target_text})",
         classes,
@@ -1197,32 +1222,24 @@ def tension_map(
         props.loc[i, "t_ratio"] = fmt_float(float(r["ratio"]), digits=1)
         props.loc[i, "aa_state"] = "value"
         props.loc[i, "aa_fill"] = classes.colour(float(r["ratio"]))
-    web = merged[["insee_com", "nom", "geometry"]].join(props)
-    data = _feature_collection(web, list(props.columns))
-    m = _base_map(
-        web.total_bounds,
+    m, has_qpv = _commune_layer_map(
+        merged[["insee_com", "nom", "geometry"]].join(props),
+        props.columns,
+        fields=["t_commune", "t_num", "t_den", "t_ratio"],
+        aliases=[
+            "Commune",
+            "Demandes en attente (1er choix)",
+            "Attributions sur 12 mois",
+            "Demandes par attribution",
+        ],
+        qpv=qpv,
+        tolerance=tolerance,
         title=title,
         source=source,
         tiles=tiles,
         tiles_attr=tiles_attr,
         subtitle=subtitle,
     )
-    folium.GeoJson(
-        data,
-        name="Communes",
-        style_function=_state_style,
-        highlight_function=lambda _f: _HIGHLIGHT,
-        tooltip=_tooltip(
-            ["t_commune", "t_num", "t_den", "t_ratio"],
-            [
-                "Commune",
-                "Demandes en attente (1er choix)",
-                "Attributions sur 12 mois",
-                "Demandes par attribution",
-            ],
-        ),
-    ).add_to(m)
-    has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
     legend = _legend_html(
         "Demandes en attente par attribution",
         classes,
@@ -1412,25 +1429,19 @@ def disparity_map(
         f"Demandes des deux groupes ({g_short} et {r_short})",
         f"Significativité (seuil {fmt_float(alpha, digits=2)})",
     ]
-    web = web.join(props)
-    data = _feature_collection(web, list(props.columns))
-
-    m = _base_map(
-        web.total_bounds,
+    m, has_qpv = _commune_layer_map(
+        web.join(props),
+        props.columns,
+        fields=fields,
+        aliases=aliases,
+        qpv=qpv,
+        tolerance=tolerance,
         title=title,
         source=source,
         tiles=tiles,
         tiles_attr=tiles_attr,
         subtitle=subtitle,
     )
-    folium.GeoJson(
-        data,
-        name="Communes",
-        style_function=_state_style,
-        highlight_function=lambda _f: _HIGHLIGHT,
-        tooltip=_tooltip(fields, aliases),
-    ).add_to(m)
-    has_qpv = _add_qpv(m, qpv, tolerance=tolerance)
     notes = [
         f"taux d'accès « {g_short} » moins taux « {r_short} », en points de pourcentage",
         f"orange : taux plus faible pour « {g_short} » ; violet : plus élevé",
