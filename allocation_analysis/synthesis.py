@@ -181,18 +181,24 @@ def obligations_table(allocations: pd.DataFrame, *, config: AnalysisConfig) -> p
 
 
 def _change_fr(share: float, change: float, p_value: float, *, alpha: float) -> str:
+    """« −5,5 pt, au-delà du hasard »: the change in points and whether it is beyond chance."""
     if pd.isna(share):
         return MISSING
     if pd.isna(change):
-        return f"{fmt_pct(share)} (évolution non diffusable)"
+        return "non diffusable (secret)"
     pts = fmt_float(100 * change, digits=1)
     sign = "+" if change > 0 else ""
     beyond = "au-delà du hasard" if p_value < alpha else "dans les limites du hasard"
-    return f"{fmt_pct(share)} → écart {sign}{pts} pt ({beyond})"
+    return f"{sign}{pts} pt, {beyond}"
 
 
 def obligations_display(table: pd.DataFrame, *, config: AnalysisConfig) -> pd.DataFrame:
-    """The synthesis table in French: one row per obligation and window."""
+    """The synthesis table in French: one row per obligation and window.
+
+    « Sur 6 mois » is the change since the previous semester (semester rows
+    only: the 12-month windows of two consecutive semesters share six months),
+    « Sur un an » the change since the same window one year earlier.
+    """
     out = []
     for rec in table.to_dict(orient="records"):
         status = rec["status"]
@@ -202,20 +208,21 @@ def obligations_display(table: pd.DataFrame, *, config: AnalysisConfig) -> pd.Da
             verdict = "Objectif atteint" if status == "atteint" else "Objectif non atteint"
             verdict = f"{_LIGHT[status]} {verdict}"
             if status == "non_atteint":
-                verdict += f" : {rec['distance']}"
+                distance = str(rec["distance"]).removesuffix(" de l'objectif")
+                verdict += f" ({distance})"
         else:
             shown = MISSING
             verdict = f"{_LIGHT[status]} {rec['distance'].capitalize()}"
-        prev_label = (
-            "Semestre précédent"
-            if rec["window"] == "semester"
-            else "12 mois glissants un an plus tôt"
-        )
-        prev = _change_fr(
-            rec["previous_share"],
-            rec["previous_change"],
-            rec["previous_change_p_value"],
-            alpha=config.alpha,
+        semester = rec["window"] == "semester"
+        six_months = (
+            _change_fr(
+                rec["previous_share"],
+                rec["previous_change"],
+                rec["previous_change_p_value"],
+                alpha=config.alpha,
+            )
+            if semester
+            else MISSING
         )
         year = _change_fr(
             rec["year_before_share"],
@@ -231,10 +238,8 @@ def obligations_display(table: pd.DataFrame, *, config: AnalysisConfig) -> pd.Da
                 "Part": shown,
                 "Objectif": fmt_pct(rec["target"], digits=0),
                 "Résultat": verdict,
-                "Évolution": f"{prev_label} : {prev}"
-                if rec["window"] == "semester"
-                else f"{prev_label} : {year}",
-                "Même semestre un an plus tôt": year if rec["window"] == "semester" else "—",
+                "Sur 6 mois": six_months,
+                "Sur un an": year,
             }
         )
     return pd.DataFrame(out)

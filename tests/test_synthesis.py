@@ -99,8 +99,36 @@ def test_a_masked_numerator_still_says_the_objective_is_not_met():
     assert row["distance"] == "nettement en dessous de l'objectif"
     shown = synthesis.obligations_display(table.reset_index(), config=config)
     text = " ".join(shown.astype(str).to_numpy().ravel())
-    assert "Objectif non atteint : nettement en dessous" in text
+    assert "Objectif non atteint (nettement en dessous)" in text
     assert " 2 " not in f" {text} " and "3,5" not in text
+
+
+def test_synthesis_table_cells_are_short_enough_for_one_printed_page(demo):
+    # printed, the cells « Semestre précédent : 11,3 % → écart −5,5 pt (au-delà du
+    # hasard) » wrapped over seven lines and the table ran over two A4 pages
+    alloc, config, _ = demo
+    table = synthesis.obligations_table(alloc, config=config)
+    shown = synthesis.obligations_display(table, config=config)
+    assert list(shown.columns) == [
+        "Obligation",
+        "Période",
+        "Attributions",
+        "Part",
+        "Objectif",
+        "Résultat",
+        "Sur 6 mois",
+        "Sur un an",
+    ]
+    cells = [str(v) for col in shown.columns[1:] for v in shown[col]]
+    assert max(map(len, cells)) <= 46, max(cells, key=len)
+    change = [v for v in shown["Sur un an"] if v != "—"]
+    assert change and all(
+        re.fullmatch(r"[+−]?\d+,\d pt, (au-delà du hasard|dans les limites du hasard)", v)
+        or v in ("non diffusable (secret)", "—")
+        for v in change
+    ), change
+    # the 12-month windows of consecutive semesters overlap: no 6-month change for them
+    assert (shown.loc[shown["Période"] == "12 mois glissants", "Sur 6 mois"] == "—").all()
 
 
 def test_findings_are_plain_sentences_of_the_significant_primary_tests():
