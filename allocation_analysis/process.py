@@ -302,6 +302,32 @@ def stage_funnels(frame: pd.DataFrame, *, alpha: float = 0.05) -> dict[tuple[str
     return out
 
 
+def log_ratio_interval(
+    x_compared: int, n_compared: int, x_reference: int, n_reference: int, *, alpha: float = 0.05
+) -> tuple[float, float]:
+    """Interval of the log of a ratio of two proportions (Katz et al. 1978).
+
+    ``log(p1 / p0) ± z sqrt(1/x1 - 1/n1 + 1/x0 - 1/n0)``; NaN when a count is
+    zero (the log ratio is not finite). The demands are taken as independent:
+    this describes the uncertainty of the overall gap, it is not a test of the
+    report's plan.
+
+    References
+    ----------
+    .. [1] Katz, D., Baptista, J., Azen, S. P. and Pike, M. C. (1978). Obtaining
+       confidence intervals for the risk ratio in cohort studies. *Biometrics*
+       34(3), 469–474.
+    """
+    from scipy.stats import norm
+
+    if min(x_compared, n_compared, x_reference, n_reference) <= 0:
+        return math.nan, math.nan
+    est = math.log((x_compared / n_compared) / (x_reference / n_reference))
+    se = math.sqrt(1 / x_compared - 1 / n_compared + 1 / x_reference - 1 / n_reference)
+    z = float(norm.ppf(1 - alpha / 2))
+    return est - z * se, est + z * se
+
+
 def funnel_tables(
     frame: pd.DataFrame, *, threshold: int, alpha: float = 0.05
 ) -> dict[str, pd.DataFrame]:
@@ -330,9 +356,11 @@ def funnel_tables(
         published counts, is recoverable. ``"ecart"``: one row per comparison
         and stage, the entries of ``results.json`` → ``process``
         (``group_var``, ``group``, ``reference``, ``stage``, ``rate_group``,
-        ``rate_reference``, ``log_rate_ratio``, ``gap_share``); the log ratios
-        and shares of a comparison are withheld when one of its counts is
-        (they would give it back through the identity).
+        ``rate_reference``, ``log_rate_ratio``, ``gap_share``; on the overall
+        row ``lease_overall`` also ``log_rate_ratio_ci_low`` /
+        ``log_rate_ratio_ci_high``, :func:`log_ratio_interval`); the log
+        ratios and shares of a comparison are withheld when one of its counts
+        is (they would give it back through the identity).
     """
     from allocation_analysis.privacy import apply_disclosure_control, small_counts
     from allocation_analysis.stats.rates import wilson_interval
@@ -385,6 +413,15 @@ def funnel_tables(
         hidden = bool(mine[mine["stage"].isin([ACTIVE, *STAGES])]["suppressed"].any())
         for rec in fd.to_frame().to_dict(orient="records"):
             stage = "lease_overall" if rec["stage"] == "ensemble" else rec["stage"]
+            lo = hi = math.nan
+            if stage == "lease_overall" and not hidden:
+                lo, hi = log_ratio_interval(
+                    int(rec["n_compared"]),
+                    int(rec["base_compared"]),
+                    int(rec["n_reference"]),
+                    int(rec["base_reference"]),
+                    alpha=alpha,
+                )
             ecart_rows.append(
                 {
                     "group_var": g.column,
@@ -394,6 +431,8 @@ def funnel_tables(
                     "rate_group": math.nan if hidden else rec["rate_compared"],
                     "rate_reference": math.nan if hidden else rec["rate_reference"],
                     "log_rate_ratio": math.nan if hidden else rec["log_ratio"],
+                    "log_rate_ratio_ci_low": lo,
+                    "log_rate_ratio_ci_high": hi,
                     "gap_share": math.nan if hidden else rec["share"],
                     "suppressed": hidden,
                 }
@@ -408,6 +447,8 @@ def funnel_tables(
             "rate_group",
             "rate_reference",
             "log_rate_ratio",
+            "log_rate_ratio_ci_low",
+            "log_rate_ratio_ci_high",
             "gap_share",
             "suppressed",
         ],

@@ -545,7 +545,10 @@ def process_sentence_fr(gaps: pd.DataFrame | None) -> str:
         commissions of the semester (« l'écart se forme surtout à la
         désignation des candidats »), with that share; "" without the table.
         The shares are those of the logarithm of the ratio of the rates
-        (docs/methods.md), descriptive, not tests. When a share exceeds 100 %
+        (docs/methods.md), descriptive, not tests. When the interval of the
+        overall ratio (``log_rate_ratio_ci_low`` / ``_ci_high`` of the overall
+        row, when the table has them) contains 1, the gap is said not to be
+        established and its split is not put into words. When a share exceeds 100 %
         in absolute value (stages pulling in opposite directions around a
         small overall gap), the sentence says so and names the stage with the
         largest gap in its own rate instead.
@@ -565,6 +568,21 @@ def process_sentence_fr(gaps: pd.DataFrame | None) -> str:
         ratio = math.exp(overall)
         if abs(overall) < 1e-12:
             parts.append(f"pour les {who}, pas d'écart de taux de bail par les commissions")
+            continue
+        bounds = [
+            pd.to_numeric(sub.get(col), errors="coerce").get("lease_overall")
+            if col in sub
+            else None
+            for col in ("log_rate_ratio_ci_low", "log_rate_ratio_ci_high")
+        ]
+        if all(b is not None and math.isfinite(b) for b in bounds) and bounds[0] <= 0 <= bounds[1]:
+            parts.append(
+                f"pour les {who}, l'écart de taux de bail par les commissions n'est pas établi "
+                f"(rapport des taux {fmt_float(ratio, digits=2)}, intervalle de "
+                f"{fmt_float(math.exp(bounds[0]), digits=2)} à "
+                f"{fmt_float(math.exp(bounds[1]), digits=2)}) : sa répartition entre les étapes "
+                "n'est pas interprétée"
+            )
             continue
         where = shares.idxmax()
         direction = "moins" if overall < 0 else "plus"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -227,3 +229,33 @@ def test_equal_score_designation_sentence_names_the_reservataire():
     }
     (text,) = process.equal_score_sentences_fr(pd.DataFrame([row]), alpha=0.05)
     assert "désignés par un réservataire" in text and "en commission" not in text
+
+
+def test_synthesis_sentence_does_not_split_a_gap_that_is_not_established():
+    # UE households: leases through the commissions 0,86 times as often, but the
+    # interval of that ratio contains 1: no stage is said to « form » the gap
+    gaps = pd.DataFrame(
+        {
+            "group_var": "nationalite",
+            "group": "ue",
+            "reference": "francaise",
+            "stage": [*process.STAGES, "lease_overall"],
+            "log_rate_ratio": [-0.05, -0.09, 0.0, -0.01, 0.0, -0.15],
+            "log_rate_ratio_ci_low": [np.nan] * 5 + [-0.40],
+            "log_rate_ratio_ci_high": [np.nan] * 5 + [0.10],
+            "gap_share": [0.05 / 0.15, 0.09 / 0.15, 0.0, 0.01 / 0.15, 0.0, 1.0],
+        }
+    )
+    text = synthesis.process_sentence_fr(gaps)
+    assert "surtout" not in text
+    assert "écart de taux de bail par les commissions n'est pas établi" in text
+    assert "0,86" in text and "0,67 à 1,11" in text  # exp(-0.15), exp(-0.40), exp(0.10)
+
+
+def test_funnel_table_gives_the_interval_of_the_overall_lease_ratio():
+    # hand counts: reference 1000 demands, 100 leases; compared 500 demands, 30 leases
+    # log ratio = log(0.06 / 0.10); Katz SE = sqrt(1/30 - 1/500 + 1/100 - 1/1000)
+    se = math.sqrt(1 / 30 - 1 / 500 + 1 / 100 - 1 / 1000)
+    lo, hi = process.log_ratio_interval(30, 500, 100, 1000, alpha=0.05)
+    assert lo == pytest.approx(math.log(0.6) - 1.959963984540054 * se, rel=1e-12)
+    assert hi == pytest.approx(math.log(0.6) + 1.959963984540054 * se, rel=1e-12)
