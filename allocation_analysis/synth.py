@@ -1413,6 +1413,20 @@ class SynthDataset:
     internal: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     propositions: pd.DataFrame | None = None
 
+    def run_options(self, folder: str | Path) -> dict[str, Any]:
+        """Run options of the data set written to ``folder`` (:func:`write_dataset`).
+
+        The keys of ``config.yaml`` with every input file made an absolute path
+        inside ``folder`` (as ``run --config`` resolves them against the
+        configuration file), ready for
+        :func:`allocation_analysis.pipeline.config_from_options`.
+        """
+        from allocation_analysis.config import RUN_PARAMETERS
+
+        paths = {p.name for p in RUN_PARAMETERS if p.path}
+        base = Path(folder)
+        return {k: (str(base / v) if k in paths and v else v) for k, v in self.config.items()}
+
 
 def _check_scale(scale: str) -> dict[str, int]:
     if scale not in SCALES:

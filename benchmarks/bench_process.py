@@ -80,11 +80,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("ALLOCATION_ANALYSIS_KEY", "00" * 32)
     data = Path(tempfile.mkdtemp(prefix="bench-process-"))
     synth.write_dataset(synth.generate(scale=args.scale, seed=args.seed), data)
-    import yaml
+    from allocation_analysis.config import load_config_file
 
-    cfg = yaml.safe_load((data / "config.yaml").read_text())
-    files = {"demandes", "attributions", "logements", "seuils", "communes", "qpv"}
-    options = {k: (str(data / v) if k in files else v) for k, v in cfg.items()}
+    options = load_config_file(data / "config.yaml")  # input paths made absolute
     options["output"] = str(data / "out")
     _, config, _ = config_from_options(options)
     frames = prepare(load_inputs(InputPaths.from_mapping(options)), config)

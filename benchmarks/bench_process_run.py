@@ -43,7 +43,7 @@ def main(scale: str = "mel") -> dict[str, float]:
         )
         cfg = load_config_file(Path(data) / "config.yaml")
         for tag in ("sans", "avec"):
-            options = {k: (str(Path(data) / v) if k in _FILES else v) for k, v in cfg.items()}
+            options = dict(cfg)  # load_config_file made the input paths absolute
             if tag == "sans":
                 options.pop("propositions", None)
             options["output"] = str(Path(tmp) / f"sortie_{tag}")
@@ -58,8 +58,6 @@ def main(scale: str = "mel") -> dict[str, float]:
     print(f"ratio avec/sans: {wall['avec'] / wall['sans']:.2f}")
     return wall
 
-
-_FILES = {"demandes", "attributions", "logements", "seuils", "communes", "qpv", "propositions"}
 
 if __name__ == "__main__":
     main(*sys.argv[1:2])

@@ -322,11 +322,9 @@ def bench_scale(
         if data_dir is not None:
             data = data_dir
         _synth(scale, data, seed)
-    import yaml
+    from allocation_analysis.config import load_config_file
 
-    cfg = yaml.safe_load((data / "config.yaml").read_text())
-    files = {"demandes", "attributions", "logements", "seuils", "communes", "qpv"}
-    options = {k: (str(data / v) if k in files else v) for k, v in cfg.items()}
+    options = load_config_file(data / "config.yaml")  # input paths made absolute
     options["output"] = str(tmp / "out")
     paths, config, output = config_from_options(options)
     inputs = None

@@ -157,8 +157,7 @@ def _make_dataset(tmp_path_factory) -> PlantedDataset:
     ds = synth.generate(scale="small", seed=SEED)
     synth.write_dataset(ds, folder)
     raw_ids, coords = _plant(folder)
-    files = {f.name for f in dataclasses.fields(InputPaths)}
-    options = {k: (str(folder / v) if k in files else v) for k, v in ds.config.items()}
+    options = ds.run_options(folder)
     options.update(territory=TERRITORY, period=PERIOD)  # default seed, as the CLI run
     assert Period.parse(PERIOD).label == PERIOD
     return PlantedDataset(folder=folder, options=options, raw_ids=raw_ids, coordinates=coords)
@@ -220,8 +219,9 @@ def cli_run_args(dataset: PlantedDataset, output: Path) -> list[str]:
     """``allocation-analysis run`` arguments for the planted dataset."""
     o = dataset.options
     args = [sys.executable, "-m", "allocation_analysis", "run"]
-    for k in ("demandes", "attributions", "logements", "seuils", "communes", "qpv"):
-        args += [f"--{k}", o[k]]
+    for f in dataclasses.fields(InputPaths):
+        if o.get(f.name):  # every input file of the data set, as the in-process run
+            args += [f"--{f.name.replace('_', '-')}", o[f.name]]
     args += ["--period", PERIOD, "--territory", TERRITORY, "--siren-epci", str(o["siren_epci"])]
     args += ["--output", str(output)]
     return args

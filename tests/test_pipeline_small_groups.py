@@ -67,8 +67,7 @@ def small_group_run(tmp_path_factory, environment):
             ds = synth.generate(scale="tiny", seed=SEED)
             folder = synth.write_dataset(ds, base / "data")
             counts = _shrink(folder, run)
-            files = {"demandes", "attributions", "logements", "seuils", "communes", "qpv"}
-            opts = {k: (str(folder / v) if k in files else v) for k, v in ds.config.items()}
+            opts = ds.run_options(folder)
             opts.update(territory="petits", output=str(base / "out"))
             final, error = None, None
             try:
