@@ -59,8 +59,8 @@ _HEADER = (
     "do not edit by hand. -->\n\n"
     "The public functions and classes of the library, module by module, with their "
     "docstrings. What each statistical method computes, its assumptions and how it was "
-    "validated is in [methods.md](methods.md); the input files are described in "
-    "[data.md](data.md); the notebook `notebooks/tutoriel_bibliotheque.ipynb` runs one "
+    "validated is in [docs/methods.md](methods.md); the input files are described in "
+    "[docs/data.md](data.md); the notebook `notebooks/tutoriel_bibliotheque.ipynb` runs one "
     "test of each family on a small fictional territory.\n"
 )
 
