@@ -80,6 +80,7 @@ __all__ = [
     "indicator_changes",
     "protect_access_rates",
     "protect_publication",
+    "release_publication_statuses",
     "publish_indicator_tables",
     "omitted_scopes_fr",
     "SERIES_SCOPES",
@@ -530,6 +531,15 @@ def protect_publication(*tables: pd.DataFrame, threshold: int) -> list[pd.DataFr
     """
     from allocation_analysis import privacy
 
+    union, rows_of = _publication_union(tables)
+    published = privacy.protect_indicators(union, threshold=threshold)
+    return [published.iloc[rows].reset_index(drop=True) for rows in rows_of]
+
+
+def _publication_union(
+    tables: Sequence[pd.DataFrame],
+) -> tuple[pd.DataFrame, list[list[int]]]:
+    """The union of indicator tables (each row once) and, per table, its rows' positions in it."""
     keys = ["id", "scope", "scope_value", "window", "period"]
 
     def key_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -540,13 +550,57 @@ def protect_publication(*tables: pd.DataFrame, threshold: int) -> list[pd.DataFr
     union = pd.concat(tables, ignore_index=True)
     first = ~key_frame(union).duplicated()
     union = union[first.to_numpy()].reset_index(drop=True)
-    published = privacy.protect_indicators(union, threshold=threshold)
-    pk = key_frame(published)
-    lookup = dict(zip(map(tuple, pk.to_numpy()), range(len(pk)), strict=True))
+    lookup = dict(zip(map(tuple, key_frame(union).to_numpy()), range(len(union)), strict=True))
+    return union, [[lookup[k] for k in map(tuple, key_frame(t).to_numpy())] for t in tables]
+
+
+def release_publication_statuses(
+    raw: Sequence[pd.DataFrame],
+    published: Sequence[pd.DataFrame],
+    *,
+    threshold: int,
+    period: str,
+) -> list[pd.DataFrame]:
+    """Say whether the objective is met where the secret masks a share of ``period``.
+
+    :func:`allocation_analysis.privacy.release_masked_statuses` on the union
+    of the tables published together (the same union as
+    :func:`protect_publication`, so the audit sees every relation between
+    them): the rows of the analysed semester whose numerator is masked but
+    whose denominator is published get ``status`` ``atteint`` or
+    ``non_atteint`` when no count can be recovered from it.
+
+    Parameters
+    ----------
+    raw, published : sequences of DataFrame
+        The tables before and after :func:`protect_publication`, same order.
+    threshold : int
+        Secret threshold.
+    period : str
+        The analysed semester (``2025-S2``): only its rows are released.
+
+    Returns
+    -------
+    list of DataFrame
+        ``published`` with the released statuses.
+    """
+    from allocation_analysis import privacy
+
+    union_raw, rows_of = _publication_union(raw)
+    union_pub = pd.concat([p.set_axis(r) for p, r in zip(published, rows_of, strict=True)])
+    union_pub = union_pub[~union_pub.index.duplicated()].sort_index()
+    released = privacy.release_masked_statuses(
+        union_raw,
+        union_pub,
+        threshold=threshold,
+        eligible=(union_raw["period"].astype(str) == str(period)).to_numpy(),
+    )
     out = []
-    for t in tables:
-        rows = [lookup[k] for k in map(tuple, key_frame(t).to_numpy())]
-        out.append(published.iloc[rows].reset_index(drop=True))
+    for p, rows in zip(published, rows_of, strict=True):
+        status = released.iloc[rows].to_numpy()
+        q = p.copy()
+        q["status"] = q["status"].astype("string").where(pd.isna(status), status)
+        out.append(q)
     return out
 
 
@@ -618,6 +672,9 @@ def publish_indicator_tables(
             "du territoire.",
             label(omitted[0], "scope"),
         )
+    pub_ind, pub_trend, pub_series = release_publication_statuses(
+        (ind, trend, series), (pub_ind, pub_trend, pub_series), threshold=thr, period=config.period
+    )
     return {
         "indicators": ind,
         "trend": trend,

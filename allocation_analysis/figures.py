@@ -49,6 +49,7 @@ from allocation_analysis.maps import (  # noqa: E402
     MIN_PUBLISHABLE_SHARE,
     NO_DATA_LABEL,
     NOT_PUBLISHABLE_TITLE,
+    STATUS_MAP_NOTE,
     SUPPRESSED_LABEL,
     TENSION_CHAMP_FR,
     TENSION_LECTURE_FR,
@@ -57,9 +58,10 @@ from allocation_analysis.maps import (  # noqa: E402
     _publishable,
     _require_columns,
     _select_indicator,
-    _shown_rows,
     _subtitle,
     diverging_classes,
+    indicator_layer,
+    status_classes,
     tension_classes,
     tension_shown_rows,
 )
@@ -318,43 +320,52 @@ def indicator_choropleth(
     geo = communes[["insee_com", "nom", "geometry"]].copy()
     geo["insee_com"] = geo["insee_com"].astype(str)
     merged = geo.merge(rows, how="left", left_on="insee_com", right_on="scope_value")
-    share = pd.to_numeric(merged["share"], errors="coerce")
-    present, hidden = _shown_rows(
-        merged, pd.to_numeric(merged["denominator"], errors="coerce"), min_denominator
+    layer = indicator_layer(
+        merged, min_denominator=min_denominator, min_publishable_share=min_publishable_share
     )
+    present, hidden = layer.has_row, layer.hidden
+    by_status = layer.mode == "status"
     title = wrap_label(title or label(indicator_id, "indicator"), 72)
+    window_text = label(window, "window") if window != "semester" else None
     subtitle = _subtitle(
         period_label=_period_label_of(rows, period_label),
         territory_label=territory_label,
-        extra=label(window, "window") if window != "semester" else None,
+        extra=", ".join(
+            x for x in (window_text, "objectif atteint ou non" if by_status else None) if x
+        )
+        or None,
     )
-    ok, n_shown, n_data = _publishable(present, hidden, min_publishable_share)
-    if not ok:
+    if layer.mode is None:
         return _not_publishable_figure(
             title,
             subtitle,
             "trop peu d'attributions par commune sur la période",
-            n_shown,
-            n_data,
+            layer.n_shown,
+            layer.n_data,
             source,
             min_publishable_share,
         )
-    classes = diverging_classes(share[present & ~hidden], centre=target, fmt=fmt_pct)
     target_text = fmt_pct(target, digits=0)
+    if by_status:
+        classes = status_classes(target_text)
+    else:
+        classes = diverging_classes(layer.values[present & ~hidden], centre=target, fmt=fmt_pct)
     fig, ax = _new_figure((8.0, 7.0))
     handles = _plot_choropleth(
         ax,
         merged,
-        share,
+        layer.values,
         hidden,
         present,
         classes,
         qpv=qpv,
-        centre_label=f"— objectif : {target_text} —",
+        centre_label=None if by_status else f"— objectif : {target_text} —",
     )
     ax.legend(
         handles=handles,
-        title=f"Part (objectif : {target_text})",
+        title=f"Objectif ({target_text}) atteint ou non"
+        if by_status
+        else f"Part (objectif : {target_text})",
         loc="lower left",
         bbox_to_anchor=(1.0, 0.0),
         fontsize=8,
@@ -362,7 +373,7 @@ def indicator_choropleth(
         frameon=False,
     )
     _title(ax, title, subtitle)
-    _source(fig, source)
+    _source(fig, "\n".join([wrap_label(STATUS_MAP_NOTE, 130), source]) if by_status else source)
     return fig
 
 

@@ -60,6 +60,10 @@ Status codes (``status``)
 ``non_diffuse``
     set by :func:`allocation_analysis.privacy.protect_indicators` when the share
     is suppressed by disclosure control.
+``non_atteint`` (and ``atteint``) on a row whose share is suppressed
+    set by :func:`allocation_analysis.privacy.release_masked_statuses` when the
+    denominator is published and saying whether the share reaches the target
+    lets no count be recovered (no significance: the p-value is not published).
 """
 
 from __future__ import annotations
@@ -725,6 +729,14 @@ def sentence_fr(row: Mapping[str, Any], *, names: Mapping[str, str] | None = Non
         return f"{head}, aucune attribution : la part {what} est sans objet."
     if bool(row.get("suppressed", False)) and pd.isna(share):
         den_txt = "" if pd.isna(den) else f" (sur {fmt_int(den)})"
+        met = {"atteint": "est atteint", "non_atteint": "n'est pas atteint"}.get(
+            str(row.get("status"))
+        )
+        if met is not None:  # a status released without the count (privacy.release_masked_statuses)
+            return (
+                f"{head}, la part {what}{den_txt} qui {verb} n'est pas diffusée (secret "
+                f"statistique) ; {goal} de {fmt_pct(row['target'], digits=0)} {met}."
+            )
         return f"{head}, la part {what}{den_txt} qui {verb} : {SECRET_FR} ; {goal_txt}."
     status = str(row["status"])
     if status == "atteint":

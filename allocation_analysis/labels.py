@@ -189,6 +189,7 @@ STATUS_LABELS_FR: dict[str, str] = {
     "atteint": "objectif atteint",
     "non_atteint_significatif": "objectif non atteint, écart significatif",
     "non_atteint_non_significatif": "objectif non atteint, écart non significatif",
+    "non_atteint": "objectif non atteint",
     "sans_objet": "sans objet (aucune attribution)",
     "non_diffuse": SECRET_FR,
 }

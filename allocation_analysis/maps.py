@@ -53,6 +53,7 @@ from allocation_analysis.errors import AnalysisError, UsageError
 from allocation_analysis.labels import (
     INDICATOR_COUNTS_FR,
     REAL_SOURCE_FR,
+    SECRET_FR,
     STATUS_LABELS_FR,
     UnknownCodeError,
     comparison_label,
@@ -74,11 +75,15 @@ __all__ = [
     "MIN_PUBLISHABLE_SHARE",
     "NOT_PUBLISHABLE_TITLE",
     "SUPPRESSED_LABEL",
+    "IndicatorLayer",
+    "STATUS_MAP_NOTE",
     "disparity_map",
+    "indicator_layer",
     "indicator_map",
     "map_window",
     "placement_map",
     "save_map",
+    "status_classes",
     "tension_classes",
     "tension_map",
     "tension_shown_rows",
@@ -811,6 +816,94 @@ def _shown_rows(
     return has_row, hidden
 
 
+STATUS_MAP_NOTE = (
+    "La part n'est pas diffusée dans la plupart des communes (secret statistique) : "
+    "la carte indique seulement si l'objectif est atteint."
+)
+"""Note of a map of the objective met / not met (:func:`indicator_layer`)."""
+
+_MET = {"atteint": 1.0}
+_NOT_MET = ("non_atteint", "non_atteint_significatif", "non_atteint_non_significatif")
+
+
+def status_classes(target_text: str) -> ColourClasses:
+    """The two classes of a map of the objective met or not (values 0 / 1)."""
+    return ColourClasses(
+        breaks=(0.5,),
+        colours=(DIVERGING_COLOURS[1], DIVERGING_COLOURS[4]),
+        labels=(
+            f"objectif non atteint (part inférieure à {target_text})",
+            f"objectif atteint (part d'au moins {target_text})",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class IndicatorLayer:
+    """What a commune map of a legal indicator shows (:func:`indicator_layer`).
+
+    ``mode`` is ``"share"`` (the share, on classes centred on the target),
+    ``"status"`` (objective met or not: 1 / 0) or ``None`` (not publishable);
+    ``values`` the value drawn per row, ``has_row`` the communes with data,
+    ``hidden`` those of them not shown.
+    """
+
+    mode: str | None
+    values: pd.Series
+    has_row: pd.Series
+    hidden: pd.Series
+    n_shown: int
+    n_data: int
+
+
+def indicator_layer(
+    rows: pd.DataFrame,
+    *,
+    min_denominator: int | None = None,
+    min_publishable_share: float = MIN_PUBLISHABLE_SHARE,
+) -> IndicatorLayer:
+    """Choose what a commune map of an indicator can show, by the publishability rule.
+
+    The share when enough communes publish it (:data:`MIN_PUBLISHABLE_SHARE`);
+    else whether the objective is met, when enough communes say so — the
+    statistical secret masks most shares of a thin territory, but a status is
+    released without the count where no count can be recovered from it
+    (:func:`allocation_analysis.privacy.release_masked_statuses`); else nothing
+    (the « carte non publiable » box).
+
+    Parameters
+    ----------
+    rows : DataFrame
+        Indicator rows, one per commune (``share``, ``status``, ``suppressed``,
+        ``denominator``, ``scope_value``); communes without a row may be
+        present with missing values.
+    min_denominator, min_publishable_share
+        As :func:`indicator_map`.
+
+    Returns
+    -------
+    IndicatorLayer
+    """
+    denominator = pd.to_numeric(rows["denominator"], errors="coerce")
+    has_row, hidden = _shown_rows(rows, denominator, min_denominator)
+    ok, n_shown, n_data = _publishable(has_row, hidden, min_publishable_share)
+    share = pd.to_numeric(rows["share"], errors="coerce").astype(float)
+    if ok:
+        return IndicatorLayer("share", share, has_row, hidden, n_shown, n_data)
+    status = rows["status"].astype("string").fillna("")
+    met = pd.Series(np.nan, index=rows.index)
+    met[status.isin(list(_MET))] = 1.0
+    met[status.isin(_NOT_MET)] = 0.0
+    # a status without its published denominator is not one released by the secret
+    hidden_status = has_row & (met.isna() | denominator.isna())
+    if min_denominator is not None:
+        hidden_status |= has_row & (denominator.fillna(0) < min_denominator)
+    ok_s, n_shown_s, _ = _publishable(has_row, hidden_status, min_publishable_share)
+    if ok_s:
+        return IndicatorLayer("status", met, has_row, hidden_status, n_shown_s, n_data)
+    return IndicatorLayer(None, share, has_row, hidden, n_shown, n_data)
+
+
 def map_window(
     indicators: pd.DataFrame,
     *,
@@ -821,10 +914,12 @@ def map_window(
 ) -> str:
     """The window on which to map an indicator by commune.
 
-    The semester when its map is publishable (:data:`MIN_PUBLISHABLE_SHARE`),
-    else the rolling 12 months when theirs is — twice the leases, so fewer
-    communes under the statistical secret; the map's title then names the
-    window — else the semester (its map is the « carte non publiable » box).
+    The semester when its map of shares is publishable
+    (:data:`MIN_PUBLISHABLE_SHARE`), else the rolling 12 months when theirs is
+    — twice the leases, so fewer communes under the statistical secret; the
+    map's title then names the window —, else the first window whose map of
+    the objective met or not is publishable (:func:`indicator_layer`), else
+    the semester (its map is the « carte non publiable » box).
 
     Parameters
     ----------
@@ -839,16 +934,20 @@ def map_window(
     -------
     {"semester", "rolling_12m"}
     """
+    layers = {}
     for window in ("semester", "rolling_12m"):
         if window not in set(indicators["window"].astype(str)):
             continue
         rows = _select_indicator(
             indicators, indicator_id=indicator_id, window=window, period=period
         )
-        denominator = pd.to_numeric(rows["denominator"], errors="coerce")
-        has_row, hidden = _shown_rows(rows, denominator, min_denominator)
-        if _publishable(has_row, hidden, min_publishable_share)[0]:
-            return window
+        layers[window] = indicator_layer(
+            rows, min_denominator=min_denominator, min_publishable_share=min_publishable_share
+        ).mode
+    for mode in ("share", "status"):
+        for window, shown in layers.items():
+            if shown == mode:
+                return window
     return "semester"
 
 
@@ -998,29 +1097,37 @@ def indicator_map(
 
     web = _prepare_communes(communes, tolerance=tolerance)
     merged = web.merge(rows, how="left", left_on="insee_com", right_on="scope_value")
-    denominator = pd.to_numeric(merged["denominator"], errors="coerce")
-    share = pd.to_numeric(merged["share"], errors="coerce")
-    has_row, hidden = _shown_rows(merged, denominator, min_denominator)
+    layer = indicator_layer(
+        merged, min_denominator=min_denominator, min_publishable_share=min_publishable_share
+    )
+    has_row, hidden = layer.has_row, layer.hidden
+    by_status = layer.mode == "status"
 
     title = title or label(indicator_id, "indicator")
+    window_text = label(window, "window") if window != "semester" else None
     subtitle = _subtitle(
         period_label=_period_label_of(rows, period_label),
         territory_label=territory_label,
-        extra=label(window, "window") if window != "semester" else None,
+        extra=", ".join(
+            x for x in (window_text, "objectif atteint ou non" if by_status else None) if x
+        )
+        or None,
     )
-    ok, n_shown, n_data = _publishable(has_row, hidden, min_publishable_share)
-    if not ok:
+    if layer.mode is None:
         return _not_publishable_map(
             web,
             title=title,
             subtitle=subtitle,
             source=source,
             reason="trop peu d'attributions par commune sur la période",
-            n_shown=n_shown,
-            n_data=n_data,
+            n_shown=layer.n_shown,
+            n_data=layer.n_data,
             min_share=min_publishable_share,
         )
-    classes = diverging_classes(share[has_row & ~hidden], centre=target, fmt=fmt_pct)
+    if by_status:
+        classes = status_classes(target_text)
+    else:
+        classes = diverging_classes(layer.values[has_row & ~hidden], centre=target, fmt=fmt_pct)
     den_text, num_text = INDICATOR_COUNTS_FR.get(indicator_id, ("Dénominateur", "dont numérateur"))
 
     props = pd.DataFrame(index=merged.index)
@@ -1038,18 +1145,23 @@ def indicator_map(
             props.loc[i, "t_status"] = SUPPRESSED_LABEL
             props.loc[i, "aa_state"] = "suppressed"
             continue
-        props.loc[i, "t_den"] = fmt_int(r["denominator"])
-        props.loc[i, "t_num"] = fmt_int(r["numerator"])
-        share_text = fmt_pct(r["share"])
-        if not (is_missing(r["ci_low"]) or is_missing(r["ci_high"])):
-            share_text += f" (IC 95 % : {fmt_pct(r['ci_low'])} – {fmt_pct(r['ci_high'])})"
-        props.loc[i, "t_share"] = share_text
+        if not is_missing(r["denominator"]):
+            props.loc[i, "t_den"] = fmt_int(r["denominator"])
+        if is_missing(r["share"]):
+            props.loc[i, "t_num"] = SECRET_FR
+            props.loc[i, "t_share"] = SECRET_FR
+        else:
+            props.loc[i, "t_num"] = fmt_int(r["numerator"])
+            share_text = fmt_pct(r["share"])
+            if not (is_missing(r["ci_low"]) or is_missing(r["ci_high"])):
+                share_text += f" (IC 95 % : {fmt_pct(r['ci_low'])} – {fmt_pct(r['ci_high'])})"
+            props.loc[i, "t_share"] = share_text
         status = r["status"]
         props.loc[i, "t_status"] = (
             MISSING if is_missing(status) else _group_label(status, {}, kind="status")
         )
         props.loc[i, "aa_state"] = "value"
-        props.loc[i, "aa_fill"] = classes.colour(float(r["share"]))
+        props.loc[i, "aa_fill"] = classes.colour(float(layer.values[i]))
     m, has_qpv = _commune_layer_map(
         web.join(props),
         props.columns,
@@ -1070,14 +1182,20 @@ def indicator_map(
         tiles_attr=tiles_attr,
         subtitle=subtitle,
     )
+    if by_status:
+        heading = f"Objectif ({target_text}) atteint ou non"
+        notes = [STATUS_MAP_NOTE]
+    else:
+        heading = f"Part (objectif : {target_text})"
+        notes = ["orange : sous l'objectif ; violet : objectif atteint ou dépassé"]
     legend = _legend_html(
-        f"Part (objectif : {target_text})",
+        heading,
         classes,
         suppressed=bool(hidden.any()),
         no_data=bool((~has_row).any()),
         qpv=has_qpv,
-        centre_label=f"objectif : {target_text}",
-        notes=["orange : sous l'objectif ; violet : objectif atteint ou dépassé"],
+        centre_label=None if by_status else f"objectif : {target_text}",
+        notes=notes,
     )
     return _finish(m, legend)
 

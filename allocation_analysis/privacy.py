@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import secrets
 import stat
@@ -39,6 +40,7 @@ __all__ = [
     "protect_row_sums",
     "pseudonymise",
     "recoverable_cells",
+    "release_masked_statuses",
     "secondary_suppression",
     "small_counts",
 ]
@@ -1022,6 +1024,260 @@ def protect_indicators(
     out["suppressed"] = out["suppressed"].to_numpy(dtype=bool) | hidden_share
     out.index = indicators.index
     return out
+
+
+MASKED_STATUS_MET = "atteint"
+MASKED_STATUS_NOT_MET = "non_atteint"
+"""Statuses released on a row whose share is masked (no significance: no p-value is published)."""
+
+
+def _ceil(x: float) -> int:
+    """Smallest integer ≥ ``x``, robust to floating error (0.25 × 20 is 5, not 5.000…1)."""
+    return int(math.ceil(round(x, 9)))
+
+
+def release_masked_statuses(
+    raw: pd.DataFrame,
+    published: pd.DataFrame,
+    *,
+    threshold: int = 11,
+    eligible: Sequence[bool] | np.ndarray | None = None,
+) -> pd.Series:
+    """Whether the objective is met, on rows whose share the secret masks.
+
+    When a row's numerator is masked but its denominator is published, saying
+    whether the share reaches the target tells the reader only that the
+    numerator lies below (or at or above) ``target × denominator`` — never the
+    count. Such intervals combine, though: with the relations between the rows
+    (communes add up to the territory, 12 months = semester + previous
+    semester, a numerator and its complement make the denominator) and the
+    other rows' intervals, they can pin a masked count to one value. Statuses
+    are therefore released only after an audit: the reader's integer program
+    (every published count, every relation of :func:`indicator_relations`,
+    masked counts ≥ 1 since zeros are always published, implicit cells ≥ 0,
+    and the released intervals) must leave every secret cell (true value in
+    ``[1, threshold − 1]``) at least two possible values. When it does not,
+    the statuses of the rows tied to the pinned cell are withheld and the
+    audit is run again.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The indicators before disclosure control (true counts), columns of
+        :data:`allocation_analysis.indicators.INDICATOR_COLUMNS`.
+    published : DataFrame
+        The same rows after :func:`protect_indicators` (same order).
+    threshold : int
+        Secret threshold (default 11).
+    eligible : array of bool, optional
+        Rows whose status may be released (default all), e.g. the analysed
+        semester's rows of a publication that also holds past semesters.
+
+    Returns
+    -------
+    Series
+        Index of ``published``: ``"atteint"`` or ``"non_atteint"`` on the rows
+        released, ``<NA>`` elsewhere.
+
+    Notes
+    -----
+    The audit is exact for integer counts: each connected component of the
+    unknown cells is solved with HiGHS' mixed-integer solver (maximum and
+    minimum of the secret cells, together, then one by one for those not yet
+    seen at another value). Cells pinned by the bounds alone, before any
+    status is released, are outside this function's reach (see
+    :func:`apply_disclosure_control`, Notes); the statuses of their component
+    are then withheld.
+
+    References
+    ----------
+    .. [1] Hundepool, A. et al. (2012). *Statistical Disclosure Control*, §4.3
+       (feasibility intervals of suppressed cells, audit). Wiley.
+    """
+    df = raw.reset_index(drop=True)
+    pub = published.reset_index(drop=True)
+    if len(df) != len(pub):
+        raise ValueError("release_masked_statuses: raw and published differ in length")
+    out = pd.Series(pd.NA, index=published.index, dtype="string")
+    if df.empty:
+        return out
+    eligible_arr = (
+        np.ones(len(df), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    )
+    cols = ["numerator", "denominator"]
+    num_masked = pub["numerator"].isna().to_numpy()
+    den_pub = pd.to_numeric(pub["denominator"], errors="coerce").to_numpy(dtype=float)
+    target = pd.to_numeric(df["target"], errors="coerce").to_numpy(dtype=float)
+    num = df["numerator"].to_numpy(dtype=float)
+    candidates = [
+        i
+        for i in range(len(df))
+        if eligible_arr[i]
+        and num_masked[i]
+        and np.isfinite(den_pub[i])
+        and den_pub[i] >= threshold
+        and np.isfinite(target[i])
+    ]
+    if not candidates:
+        return out
+    met = {i: bool(num[i] >= target[i] * den_pub[i] - 1e-9) for i in candidates}
+
+    rels = _normalise_groups(indicator_relations(df), cols)
+    cells, ids = _build_cells(df, cols, "denominator", rels)
+    values = np.asarray(cells.values)
+    n = len(values)
+    masked = np.zeros(n, dtype=bool)
+    for i in range(len(df)):
+        for c in cols:
+            masked[ids[(i, c)]] = bool(pd.isna(pub.at[i, c]))
+    is_count = np.asarray(cells.published, dtype=bool)
+    remainder = np.asarray(cells.remainder, dtype=bool)
+    unknown = (~is_count & ~(remainder & (values == 0))) | masked
+    sensitive = unknown & small_counts(values, threshold=threshold)
+    lower = np.where(is_count & masked, 1.0, 0.0)
+
+    # Connected components of the unknown cells through the relations.
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    eqs_of: list[list[int]] = [[] for _ in range(n)]
+    for e, eq in enumerate(cells.equations):
+        us = [j for j, _ in eq if unknown[j]]
+        for j, _ in eq:
+            eqs_of[j].append(e)
+        for a in us[1:]:
+            ra, rb = find(us[0]), find(a)
+            if ra != rb:
+                parent[ra] = rb
+    status_cell = {i: ids[(i, "numerator")] for i in candidates}
+    released = set(candidates)
+    by_component: dict[int, list[int]] = {}
+    for i in candidates:
+        by_component.setdefault(find(status_cell[i]), []).append(i)
+    members: dict[int, list[int]] = {}
+    for j in np.flatnonzero(unknown):
+        members.setdefault(find(int(j)), []).append(int(j))
+
+    for root, rows in by_component.items():
+        comp = members[root]
+        live = list(rows)
+        check: list[int] | None = None  # every secret cell at first
+        while live:
+            bounds = {}
+            for i in live:
+                den = den_pub[i]
+                cut = _ceil(target[i] * den)
+                bounds[status_cell[i]] = (cut, np.inf) if met[i] else (0, cut - 1)
+            pinned = _pinned_cells(cells, comp, values, lower, bounds, sensitive, check)
+            if not pinned:
+                break
+            # Withholding a status only widens the reader's feasible set: the cells
+            # seen at two values stay so, and only the pinned ones need a new look.
+            check = pinned
+            # Withhold one status at a time: the pinned cell's own first, else one
+            # of the rows tied to it (the largest denominator first), else any.
+            j = pinned[0]
+            near = {k for e in eqs_of[j] for k, _ in cells.equations[e]} | {j}
+            tied = [i for i in live if status_cell[i] in near] or live
+            drop = min(tied, key=lambda i: (status_cell[i] != j, -den_pub[i], i))
+            live.remove(drop)
+            released.discard(drop)
+    n_withheld = len(candidates) - len(released)
+    _SUPPRESSION_LOG.info(
+        "Secret statistique : objectif atteint ou non indiqué pour %d ligne(s) à part masquée "
+        "(%d retenue(s) : leur statut aurait permis de retrouver un effectif).",
+        len(released),
+        n_withheld,
+    )
+    pos = published.index
+    for i in sorted(released):
+        out.iloc[i] = MASKED_STATUS_MET if met[i] else MASKED_STATUS_NOT_MET
+    out.index = pos
+    return out
+
+
+_AUDIT_CEILING = 1e8
+
+
+def _pinned_cells(
+    cells: _Cells,
+    comp: list[int],
+    values: np.ndarray,
+    lower: np.ndarray,
+    status_bounds: Mapping[int, tuple[float, float]],
+    sensitive: np.ndarray,
+    check: Sequence[int] | None = None,
+) -> list[int]:
+    """Secret cells of one component that the reader's integer program fixes to one value.
+
+    Only the cells of ``check`` are examined when it is given (default: every
+    secret cell of the component).
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from allocation_analysis.threads import single_thread
+
+    col = {j: k for k, j in enumerate(comp)}
+    eqs = [eq for eq in cells.equations if any(j in col for j, _ in eq)]
+    A = np.zeros((len(eqs), len(comp)))
+    b = np.zeros(len(eqs))
+    for r, eq in enumerate(eqs):
+        for j, coef in eq:
+            if j in col:
+                A[r, col[j]] += coef
+            else:
+                b[r] -= coef * values[j]
+    lb = np.array([lower[j] for j in comp], dtype=float)
+    # A finite ceiling far above any count: a cell free to grow would make the
+    # program unbounded; the ceiling only narrows the reader's set (a safe side).
+    ub = np.full(len(comp), _AUDIT_CEILING)
+    for j, (lo, hi) in status_bounds.items():
+        k = col[j]
+        lb[k] = max(lb[k], lo)
+        ub[k] = min(ub[k], hi)
+    constraints = LinearConstraint(A, b, b) if len(eqs) else ()
+    integrality = np.ones(len(comp))
+    truth = np.array([values[j] for j in comp])
+
+    def solve(c: np.ndarray) -> np.ndarray:
+        with single_thread():
+            res = milp(c, constraints=constraints, integrality=integrality, bounds=Bounds(lb, ub))
+        if res.x is None:  # pragma: no cover - the true counts are always feasible
+            raise RuntimeError(f"release_masked_statuses: audit failed ({res.message})")
+        return np.asarray(res.x)
+
+    open_ = [col[j] for j in (comp if check is None else check) if sensitive[j]]
+    # Together first: maximise / minimise the sum of the open cells, then sums of
+    # random signs (a fixed seed: the audit is deterministic); every solution
+    # shows which cells can take another value. Then the cells left, one by one.
+    rng = np.random.default_rng(0)
+    for rnd in range(24):
+        if not open_:
+            break
+        c = np.zeros(len(comp))
+        c[open_] = (-1.0, 1.0)[rnd] if rnd < 2 else rng.choice([-1.0, 1.0], size=len(open_))
+        x = solve(c)
+        open_ = [k for k in open_ if abs(x[k] - truth[k]) < 0.5]
+    pinned = []
+    while open_:
+        k = open_[0]
+        moved = False
+        for sign in (-1.0, 1.0):
+            c = np.zeros(len(comp))
+            c[k] = sign
+            x = solve(c)
+            if abs(x[k] - truth[k]) >= 0.5:
+                moved = True
+                break
+        if not moved:
+            pinned.append(comp[k])
+        open_ = [q for q in open_[1:] if abs(x[q] - truth[q]) < 0.5]
+    return pinned
 
 
 def _protect_linked_indicators(

@@ -442,7 +442,13 @@ def test_sentences_for_empty_and_suppressed_rows(ind):
     row = get(ind, "q1_hors_qpv", "rolling_12m").copy()
     assert sentence_fr(row).startswith("Sur les 12 mois du 1er janvier 2025 au 31 décembre 2025")
     row["numerator"], row["share"], row["suppressed"] = pd.NA, np.nan, True
+    row["status"] = "non_diffuse"
     assert "non diffusé (secret statistique)" in sentence_fr(row)
+    # a status released without the count (privacy.release_masked_statuses)
+    row["status"] = "non_atteint"
+    assert sentence_fr(row).endswith(
+        "n'est pas diffusée (secret statistique) ; l'objectif légal de 25\u202f% n'est pas atteint."
+    )
     row = get(ind, "q1_hors_qpv", "semester", "commune", "59001")
     assert ", dans la commune de Lille (59001)," in sentence_fr(row, names={"59001": "Lille"})
 

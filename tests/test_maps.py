@@ -663,3 +663,43 @@ def test_map_window_and_map_accept_the_published_nullable_counts(four_communes):
         frame[col] = frame[col].astype("Int64")
     assert maps.map_window(frame, indicator_id="q1_hors_qpv") == "rolling_12m"
     assert maps.indicator_map(four_communes, frame, indicator_id="q1_hors_qpv").publishable is False
+
+
+def test_masked_shares_with_released_statuses_map_whether_the_objective_is_met(four_communes):
+    # One share published; two masked shares whose status was released with their
+    # denominator (privacy.release_masked_statuses); one masked without a status.
+    frame = _mostly_masked(four_communes)
+    frame.loc[1, ["denominator", "status"]] = [40, "non_atteint"]
+    frame.loc[2, ["denominator", "status"]] = [22, "atteint"]
+    m = maps.indicator_map(four_communes, frame, indicator_id="q1_hors_qpv")
+    assert m.publishable  # 3 of 4 communes say whether the objective is met
+    page = maps.render_map(m)
+    text = _box_text(page)
+    assert "objectif atteint ou non" in _page_title(page) or "objectif atteint ou non" in text
+    assert "objectif non atteint (part inférieure à 25" in text
+    assert "objectif atteint (part d'au moins 25" in text
+    assert maps.STATUS_MAP_NOTE in text
+    _assert_no_code(page)
+    (layer, *_) = _geojson_layers(m)
+    styles = _styles_by_commune(layer)
+    below, met = maps.DIVERGING_COLOURS[1], maps.DIVERGING_COLOURS[4]
+    # 24,8 % published and below the target, the two released statuses, one secret
+    assert styles["59001"]["fillColor"] == below
+    assert styles["59002"]["fillColor"] == below
+    assert styles["59003"]["fillColor"] == met
+    assert styles["59004"]["className"] == maps.SUPPRESSED_CLASS
+    # the masked count stays masked in the tooltip
+    props = {
+        f["properties"]["t_commune"].split("(")[-1].rstrip(")"): f["properties"]
+        for f in layer.data["features"]
+    }
+    assert props["59002"]["t_num"] == labels.SECRET_FR
+    assert props["59002"]["t_den"] == "40"
+    assert maps.map_window(frame, indicator_id="q1_hors_qpv") == "semester"
+
+
+def test_a_status_without_its_denominator_is_not_mapped(four_communes):
+    frame = _mostly_masked(four_communes)
+    frame.loc[1:3, "status"] = "atteint"  # no published denominator: not a released status
+    m = maps.indicator_map(four_communes, frame, indicator_id="q1_hors_qpv")
+    assert m.publishable is False

@@ -176,15 +176,14 @@ def random_leases(seed: int, n: int) -> pd.DataFrame:
     )
 
 
-def attack(original: pd.DataFrame, published: pd.DataFrame, threshold: int = T) -> list[str]:
-    """Linear differencing attack written from the meaning of the indicators.
+def attack_system(
+    original: pd.DataFrame, published: pd.DataFrame
+) -> tuple[dict[tuple, int], dict[tuple, float], list[tuple[list[tuple[int, float]], float]]]:
+    """The reader's unknowns and equations, written from the meaning of the indicators.
 
-    The attacker knows every published count, that breakdowns are exhaustive,
-    that numerator + complement = denominator, that the leases of a reservataire
-    are those outside plus inside QPV, and the previous semester's counts that
-    are 0 (the previous report's own suppression pattern is not modelled; the
-    trend-table test covers semesters published together). Returns the secret
-    cells (true value in [1, threshold-1]) that the published numbers fix.
+    Returns the unknown cells (name → variable index), their true values and the
+    equations ``(terms, constant)`` meaning ``sum(coef * var) + constant = 0``
+    (see :func:`attack`).
     """
     o = original.reset_index(drop=True)
     p = published.reset_index(drop=True)
@@ -262,6 +261,20 @@ def attack(original: pd.DataFrame, published: pd.DataFrame, threshold: int = T) 
                 ]
             )
 
+    return var, truth, equations
+
+
+def attack(original: pd.DataFrame, published: pd.DataFrame, threshold: int = T) -> list[str]:
+    """Linear differencing attack written from the meaning of the indicators.
+
+    The attacker knows every published count, that breakdowns are exhaustive,
+    that numerator + complement = denominator, that the leases of a reservataire
+    are those outside plus inside QPV, and the previous semester's counts that
+    are 0 (the previous report's own suppression pattern is not modelled; the
+    trend-table test covers semesters published together). Returns the secret
+    cells (true value in [1, threshold-1]) that the published numbers fix.
+    """
+    var, truth, equations = attack_system(original, published)
     if not var:
         return []
     A = np.zeros((len(equations), len(var)))
