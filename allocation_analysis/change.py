@@ -505,7 +505,9 @@ def _periods_with_leases(allocations: pd.DataFrame) -> list[Period]:
     return sorted(Period.parse(x) for x in labels)
 
 
-def protect_publication(*tables: pd.DataFrame, threshold: int) -> list[pd.DataFrame]:
+def protect_publication(
+    *tables: pd.DataFrame, threshold: int, bounds: bool = True
+) -> list[pd.DataFrame]:
     """Disclosure control of indicator tables published together, solved once.
 
     The tables of notebook 02 (the semester's indicators, the territory trend
@@ -532,7 +534,7 @@ def protect_publication(*tables: pd.DataFrame, threshold: int) -> list[pd.DataFr
     from allocation_analysis import privacy
 
     union, rows_of = _publication_union(tables)
-    published = privacy.protect_indicators(union, threshold=threshold)
+    published = privacy.protect_indicators(union, threshold=threshold, bounds=bounds)
     return [published.iloc[rows].reset_index(drop=True) for rows in rows_of]
 
 
@@ -568,7 +570,10 @@ def release_publication_statuses(
     :func:`protect_publication`, so the audit sees every relation between
     them): the rows of the analysed semester whose numerator is masked but
     whose denominator is published get ``status`` ``atteint`` or
-    ``non_atteint`` when no count can be recovered from it.
+    ``non_atteint`` when no count can be recovered from it; the territory
+    rows, read on the synthesis page, say how far below the target
+    (:data:`allocation_analysis.indicators.SHORTFALL_BANDS`) when that too is
+    safe.
 
     Parameters
     ----------
@@ -589,11 +594,15 @@ def release_publication_statuses(
     union_raw, rows_of = _publication_union(raw)
     union_pub = pd.concat([p.set_axis(r) for p, r in zip(published, rows_of, strict=True)])
     union_pub = union_pub[~union_pub.index.duplicated()].sort_index()
+    from allocation_analysis.indicators import SHORTFALL_BANDS
+
     released = privacy.release_masked_statuses(
         union_raw,
         union_pub,
         threshold=threshold,
         eligible=(union_raw["period"].astype(str) == str(period)).to_numpy(),
+        bands=SHORTFALL_BANDS,
+        banded=(union_raw["scope"] == "territory").to_numpy(),
     )
     out = []
     for p, rows in zip(published, rows_of, strict=True):
@@ -655,17 +664,25 @@ def publish_indicator_tables(
         hid = t[["numerator", "denominator"]].isna().any(axis=1)
         return set(map(tuple, t.loc[hid, ["id", "window", "period"]].astype(str).to_numpy()))
 
-    base_ind, base_trend = protect_publication(ind, trend, threshold=thr)
+    base_ind, base_trend = protect_publication(ind, trend, threshold=thr, bounds=False)
     reference = territory_hidden(base_ind) | territory_hidden(base_trend)
     kept = list(scopes)
     omitted: list[str] = []
+    # Trial solves without the (slower) bounds check choose the breakdowns; the
+    # publication chosen is then solved once more, in full, and checked again.
+    bounds = False
     while True:
         series = scope_indicator_series(allocations, config=config, scopes=("territory", *kept))
         # with the territory rows only, the series repeats rows of the trend table
-        pub_ind, pub_trend, pub_series = protect_publication(ind, trend, series, threshold=thr)
+        pub_ind, pub_trend, pub_series = protect_publication(
+            ind, trend, series, threshold=thr, bounds=bounds
+        )
         lost = (territory_hidden(pub_ind) | territory_hidden(pub_trend)) - reference
         if not lost or not kept:
-            break
+            if bounds:
+                break
+            bounds = True
+            continue
         omitted.insert(0, kept.pop())
         logger.warning(
             "Évolutions %s non publiées : leur secret statistique masquerait un effectif "

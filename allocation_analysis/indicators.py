@@ -64,6 +64,9 @@ Status codes (``status``)
     set by :func:`allocation_analysis.privacy.release_masked_statuses` when the
     denominator is published and saying whether the share reaches the target
     lets no count be recovered (no significance: the p-value is not published).
+``non_atteint_nettement``, ``non_atteint_en_dessous``, ``non_atteint_legerement``
+    the same with how far below the target (:data:`SHORTFALL_BANDS`), on the
+    territory rows of the analysed semester, when that too is safe.
 """
 
 from __future__ import annotations
@@ -169,6 +172,41 @@ def _status(k: int, n: int, share: float, target: float, p_value: float, alpha: 
     if share >= target:
         return "atteint"
     return "non_atteint_significatif" if p_value < alpha else "non_atteint_non_significatif"
+
+
+SHORTFALL_BANDS: tuple[tuple[float, str], ...] = (
+    (0.10, "non_atteint_nettement"),
+    (0.05, "non_atteint_en_dessous"),
+    (0.0, "non_atteint_legerement"),
+)
+"""How far a share is below its target, in words: (bound, status code), largest first.
+
+A shortfall (target − share) above 0.10 is « nettement en dessous », from 0.05
+to 0.10 « en dessous », below 0.05 « légèrement en dessous ». The synthesis
+page says it of every obligation not met; where the share is masked, the code
+is released only when the interval it gives lets no count be recovered
+(:func:`allocation_analysis.privacy.release_masked_statuses`)."""
+
+NOT_MET_STATUSES: frozenset[str] = frozenset(
+    {
+        "non_atteint",
+        "non_atteint_significatif",
+        "non_atteint_non_significatif",
+        *(code for _, code in SHORTFALL_BANDS),
+    }
+)
+"""Every status code meaning that the share is below its target."""
+
+
+def shortfall_band(share: float, target: float) -> str | None:
+    """Status code of :data:`SHORTFALL_BANDS` for a share below its target (None if met)."""
+    gap = target - share
+    if gap <= 0:
+        return None
+    for bound, code in SHORTFALL_BANDS:
+        if gap > bound:
+            return code
+    return SHORTFALL_BANDS[-1][1]  # pragma: no cover - gap > 0 meets the last bound
 
 
 # --------------------------------------------------------------------------- helpers

@@ -190,6 +190,9 @@ STATUS_LABELS_FR: dict[str, str] = {
     "non_atteint_significatif": "objectif non atteint, écart significatif",
     "non_atteint_non_significatif": "objectif non atteint, écart non significatif",
     "non_atteint": "objectif non atteint",
+    "non_atteint_nettement": "objectif non atteint (nettement en dessous)",
+    "non_atteint_en_dessous": "objectif non atteint (en dessous)",
+    "non_atteint_legerement": "objectif non atteint (légèrement en dessous)",
     "sans_objet": "sans objet (aucune attribution)",
     "non_diffuse": SECRET_FR,
 }

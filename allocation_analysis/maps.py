@@ -50,6 +50,7 @@ from jinja2 import Template
 
 from allocation_analysis.config import Period
 from allocation_analysis.errors import AnalysisError, UsageError
+from allocation_analysis.indicators import NOT_MET_STATUSES
 from allocation_analysis.labels import (
     INDICATOR_COUNTS_FR,
     REAL_SOURCE_FR,
@@ -822,9 +823,6 @@ STATUS_MAP_NOTE = (
 )
 """Note of a map of the objective met / not met (:func:`indicator_layer`)."""
 
-_MET = {"atteint": 1.0}
-_NOT_MET = ("non_atteint", "non_atteint_significatif", "non_atteint_non_significatif")
-
 
 def status_classes(target_text: str) -> ColourClasses:
     """The two classes of a map of the objective met or not (values 0 / 1)."""
@@ -892,8 +890,8 @@ def indicator_layer(
         return IndicatorLayer("share", share, has_row, hidden, n_shown, n_data)
     status = rows["status"].astype("string").fillna("")
     met = pd.Series(np.nan, index=rows.index)
-    met[status.isin(list(_MET))] = 1.0
-    met[status.isin(_NOT_MET)] = 0.0
+    met[status == "atteint"] = 1.0
+    met[status.isin(NOT_MET_STATUSES)] = 0.0
     # a status without its published denominator is not one released by the secret
     hidden_status = has_row & (met.isna() | denominator.isna())
     if min_denominator is not None:

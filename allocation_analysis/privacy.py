@@ -736,6 +736,7 @@ def apply_disclosure_control(
     denominator_column: str | None = None,
     threshold: int = 11,
     groups: Sequence[Any] | None = None,
+    bounds: bool = True,
 ) -> pd.DataFrame:
     """Suppress small counts and everything that would let a reader recover them.
 
@@ -764,6 +765,9 @@ def apply_disclosure_control(
         (e.g. the previous semester in ``rolling = semester + previous``).
         A remainder of 0 is taken as known to the reader (a breakdown that
         covers everything), any other remainder as unknown.
+    bounds : bool
+        Also protect against a reader who uses bounds (Notes, 2); default
+        True. False only for a trial solve whose result is not published.
 
     Returns
     -------
@@ -788,14 +792,17 @@ def apply_disclosure_control(
        and the check starts again. An exact check follows: a cell is recoverable
        by any linear combination of the relations iff it is 0 in every vector of
        the null space of the unknown cells' equation matrix; the same repair is
-       applied until no sensitive cell is fixed by the system.
+       applied until no sensitive cell is fixed by the system. Last, bounds: the
+       reader knows that a masked count is at least 1 (zeros are published) and
+       every cell at least 0, so two masked parts of a difference of 2 are both
+       1; each component of the unknown cells is solved as an integer program
+       (HiGHS), and the same repair is applied while one sensitive cell can
+       take a single value.
     3. Shares, intervals and p-values are hidden on rows with a suppressed count
        (they would give the count back) or a denominator below the threshold.
 
     Zero cells are never chosen for secondary suppression (hiding a 0 protects
-    nothing), and zero counts are published. Bounds from non-negativity (a
-    suppressed pair summing to a small published total) are not treated beyond
-    the small-total rule itself: that total is a sensitive cell of its own.
+    nothing), and zero counts are published.
 
     References
     ----------
@@ -835,6 +842,25 @@ def apply_disclosure_control(
             hit = _first_disclosure_linear(cells, unknown, sensitive, eqs_of)
             if hit is None:
                 break
+        pick = _pick_secondary(cells, unknown, hit[1], eqs_of)
+        if pick is None:  # pragma: no cover - a positive total always exists
+            from allocation_analysis.errors import AnalysisError
+
+            raise AnalysisError(
+                "Secret statistique : impossible de protéger un effectif par secret secondaire."
+            )
+        unknown[pick] = True
+        n_secondary += 1
+    # Bounds: a reader also knows that a masked count is at least 1 (zeros are
+    # always published) and that every cell is at least 0; two masked parts of a
+    # difference of 2 are then both 1. Checked exactly (integer program per
+    # component of the unknown cells), repaired as above.
+    clean: set[frozenset[int]] = set()
+    while bounds:
+        lower = np.where(published & unknown, 1.0, 0.0)
+        hit = _first_disclosure_by_bounds(cells, unknown, sensitive, lower, eqs_of, clean)
+        if hit is None:
+            break
         pick = _pick_secondary(cells, unknown, hit[1], eqs_of)
         if pick is None:  # pragma: no cover - a positive total always exists
             from allocation_analysis.errors import AnalysisError
@@ -965,6 +991,7 @@ def protect_indicators(
     *,
     threshold: int = 11,
     linked: Sequence[pd.DataFrame] = (),
+    bounds: bool = True,
 ) -> pd.DataFrame:
     """Disclosure control of an indicators frame (``compute_indicators``, ``trend_table``).
 
@@ -989,6 +1016,9 @@ def protect_indicators(
         indicators table would otherwise keep secret, or choose another
         secondary cell in the same chain.
 
+    bounds : bool
+        As :func:`apply_disclosure_control` (default True).
+
     Returns
     -------
     DataFrame
@@ -1005,7 +1035,7 @@ def protect_indicators(
     :func:`apply_disclosure_control` for the suppression rules.
     """
     if linked:
-        return _protect_linked_indicators(indicators, linked, threshold=threshold)
+        return _protect_linked_indicators(indicators, linked, threshold=threshold, bounds=bounds)
     df = indicators.reset_index(drop=True)
     rels = indicator_relations(df)
     out = apply_disclosure_control(
@@ -1015,6 +1045,7 @@ def protect_indicators(
         denominator_column="denominator",
         threshold=threshold,
         groups=rels,
+        bounds=bounds,
     )
     den = df["denominator"].to_numpy(dtype=float)
     hidden_share = out["suppressed"].to_numpy(dtype=bool) | small_counts(den, threshold=threshold)
@@ -1042,6 +1073,8 @@ def release_masked_statuses(
     *,
     threshold: int = 11,
     eligible: Sequence[bool] | np.ndarray | None = None,
+    bands: Sequence[tuple[float, str]] = (),
+    banded: Sequence[bool] | np.ndarray | None = None,
 ) -> pd.Series:
     """Whether the objective is met, on rows whose share the secret masks.
 
@@ -1057,8 +1090,9 @@ def release_masked_statuses(
     masked counts ≥ 1 since zeros are always published, implicit cells ≥ 0,
     and the released intervals) must leave every secret cell (true value in
     ``[1, threshold − 1]``) at least two possible values. When it does not,
-    the statuses of the rows tied to the pinned cell are withheld and the
-    audit is run again.
+    the information of the rows tied to the pinned cell is coarsened one step
+    at a time — a band of shortfall becomes a plain « not met », a status is
+    withheld — and the audit is run again.
 
     Parameters
     ----------
@@ -1072,22 +1106,29 @@ def release_masked_statuses(
     eligible : array of bool, optional
         Rows whose status may be released (default all), e.g. the analysed
         semester's rows of a publication that also holds past semesters.
+    bands : sequence of (float, str), optional
+        How far below the target, for the rows of ``banded``: (bound, code)
+        pairs, largest bound first; a share whose shortfall (target − share)
+        exceeds ``bound`` (and not the bound before) gets ``code`` instead of
+        ``"non_atteint"`` (e.g.
+        :data:`allocation_analysis.indicators.SHORTFALL_BANDS`).
+    banded : array of bool, optional
+        Rows that may carry a band (default none).
 
     Returns
     -------
     Series
-        Index of ``published``: ``"atteint"`` or ``"non_atteint"`` on the rows
-        released, ``<NA>`` elsewhere.
+        Index of ``published``: ``"atteint"``, ``"non_atteint"`` or a code of
+        ``bands`` on the rows released, ``<NA>`` elsewhere.
 
     Notes
     -----
     The audit is exact for integer counts: each connected component of the
     unknown cells is solved with HiGHS' mixed-integer solver (maximum and
     minimum of the secret cells, together, then one by one for those not yet
-    seen at another value). Cells pinned by the bounds alone, before any
-    status is released, are outside this function's reach (see
-    :func:`apply_disclosure_control`, Notes); the statuses of their component
-    are then withheld.
+    seen at another value, then an exact feasibility check of each cell left).
+    It guarantees that no count is recovered exactly, not a minimum width of
+    its interval.
 
     References
     ----------
@@ -1101,9 +1142,15 @@ def release_masked_statuses(
     out = pd.Series(pd.NA, index=published.index, dtype="string")
     if df.empty:
         return out
-    eligible_arr = (
-        np.ones(len(df), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
-    )
+
+    def flags(values: Sequence[bool] | np.ndarray | None, default: bool) -> np.ndarray:
+        if values is None:
+            return np.full(len(df), default, dtype=bool)
+        return np.asarray(values, dtype=bool)
+
+    eligible_arr = flags(eligible, True)
+    banded_arr = flags(banded, False)
+    bands = sorted(((float(b), str(c)) for b, c in bands), reverse=True)
     cols = ["numerator", "denominator"]
     num_masked = pub["numerator"].isna().to_numpy()
     den_pub = pd.to_numeric(pub["denominator"], errors="coerce").to_numpy(dtype=float)
@@ -1120,7 +1167,24 @@ def release_masked_statuses(
     ]
     if not candidates:
         return out
-    met = {i: bool(num[i] >= target[i] * den_pub[i] - 1e-9) for i in candidates}
+    # What each row may say, finest first: [(code, lowest count, highest count)].
+    levels: dict[int, list[tuple[str, float, float]]] = {}
+    for i in candidates:
+        den, t = den_pub[i], target[i]
+        cut = _ceil(t * den)
+        if num[i] >= cut:
+            levels[i] = [(MASKED_STATUS_MET, cut, np.inf)]
+            continue
+        levels[i] = [(MASKED_STATUS_NOT_MET, 0.0, cut - 1.0)]
+        if banded_arr[i] and bands:
+            upper = None  # the band's share is at least target − upper
+            for bound, code in bands:
+                if num[i] < _ceil((t - bound) * den):  # shortfall > bound
+                    lo = 0.0 if upper is None else float(_ceil((t - upper) * den))
+                    levels[i].insert(0, (code, lo, _ceil((t - bound) * den) - 1.0))
+                    break
+                upper = bound
+    level = {i: 0 for i in candidates}  # index into levels[i]; len(levels[i]) = withheld
 
     rels = _normalise_groups(indicator_relations(df), cols)
     cells, ids = _build_cells(df, cols, "denominator", rels)
@@ -1136,8 +1200,77 @@ def release_masked_statuses(
     sensitive = unknown & small_counts(values, threshold=threshold)
     lower = np.where(is_count & masked, 1.0, 0.0)
 
-    # Connected components of the unknown cells through the relations.
-    parent = list(range(n))
+    eqs_of = _equations_of(cells)
+    comp_of, members = _unknown_components(cells, unknown)
+    status_cell = {i: ids[(i, "numerator")] for i in candidates}
+    by_component: dict[int, list[int]] = {}
+    for i in candidates:
+        by_component.setdefault(comp_of[status_cell[i]], []).append(i)
+
+    for root, rows in by_component.items():
+        comp = members[root]
+        check: list[int] | None = None  # every secret cell at first
+        while True:
+            live = [i for i in rows if level[i] < len(levels[i])]
+            if not live:
+                break
+            bounds = {status_cell[i]: levels[i][level[i]][1:] for i in live}
+            pinned = _pinned_cells(cells, comp, eqs_of, lower, bounds, sensitive, check)
+            if not pinned:
+                break
+            # Saying less only widens the reader's feasible set: the cells seen at
+            # two values stay so, and only the pinned ones need a new look.
+            check = pinned
+            # Coarsen one row one step, among the rows tied to the pinned cell (else
+            # any): a band before a plain status, the pinned cell's own row first,
+            # then the largest denominator.
+            j = pinned[0]
+            near = {k for e in eqs_of[j] for k, _ in cells.equations[e]} | {j}
+            tied = [i for i in live if status_cell[i] in near] or live
+            step = min(
+                tied,
+                key=lambda i: (
+                    level[i] + 1 == len(levels[i]),  # at its last level: a plain status
+                    status_cell[i] != j,
+                    -den_pub[i],
+                    i,
+                ),
+            )
+            level[step] += 1
+    released = [i for i in candidates if level[i] < len(levels[i])]
+    _SUPPRESSION_LOG.info(
+        "Secret statistique : objectif atteint ou non indiqué pour %d ligne(s) à part masquée "
+        "(%d retenue(s) : leur statut aurait permis de retrouver un effectif).",
+        len(released),
+        len(candidates) - len(released),
+    )
+    for i in released:
+        out.iloc[i] = levels[i][level[i]][0]
+    return out
+
+
+def _ceiling(values: np.ndarray) -> float:
+    """A bound above every count (twice the largest cell, plus 10)."""
+    return 2.0 * float(np.max(np.abs(values), initial=0.0)) + 10.0
+
+
+def _equations_of(cells: _Cells) -> list[list[int]]:
+    """For each cell, the indices of the equations it appears in."""
+    eqs_of: list[list[int]] = [[] for _ in cells.values]
+    for e, eq in enumerate(cells.equations):
+        for j, _ in eq:
+            eqs_of[j].append(e)
+    return eqs_of
+
+
+def _unknown_components(
+    cells: _Cells, unknown: np.ndarray
+) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """Connected components of the unknown cells through the equations.
+
+    Returns the component of each unknown cell and the members of each component.
+    """
+    parent = {int(j): int(j) for j in np.flatnonzero(unknown)}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -1145,69 +1278,49 @@ def release_masked_statuses(
             x = parent[x]
         return x
 
-    eqs_of: list[list[int]] = [[] for _ in range(n)]
-    for e, eq in enumerate(cells.equations):
+    for eq in cells.equations:
         us = [j for j, _ in eq if unknown[j]]
-        for j, _ in eq:
-            eqs_of[j].append(e)
         for a in us[1:]:
             ra, rb = find(us[0]), find(a)
             if ra != rb:
                 parent[ra] = rb
-    status_cell = {i: ids[(i, "numerator")] for i in candidates}
-    released = set(candidates)
-    by_component: dict[int, list[int]] = {}
-    for i in candidates:
-        by_component.setdefault(find(status_cell[i]), []).append(i)
+    comp_of = {j: find(j) for j in parent}
     members: dict[int, list[int]] = {}
-    for j in np.flatnonzero(unknown):
-        members.setdefault(find(int(j)), []).append(int(j))
+    for j, r in comp_of.items():
+        members.setdefault(r, []).append(j)
+    return comp_of, members
 
-    for root, rows in by_component.items():
-        comp = members[root]
-        live = list(rows)
-        check: list[int] | None = None  # every secret cell at first
-        while live:
-            bounds = {}
-            for i in live:
-                den = den_pub[i]
-                cut = _ceil(target[i] * den)
-                bounds[status_cell[i]] = (cut, np.inf) if met[i] else (0, cut - 1)
-            pinned = _pinned_cells(cells, comp, values, lower, bounds, sensitive, check)
-            if not pinned:
-                break
-            # Withholding a status only widens the reader's feasible set: the cells
-            # seen at two values stay so, and only the pinned ones need a new look.
-            check = pinned
-            # Withhold one status at a time: the pinned cell's own first, else one
-            # of the rows tied to it (the largest denominator first), else any.
+
+def _first_disclosure_by_bounds(
+    cells: _Cells,
+    unknown: np.ndarray,
+    sensitive: np.ndarray,
+    lower: np.ndarray,
+    eqs_of: list[list[int]],
+    clean: set[frozenset[int]],
+) -> tuple[int, int] | None:
+    """A secret cell fixed once the reader uses bounds (masked counts ≥ 1, cells ≥ 0).
+
+    Components already found clean (``clean``, updated) are not solved again.
+    Returns ``(cell, equation)`` as :func:`_first_disclosure_by_differencing`.
+    """
+    _, members = _unknown_components(cells, unknown)
+    for comp in members.values():
+        key = frozenset(comp)
+        if key in clean or not sensitive[comp].any():
+            continue
+        pinned = _pinned_cells(cells, comp, eqs_of, lower, {}, sensitive)
+        if pinned:
             j = pinned[0]
-            near = {k for e in eqs_of[j] for k, _ in cells.equations[e]} | {j}
-            tied = [i for i in live if status_cell[i] in near] or live
-            drop = min(tied, key=lambda i: (status_cell[i] != j, -den_pub[i], i))
-            live.remove(drop)
-            released.discard(drop)
-    n_withheld = len(candidates) - len(released)
-    _SUPPRESSION_LOG.info(
-        "Secret statistique : objectif atteint ou non indiqué pour %d ligne(s) à part masquée "
-        "(%d retenue(s) : leur statut aurait permis de retrouver un effectif).",
-        len(released),
-        n_withheld,
-    )
-    pos = published.index
-    for i in sorted(released):
-        out.iloc[i] = MASKED_STATUS_MET if met[i] else MASKED_STATUS_NOT_MET
-    out.index = pos
-    return out
-
-
-_AUDIT_CEILING = 1e8
+            return j, min(eqs_of[j], key=lambda q: len(cells.equations[q]))
+        clean.add(key)
+    return None
 
 
 def _pinned_cells(
     cells: _Cells,
     comp: list[int],
-    values: np.ndarray,
+    eqs_of: list[list[int]],
     lower: np.ndarray,
     status_bounds: Mapping[int, tuple[float, float]],
     sensitive: np.ndarray,
@@ -1218,12 +1331,13 @@ def _pinned_cells(
     Only the cells of ``check`` are examined when it is given (default: every
     secret cell of the component).
     """
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
     from allocation_analysis.threads import single_thread
 
+    values = np.asarray(cells.values)
     col = {j: k for k, j in enumerate(comp)}
-    eqs = [eq for eq in cells.equations if any(j in col for j, _ in eq)]
+    eqs = [cells.equations[e] for e in sorted({e for j in comp for e in eqs_of[j]})]
     A = np.zeros((len(eqs), len(comp)))
     b = np.zeros(len(eqs))
     for r, eq in enumerate(eqs):
@@ -1233,55 +1347,86 @@ def _pinned_cells(
             else:
                 b[r] -= coef * values[j]
     lb = np.array([lower[j] for j in comp], dtype=float)
-    # A finite ceiling far above any count: a cell free to grow would make the
-    # program unbounded; the ceiling only narrows the reader's set (a safe side).
-    ub = np.full(len(comp), _AUDIT_CEILING)
+    truth = np.array([values[j] for j in comp])
+    # A finite ceiling above every count (twice the largest cell): a cell free to
+    # grow would make the program unbounded; the ceiling only narrows the reader's
+    # set, so the audit errs on the safe side.
+    ub = np.full(len(comp), _ceiling(values))
     for j, (lo, hi) in status_bounds.items():
         k = col[j]
         lb[k] = max(lb[k], lo)
         ub[k] = min(ub[k], hi)
     constraints = LinearConstraint(A, b, b) if len(eqs) else ()
     integrality = np.ones(len(comp))
-    truth = np.array([values[j] for j in comp])
 
-    def solve(c: np.ndarray) -> np.ndarray:
+    def solve(c: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray | None:
+        """An integer point of the reader's set (optimal for ``c``, or any), or None.
+
+        The linear relaxation first (dual simplex): on these sums of cells its
+        optimal vertex is usually integer, and then it is the answer; else the
+        integer program.
+        """
         with single_thread():
-            res = milp(c, constraints=constraints, integrality=integrality, bounds=Bounds(lb, ub))
-        if res.x is None:  # pragma: no cover - the true counts are always feasible
-            raise RuntimeError(f"release_masked_statuses: audit failed ({res.message})")
-        return np.asarray(res.x)
+            lp = linprog(
+                c,
+                A_eq=A if len(eqs) else None,
+                b_eq=b if len(eqs) else None,
+                bounds=np.column_stack([low, high]),
+                method="highs-ds",
+            )
+            if lp.status == 2:  # infeasible: so is the integer program
+                return None
+            if lp.x is not None and np.all(np.abs(lp.x - np.round(lp.x)) < 1e-7):
+                return np.round(lp.x)
+            res = milp(
+                c, constraints=constraints, integrality=integrality, bounds=Bounds(low, high)
+            )
+        return None if res.x is None else np.asarray(res.x)
 
     open_ = [col[j] for j in (comp if check is None else check) if sensitive[j]]
     # Together first: maximise / minimise the sum of the open cells, then sums of
-    # random signs (a fixed seed: the audit is deterministic); every solution
-    # shows which cells can take another value. Then the cells left, one by one.
+    # random signs (a fixed seed: the audit is deterministic); every integer
+    # point found shows cells that can take another value (an early stop of the
+    # solver only leaves more cells to the exact check below).
     rng = np.random.default_rng(0)
-    for rnd in range(24):
-        if not open_:
+    idle = 0  # rounds in a row that moved no open cell: then one by one
+    for rnd in range(4):
+        if not open_ or idle == 2:
             break
         c = np.zeros(len(comp))
         c[open_] = (-1.0, 1.0)[rnd] if rnd < 2 else rng.choice([-1.0, 1.0], size=len(open_))
-        x = solve(c)
-        open_ = [k for k in open_ if abs(x[k] - truth[k]) < 0.5]
+        x = solve(c, lb, ub)
+        if x is None:  # pragma: no cover - the true counts are always feasible
+            raise RuntimeError("disclosure audit: the true counts are not a feasible point")
+        still = [k for k in open_ if abs(x[k] - truth[k]) < 0.5]
+        idle = idle + 1 if len(still) == len(open_) else 0
+        open_ = still
+    # Then each cell left, exactly: is there an integer point with the cell below
+    # its value, or above it? (feasibility problems: no optimality gap involved)
     pinned = []
     while open_:
         k = open_[0]
-        moved = False
-        for sign in (-1.0, 1.0):
-            c = np.zeros(len(comp))
-            c[k] = sign
-            x = solve(c)
-            if abs(x[k] - truth[k]) >= 0.5:
-                moved = True
+        x = None
+        for low_k, high_k in ((lb[k], truth[k] - 1.0), (truth[k] + 1.0, ub[k])):
+            if low_k > high_k:
+                continue
+            low, high = lb.copy(), ub.copy()
+            low[k], high[k] = low_k, high_k
+            c = np.zeros(len(comp))  # and move the other open cells while at it
+            c[open_[1:]] = rng.choice([-1.0, 1.0], size=len(open_) - 1)
+            x = solve(c, low, high)
+            if x is not None:
                 break
-        if not moved:
+        if x is None:
             pinned.append(comp[k])
-        open_ = [q for q in open_[1:] if abs(x[q] - truth[q]) < 0.5]
+            open_ = open_[1:]
+        else:
+            open_ = [q for q in open_[1:] if abs(x[q] - truth[q]) < 0.5]
     return pinned
 
 
 def _protect_linked_indicators(
-    indicators: pd.DataFrame, linked: Sequence[pd.DataFrame], *, threshold: int
+    indicators: pd.DataFrame, linked: Sequence[pd.DataFrame], *, threshold: int, bounds: bool
 ) -> pd.DataFrame:
     """:func:`protect_indicators` on the union of ``indicators`` and ``linked``."""
     frames = [indicators.reset_index(drop=True)] + [f.reset_index(drop=True) for f in linked]
@@ -1295,7 +1440,7 @@ def _protect_linked_indicators(
             raise ValueError(f"protect_indicators: the linked frames disagree on the counts of {k}")
     order = sorted(first, key=lambda k: k)
     canonical = union.iloc[[first[k] for k in order]].reset_index(drop=True)
-    protected = protect_indicators(canonical, threshold=threshold)
+    protected = protect_indicators(canonical, threshold=threshold, bounds=bounds)
     pos = {k: i for i, k in enumerate(order)}
     rows = [pos[k] for k in _indicator_keys(frames[0])]
     out = protected.iloc[rows].reset_index(drop=True)

@@ -10,11 +10,16 @@ Choices made here (documented for reviewers):
 
 - **A masked count never hides compliance.** When a numerator is below the
   secret threshold but the denominator is published, the share is not
-  published, but whether the objective is met is: it says only that the share
-  is below (or above) the target, an interval of width at least the target,
-  never the count. The distance is given in words from the unpublished share
-  (:data:`DISTANCE_BANDS`): "nettement en dessous" (more than 10 points below),
-  "en dessous" (5 to 10), "légèrement en dessous" (less than 5). When the
+  published, but whether the objective is met is, and how far below it the
+  share lies (:data:`allocation_analysis.indicators.SHORTFALL_BANDS`):
+  "nettement en dessous" (more than 10 points below), "en dessous" (5 to 10),
+  "légèrement en dessous" (less than 5). Each says only that the count lies in
+  an interval, never the count, and is said only when the audit of the whole
+  publication finds that no count can be recovered from it
+  (:func:`allocation_analysis.privacy.release_masked_statuses`): a narrow band
+  (« légèrement en dessous » on 20 leases is exactly 4) becomes a plain
+  "objectif non atteint", or nothing. The table reads the report's published
+  indicator tables, so it repeats their secret and never re-solves it. When the
   denominator itself is below the threshold the status is "non diffusé".
 - **Changes.** Difference of the two shares in percentage points, Newcombe's
   hybrid score interval and the score (Pearson chi-square) test of equal
@@ -43,7 +48,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,7 +59,7 @@ from allocation_analysis.labels import FICTIONAL_TERRITORIES, INDICATOR_LABELS_F
 from allocation_analysis.text import MISSING, fmt_date, fmt_float, fmt_int, fmt_pct
 
 __all__ = [
-    "DISTANCE_BANDS",
+    "DISTANCE_FR",
     "access_change_sentence_fr",
     "methods_annex_fr",
     "FICTIONAL_TERRITORIES",
@@ -70,25 +75,22 @@ __all__ = [
 MAX_FINDINGS = 5
 """Most findings listed on the synthesis page."""
 
-DISTANCE_BANDS: tuple[tuple[float, str], ...] = (
-    (0.10, "nettement en dessous de l'objectif"),
-    (0.05, "en dessous de l'objectif"),
-    (0.0, "légèrement en dessous de l'objectif"),
-)
-"""Shortfall (target − share, in proportion) → words, largest first."""
+DISTANCE_FR: dict[str, str] = {
+    "non_atteint_nettement": "nettement en dessous de l'objectif",
+    "non_atteint_en_dessous": "en dessous de l'objectif",
+    "non_atteint_legerement": "légèrement en dessous de l'objectif",
+}
+"""Words of each band of :data:`allocation_analysis.indicators.SHORTFALL_BANDS`."""
 
 _LIGHT = {"atteint": "✔", "non_atteint": "✘", "non_diffuse": "–", "sans_objet": "–"}
 """Marks of the obligation results (DejaVu Sans has them: they print, unlike emoji)."""
 
 
 def _distance_fr(share: float, target: float) -> str:
-    gap = target - share
-    if gap <= 0:
-        return "objectif atteint"
-    for bound, words in DISTANCE_BANDS:
-        if gap > bound:
-            return words
-    return DISTANCE_BANDS[-1][1]
+    from allocation_analysis.indicators import shortfall_band
+
+    code = shortfall_band(share, target)
+    return "objectif atteint" if code is None else DISTANCE_FR[code]
 
 
 def _change(
@@ -106,16 +108,28 @@ def _change(
     }
 
 
-def obligations_table(allocations: pd.DataFrame, *, config: AnalysisConfig) -> pd.DataFrame:
+def obligations_table(
+    allocations: pd.DataFrame,
+    *,
+    config: AnalysisConfig,
+    published: pd.DataFrame | Sequence[pd.DataFrame | None] | None = None,
+) -> pd.DataFrame:
     """The legal obligations of the territory for the semester and the 12 months.
 
     Parameters
     ----------
     allocations : DataFrame
         Prepared allocations (:func:`allocation_analysis.derive.prepare_allocations`),
-        all periods of the extract.
+        all periods of the extract; used only when ``published`` is not given.
     config : AnalysisConfig
         Period, targets, alpha and secret threshold.
+    published : DataFrame or sequence of DataFrame, optional
+        The report's published indicator tables (``indicateurs`` and
+        ``tendance``, as written by notebook 02; missing ones given as None):
+        their territory rows of the analysed semester, the previous one and
+        the one a year earlier. By default (or when none is given) the same
+        publication is computed here
+        (:func:`allocation_analysis.change.publish_indicator_tables`).
 
     Returns
     -------
@@ -123,56 +137,63 @@ def obligations_table(allocations: pd.DataFrame, *, config: AnalysisConfig) -> p
         One row per indicator and window (``semester``, ``rolling_12m``):
         ``id``, ``window``, ``denominator`` (published or NA), ``share``
         (published or NaN), ``target``, ``status`` (``atteint``,
-        ``non_atteint``, ``non_diffuse``, ``sans_objet``; computed from the
-        unpublished share when only the numerator is masked), ``distance``
-        (words), and for ``previous`` (the previous semester; for the 12 months
+        ``non_atteint``, ``non_diffuse``, ``sans_objet``; the status the
+        publication released when only the numerator is masked), ``distance``
+        (words; "" when a masked share may only say that the objective is not
+        met), and for ``previous`` (the previous semester; for the 12 months
         the 12 months ending a year earlier) and ``year_before`` (the same
         semester a year earlier; for the 12 months, the same): ``*_share``,
         ``*_change``, ``*_change_ci_low``, ``*_change_ci_high``,
         ``*_change_p_value`` (NaN when either share is not published).
     """
-    from allocation_analysis import indicators, privacy
+    from allocation_analysis.indicators import NOT_MET_STATUSES
 
+    if published is not None and not isinstance(published, pd.DataFrame):
+        frames = [f for f in published if f is not None]
+        published = pd.concat(frames, ignore_index=True) if frames else None
+    if published is None:
+        from allocation_analysis import change
+
+        tables = change.publish_indicator_tables(allocations, config=config)
+        published = pd.concat(
+            [tables["indicators_published"], tables["trend_published"]], ignore_index=True
+        )
+    pub = published[published["scope"].astype(str) == "territory"].copy()
+    pub["period"] = pub["period"].astype(str)
+    pub = pub.drop_duplicates(["id", "window", "period"]).set_index(["id", "window", "period"])
     p = config.period
     year_before = p.previous().previous()
-    periods = {"current": p, "previous": p.previous(), "year_before": year_before}
-    raw: dict[str, pd.DataFrame] = {}
-    pub: dict[str, pd.DataFrame] = {}
-    for key, per in periods.items():
-        ind = indicators.compute_indicators(
-            allocations, period=per, config=config, scopes=["territory"]
-        )
-        raw[key] = ind.set_index(["id", "window"])
-        pub[key] = privacy.protect_indicators(ind, threshold=config.secret_threshold).set_index(
-            ["id", "window"]
-        )
-    thr = config.secret_threshold
+    periods = {"previous": p.previous(), "year_before": year_before}
     rows = []
-    for (ind_id, window), r in raw["current"].iterrows():
-        pc = pub["current"].loc[(ind_id, window)]
-        den = int(r["denominator"])
-        target = float(r["target"])
-        if den == 0:
+    for (ind_id, window, per), pc in pub.iterrows():
+        if per != str(p):
+            continue
+        den, share, code = pc["denominator"], pc["share"], str(pc["status"])
+        target = float(pc["target"])
+        if not pd.isna(den) and int(den) == 0:
             status, distance = "sans_objet", "aucune attribution"
-        elif privacy.small_counts([den], threshold=thr)[0]:
-            status, distance = "non_diffuse", "trop peu d'attributions pour être diffusé"
+        elif not pd.isna(share):
+            status = "atteint" if float(share) >= target else "non_atteint"
+            distance = _distance_fr(float(share), target)
+        elif code == "atteint":  # released without the count
+            status, distance = "atteint", "objectif atteint"
+        elif code in NOT_MET_STATUSES:
+            status, distance = "non_atteint", DISTANCE_FR.get(code, "")
         else:
-            met = float(r["share"]) >= target
-            status = "atteint" if met else "non_atteint"
-            distance = _distance_fr(float(r["share"]), target)
+            status, distance = "non_diffuse", "non diffusé (secret statistique)"
         row: dict[str, Any] = {
             "id": ind_id,
             "window": window,
-            "denominator": pc["denominator"],
-            "share": pc["share"],
+            "denominator": den,
+            "share": share,
             "target": target,
             "status": status,
             "distance": distance,
         }
         for key in ("previous", "year_before"):
-            old_key = key if window == "semester" else "year_before"
-            old = pub[old_key]
-            prev = old.loc[(ind_id, window)] if (ind_id, window) in old.index else None
+            old_period = periods[key if window == "semester" else "year_before"]
+            old_key = (ind_id, window, str(old_period))
+            prev = pub.loc[old_key] if old_key in pub.index else None
             row[f"{key}_share"] = prev["share"] if prev is not None else math.nan
             ch = _change(pc, prev, alpha=config.alpha)
             row.update({f"{key}_{k}": v for k, v in ch.items()})
@@ -207,7 +228,7 @@ def obligations_display(table: pd.DataFrame, *, config: AnalysisConfig) -> pd.Da
             shown = fmt_pct(share) if not pd.isna(share) else "part non diffusée (secret)"
             verdict = "Objectif atteint" if status == "atteint" else "Objectif non atteint"
             verdict = f"{_LIGHT[status]} {verdict}"
-            if status == "non_atteint":
+            if status == "non_atteint" and rec["distance"]:
                 distance = str(rec["distance"]).removesuffix(" de l'objectif")
                 verdict += f" ({distance})"
         else:

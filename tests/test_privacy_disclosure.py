@@ -50,6 +50,20 @@ def test_two_suppressed_parts_need_nothing_more():
     assert out.attrs["disclosure"] == {"threshold": 11, "primary": 2, "secondary": 0}
 
 
+def test_two_masked_parts_of_a_small_difference_are_not_pinned_by_their_bounds():
+    # T = A + B + C = 13 = 11 + 1 + 1: A, T published would leave B + C = 2, and a
+    # masked count is at least 1 (zeros are published), so B = C = 1. Found in the
+    # 12-month Action Logement leases of two communes with one lease each.
+    t = pd.DataFrame({"n": [13, 11, 1, 1]}, index=["T", "A", "B", "C"])
+    out = apply_disclosure_control(t, count_columns=["n"], groups=[("T", ["A", "B", "C"])])
+    assert hidden(out, "B", "n") and hidden(out, "C", "n")
+    assert hidden(out, "A", "n") or hidden(out, "T", "n")
+    # The same with 4 + 5 masked out of 9 = 20 - 11: B + C = 9 leaves B in [1, 8].
+    t = pd.DataFrame({"n": [20, 11, 4, 5]}, index=["T", "A", "B", "C"])
+    out = apply_disclosure_control(t, count_columns=["n"], groups=[("T", ["A", "B", "C"])])
+    assert out["n"].isna().tolist() == [False, False, True, True]
+
+
 def test_zero_cells_are_published_and_never_used_as_cover():
     # T = 0 + 5 + 7 + 30: 5 and 7 are both secret, 0 stays published.
     t = pd.DataFrame({"n": [42, 0, 5, 7, 30]}, index=["T", "Z", "A", "B", "C"])

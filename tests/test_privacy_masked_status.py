@@ -21,10 +21,16 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from test_disclosure_property import _frame, lease
 from test_privacy_disclosure import attack_system
 
-from allocation_analysis.indicators import compute_indicators
+from allocation_analysis.indicators import SHORTFALL_BANDS, compute_indicators
 from allocation_analysis.privacy import protect_indicators, release_masked_statuses
 
 T = 11
+_BANDS = {
+    "non_atteint_nettement": (0.10, None),  # more than 10 points below the target
+    "non_atteint_en_dessous": (0.05, 0.10),
+    "non_atteint_legerement": (0.0, 0.05),
+}
+"""What the synthesis page's words say of a masked share: its shortfall interval."""
 
 
 def interval_attack(original: pd.DataFrame, published: pd.DataFrame) -> list[tuple]:
@@ -34,7 +40,8 @@ def interval_attack(original: pd.DataFrame, published: pd.DataFrame) -> list[tup
         return []
     n = len(var)
     lb = np.zeros(n)
-    ub = np.full(n, 1e8)  # far above any count: keeps the program bounded
+    # above every count (twice the largest): keeps the program bounded
+    ub = np.full(n, 2.0 * max(truth.values()) + 10.0)
     for name, vid in var.items():
         if name[0] == "row":  # a masked count: zeros are always published
             lb[vid] = 1
@@ -44,10 +51,16 @@ def interval_attack(original: pd.DataFrame, published: pd.DataFrame) -> list[tup
             continue
         bound = math.ceil(round(float(r["target"]) * float(r["denominator"]), 9))
         vid = var[("row", i, "numerator")]
+        t, d = float(r["target"]), float(r["denominator"])
         if r["status"] == "atteint":  # share >= target
             lb[vid] = max(lb[vid], bound)
         elif r["status"] == "non_atteint":  # share < target
             ub[vid] = min(ub[vid], bound - 1)
+        elif r["status"] in _BANDS:  # target - share in (more, at_most]
+            more, at_most = _BANDS[r["status"]]
+            ub[vid] = min(ub[vid], math.ceil(round((t - more) * d, 9)) - 1)
+            if at_most is not None:
+                lb[vid] = max(lb[vid], math.ceil(round((t - at_most) * d, 9)))
     A = np.zeros((len(equations), n))
     b = np.zeros(len(equations))
     for k, (terms, const) in enumerate(equations):
@@ -56,18 +69,24 @@ def interval_attack(original: pd.DataFrame, published: pd.DataFrame) -> list[tup
         b[k] = -const
     cons = LinearConstraint(A, b, b)
 
-    def extreme(vid: int, sign: float) -> float:
-        c = np.zeros(n)
-        c[vid] = sign
-        res = milp(c, constraints=cons, integrality=np.ones(n), bounds=Bounds(lb, ub))
-        assert res.x is not None, "the true counts must be feasible"
-        return float(res.x[vid])
+    def feasible(vid: int, low: float, high: float) -> bool:
+        """Is there an integer point of the reader's set with the cell in [low, high]?"""
+        if low > high:
+            return False
+        lo, hi = lb.copy(), ub.copy()
+        lo[vid], hi[vid] = max(lo[vid], low), min(hi[vid], high)
+        if lo[vid] > hi[vid]:
+            return False
+        res = milp(np.zeros(n), constraints=cons, integrality=np.ones(n), bounds=Bounds(lo, hi))
+        return res.x is not None
 
     pinned = []
     for name, vid in var.items():
-        # the largest value minus the smallest: 0 when the cell can take one value only
-        if 1 <= truth[name] <= T - 1 and extreme(vid, -1.0) - extreme(vid, 1.0) < 0.5:
-            pinned.append(name)
+        v = truth[name]
+        if 1 <= v <= T - 1:
+            assert feasible(vid, v, v), "the true counts must be feasible"
+            if not (feasible(vid, -np.inf, v - 1) or feasible(vid, v + 1, np.inf)):
+                pinned.append(name)
     return pinned
 
 
@@ -140,6 +159,25 @@ def test_two_met_statuses_that_would_pin_a_count_are_not_both_released():
     assert statuses == {"atteint", "non_diffuse"}
 
 
+def test_a_band_that_pins_the_count_becomes_a_plain_status():
+    # 4 of 20 (20 %): « légèrement en dessous » means 20 % to 25 %, i.e. exactly 4.
+    raw = compute_indicators(_leases(20, 4, 0, 0), period="2025-S2")
+    pub = protect_indicators(raw, threshold=T)
+    territory = (raw["scope"] == "territory").to_numpy()
+    out = pub.copy()
+    out["status"] = out["status"].astype("string")
+    q1_sem = (out["id"] == "q1_hors_qpv") & territory & (out["window"] == "semester")
+    out.loc[q1_sem, "status"] = "non_atteint_legerement"
+    assert interval_attack(raw, out)  # said as is, the band gives the count
+    released = release_masked_statuses(
+        raw, pub, threshold=T, bands=SHORTFALL_BANDS, banded=territory
+    )
+    assert released[q1_sem].tolist() == ["non_atteint"]
+    out = pub.copy()
+    out["status"] = out["status"].astype("string").where(released.isna(), released)
+    assert interval_attack(raw, out) == []
+
+
 def test_a_lone_masked_share_says_the_objective_is_not_met():
     # 2 of 57 outside QPV are Q1 in A: far below 25 %; B is large and published.
     raw = compute_indicators(_leases(57, 2, 200, 60), period="2025-S2")
@@ -156,7 +194,13 @@ def test_a_lone_masked_share_says_the_objective_is_not_met():
 def test_released_statuses_never_pin_a_small_count(rows):
     raw = compute_indicators(_frame(rows), period="2025-S2")
     pub = protect_indicators(raw, threshold=T)
-    released = release_masked_statuses(raw, pub, threshold=T)
+    released = release_masked_statuses(
+        raw,
+        pub,
+        threshold=T,
+        bands=SHORTFALL_BANDS,
+        banded=(raw["scope"] == "territory").to_numpy(),
+    )
     out = pub.copy()
     out["status"] = out["status"].astype("string").where(released.isna(), released)
     # Only rows with a masked numerator and a published denominator get one.
@@ -165,5 +209,9 @@ def test_released_statuses_never_pin_a_small_count(rows):
     # What is said is true.
     met = raw["numerator"] >= raw["target"] * raw["denominator"]
     assert (released[said & met] == "atteint").all()
-    assert (released[said & ~met] == "non_atteint").all()
+    assert released[said & ~met].isin(["non_atteint", *_BANDS]).all()
+    short = raw["target"] - raw["numerator"] / raw["denominator"]
+    for code, (more, at_most) in _BANDS.items():
+        band = said & (released == code)
+        assert (short[band] > more).all() and (at_most is None or (short[band] <= at_most).all())
     assert interval_attack(raw, out) == []

@@ -9,7 +9,7 @@ import pipeline_fixtures
 import pytest
 from scipy import stats as sps
 
-from allocation_analysis import calibration, session, synth, synthesis
+from allocation_analysis import calibration, change, session, synth, synthesis
 from allocation_analysis.config import AnalysisConfig, Period
 
 
@@ -50,8 +50,13 @@ def test_obligations_follow_the_generators_counts_and_targets(demo):
         if n < config.secret_threshold:
             assert row["status"] == "non_diffuse"
             continue
-        # the status rests on the true share even when the numerator is masked
-        assert row["status"] == ("atteint" if k / n >= row["target"] else "non_atteint")
+        # the status rests on the true share even when the numerator is masked (or is
+        # withheld there, when saying it would let a count be recovered)
+        true_status = "atteint" if k / n >= row["target"] else "non_atteint"
+        if math.isnan(row["share"]):
+            assert row["status"] in (true_status, "non_diffuse")
+        else:
+            assert row["status"] == true_status
         if not math.isnan(row["share"]):
             assert row["share"] == pytest.approx(k / n)
             published += 1
@@ -65,7 +70,22 @@ def test_obligations_follow_the_generators_counts_and_targets(demo):
         k1, n1 = _truth_share(truth, ind, "2024-S2", fen)
         if not math.isnan(row["year_before_change"]):
             assert row["year_before_change"] == pytest.approx(k / n - k1 / n1)
-    assert published >= 4
+    assert published >= 3
+
+
+def test_synthesis_never_publishes_a_share_the_indicator_table_masks(demo):
+    # The synthesis once protected the territory rows on their own: it published the
+    # 12-month share of leases in QPV (56 of 78) that the report's indicator table
+    # masks to protect communes' counts, and gave back what the table hid.
+    alloc, config, _ = demo
+    tables = change.publish_indicator_tables(alloc, config=config)
+    ind = tables["indicators_published"]
+    masked = ind[(ind["scope"] == "territory") & ind["share"].isna()]
+    assert len(masked), "the fixture must mask some territory share"
+    synth_table = synthesis.obligations_table(alloc, config=config).set_index(["id", "window"])
+    for r in masked.itertuples():
+        assert math.isnan(synth_table.loc[(r.id, r.window), "share"]), (r.id, r.window)
+        assert pd.isna(r.denominator) == pd.isna(synth_table.loc[(r.id, r.window), "denominator"])
 
 
 def _allocations(n_in_qpv_out: int, n_q1: int) -> pd.DataFrame:
@@ -101,6 +121,24 @@ def test_a_masked_numerator_still_says_the_objective_is_not_met():
     text = " ".join(shown.astype(str).to_numpy().ravel())
     assert "Objectif non atteint (nettement en dessous)" in text
     assert " 2 " not in f" {text} " and "3,5" not in text
+
+
+def test_a_band_that_would_give_the_masked_count_is_not_said():
+    # 4 of 20 leases outside QPV to first-quartile households: 20 %, 5 points below
+    # 25 %. « Légèrement en dessous » (20 % to 25 %) on 20 leases would say 4 exactly;
+    # on 40 leases, 9 (22,5 %) lies in [8, 9]: two values, the band can be said.
+    config = AnalysisConfig(period=Period.parse("2025-S2"))
+    table = synthesis.obligations_table(_allocations(20, 4), config=config)
+    row = table.set_index(["id", "window"]).loc[("q1_hors_qpv", "semester")]
+    assert math.isnan(row["share"]) and row["status"] == "non_atteint"
+    assert row["distance"] == ""
+    shown = synthesis.obligations_display(table, config=config)
+    text = " ".join(shown.astype(str).to_numpy().ravel())
+    assert "Objectif non atteint" in text and "légèrement" not in text
+    table = synthesis.obligations_table(_allocations(40, 9), config=config)
+    row = table.set_index(["id", "window"]).loc[("q1_hors_qpv", "semester")]
+    assert math.isnan(row["share"])
+    assert row["distance"] == "légèrement en dessous de l'objectif"
 
 
 def test_synthesis_table_cells_are_short_enough_for_one_printed_page(demo):
