@@ -41,6 +41,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from allocation_analysis.text import fmt_int
+
 __all__ = ["BROWSER_ENV", "PdfOutcome", "find_browser", "print_to_pdf"]
 
 log = logging.getLogger(__name__)
@@ -210,7 +212,7 @@ def print_to_pdf(html: Path, pdf: Path, *, timeout: float = 180.0) -> PdfOutcome
             ok = proc.returncode == 0 and part.exists() and part.stat().st_size > 0
             why = f"le navigateur a renvoyé le code {proc.returncode}"
         except subprocess.TimeoutExpired:
-            ok, why = False, f"le navigateur n'a pas fini en {timeout:.0f} s"
+            ok, why = False, f"le navigateur n'a pas fini en {fmt_int(timeout)} s"
         except OSError as exc:
             ok, why = False, f"le navigateur n'a pas pu être lancé ({exc.strerror or exc})"
     seconds = round(time.perf_counter() - start, 2)

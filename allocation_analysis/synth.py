@@ -73,6 +73,7 @@ from shapely import affinity
 from shapely.geometry import MultiPoint, Point, Polygon
 
 from allocation_analysis.errors import InputError, UsageError
+from allocation_analysis.text import fmt_num
 
 __all__ = [
     "SCALES",
@@ -319,7 +320,7 @@ def _composition(raw: Any, where: str) -> dict[str, Any]:
         if not (math.isfinite(v) and low <= v <= high):
             raise InputError(
                 f"Valeur « composition.{key} » invalide ({value!r}) : un nombre entre "
-                f"{low:g} et {high:g} est attendu.",
+                f"{fmt_num(low)} et {fmt_num(high)} est attendu.",
                 file=where,
             )
         return v

@@ -35,6 +35,7 @@ __all__ = [
     "SECRET_FR",
     "fmt_float",
     "fmt_int",
+    "fmt_num",
     "fmt_p",
     "fmt_pct",
     "fmt_points",
@@ -116,6 +117,34 @@ def fmt_float(value: Any, *, digits: int = 2, missing: str = MISSING) -> str:
     if math.isinf(v):
         return "+\u221e" if v > 0 else "\u2212\u221e"
     return _fmt_fixed(v, digits)
+
+
+def fmt_num(value: Any, *, significant: int = 6, missing: str = MISSING) -> str:
+    """Format a number with at most ``significant`` digits, no trailing zeros.
+
+    The French counterpart of Python's ``:g``: ``0.05`` → ``"0,05"``,
+    ``3.14159`` → ``"3,14159"``, ``704512.0`` → ``"704 512"``.
+
+    Parameters
+    ----------
+    value : float
+        The number.
+    significant : int
+        Most significant digits written.
+    missing : str
+        Text returned for a missing value.
+    """
+    if is_missing(value):
+        return missing
+    v = float(value)
+    if math.isinf(v) or v == 0:
+        return fmt_float(v, digits=0)
+    magnitude = math.floor(math.log10(abs(v)))
+    digits = max(0, significant - 1 - magnitude)
+    text = fmt_float(v, digits=digits)
+    if "," in text:
+        text = text.rstrip("0").rstrip(",")
+    return text
 
 
 def fmt_pct(value: Any, *, digits: int = 1, missing: str = MISSING) -> str:

@@ -38,6 +38,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from allocation_analysis.errors import InputError
+from allocation_analysis.text import fmt_num
 
 __all__ = [
     "COMMUNE_CODE_COLUMNS",
@@ -383,7 +384,8 @@ def _ensure_crs(raw: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
 def _fmt_bounds(bounds: np.ndarray) -> str:
     if not np.isfinite(bounds).all():
         return "indéterminée"
-    return f"x {bounds[0]:.6g} à {bounds[2]:.6g}, y {bounds[1]:.6g} à {bounds[3]:.6g}"
+    x0, y0, x1, y1 = (fmt_num(b) for b in bounds)
+    return f"x {x0} à {x1}, y {y0} à {y1}"
 
 
 def _reject(

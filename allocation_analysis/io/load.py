@@ -100,6 +100,7 @@ from allocation_analysis.io.schemas import (
     is_personal,
     pandera_schema,
 )
+from allocation_analysis.text import fmt_pct
 
 __all__ = [
     "MASK",
@@ -638,7 +639,8 @@ def load_table(
                 shown = ", ".join(f"« {v} »" for v in pd.unique(examples)[:_EXAMPLES])
                 raise InputError(
                     f"Valeurs inconnues dans {len(rows)} lignes sur {n_read} "
-                    f"({share:.1%}, tolérance {unknown_share:.0%}) : {shown}. "
+                    f"({fmt_pct(share)}, tolérance {fmt_pct(unknown_share, digits=0)}) : "
+                    f"{shown}. "
                     f"Valeurs permises : {', '.join(c.values)}. Une table de correspondance "
                     "(--column-map, section « values ») permet de les traduire.",
                     file=fname,

@@ -13,7 +13,7 @@ from scipy import optimize, special
 from allocation_analysis.errors import ArgumentError
 from allocation_analysis.stats._result import TestResult
 from allocation_analysis.stats._validation import check_alpha, check_probability
-from allocation_analysis.text import fmt_float
+from allocation_analysis.text import fmt_float, fmt_pct
 
 __all__ = [
     "MDE_BOUND",
@@ -167,10 +167,7 @@ def minimum_detectable_effect(
     warnings: list[str] = []
     up = down = math.nan
     if n1 == 0 or n2 == 0:
-        warnings.append(
-            "Effet minimal détectable non défini : un des groupes est vide "
-            "(minimum detectable effect undefined: empty group)."
-        )
+        warnings.append("Effet minimal détectable non défini : un des groupes est vide.")
     else:
         up = _mde_one_side(n1, n2, p1, alpha, power, +1)
         down = _mde_one_side(n1, n2, p1, alpha, power, -1)
@@ -178,19 +175,20 @@ def minimum_detectable_effect(
     mde = max(candidates) if candidates else math.nan
     if math.isnan(mde) and not warnings:
         warnings.append(
-            f"Aucune différence de taux n'atteint une puissance de {power:.0%} avec ces "
-            "effectifs (no difference of rates reaches the requested power)."
+            f"Aucune différence de taux n'atteint une puissance de "
+            f"{fmt_pct(power, digits=0)} avec ces effectifs."
         )
     elif len(candidates) == 1:
         warnings.append(
             "Effet minimal détectable calculé dans un seul sens : dans l'autre, aucun taux "
-            "n'atteint la puissance demandée (minimum detectable effect in one direction only)."
+            "n'atteint la puissance demandée."
         )
     return TestResult(
         name="minimum_detectable_effect",
         method=(
             f"Effet minimal détectable, test bilatéral de deux proportions, "
-            f"alpha = {alpha:g}, puissance = {power:.0%} (approximation normale)"
+            f"alpha = {fmt_float(alpha, digits=3).rstrip('0').rstrip(',')}, "
+            f"puissance = {fmt_pct(power, digits=0)} (approximation normale)"
         ),
         estimate=mde,
         estimate_name="minimum_detectable_effect",
@@ -245,7 +243,6 @@ def underpowered_warning(
         shown = "non défini" if math.isnan(mde) else f"{fmt_float(100 * mde, digits=1)} points"
         return (
             f"Puissance insuffisante : avec ces effectifs, seul un écart d'au moins {shown} "
-            f"serait détecté avec une puissance de {power:.0%} (underpowered: minimum "
-            f"detectable effect above {100 * bound:.0f} percentage points)."
+            f"serait détecté avec une puissance de {fmt_pct(power, digits=0)}."
         )
     return None

@@ -90,6 +90,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from allocation_analysis.errors import ArgumentError, InputError
 from allocation_analysis.stats._result import ResultSet, TestResult
 from allocation_analysis.stats._separation import is_separated
+from allocation_analysis.text import fmt_float, fmt_int, fmt_num, fmt_pct
 from allocation_analysis.threads import single_thread
 
 __all__ = [
@@ -314,7 +315,7 @@ class ProfileResult:
                     method=(
                         "Probabilités d'accès de profils types (gradient boosting, "
                         f"HistGradientBoostingClassifier), écart moyen sur {len(gp)} profils, "
-                        f"IC {level:.0f} % bootstrap percentile ({self.n_boot} rééchantillonnages "
+                        f"IC {fmt_num(level)} % bootstrap percentile ({self.n_boot} rééchantillonnages "
                         "stratifiés par groupe)"
                     ),
                     p_value=float(p),
@@ -866,7 +867,8 @@ def profile_probabilities(
     )
     if math.isfinite(quality["roc_auc"]) and quality["roc_auc"] < 0.6:
         warns.append(
-            f"Pouvoir discriminant faible du modèle (AUC validée croisée = {quality['roc_auc']:.2f})."
+            "Pouvoir discriminant faible du modèle (AUC validée croisée = "
+            f"{fmt_float(quality['roc_auc'], digits=2)})."
         )
     logger.info(
         "profile_probabilities: %d rows, %d profiles, %d groups, %d bootstrap replicates",
@@ -1225,7 +1227,8 @@ def ipw_disparity(
     if n_trim_c + n_trim_r:
         warns.append(
             f"{n_trim_c + n_trim_r} lignes écartées pour score de propension extrême "
-            f"(hors [{lo_t:g} ; {hi_t:g}]) : {n_trim_c} « {compared} », {n_trim_r} « {reference} »."
+            f"(hors [{fmt_num(lo_t)} ; {fmt_num(hi_t)}]) : {n_trim_c} « {compared} », "
+            f"{n_trim_r} « {reference} »."
         )
     if keep[t == 1].sum() == 0 or keep[t == 0].sum() == 0:
         raise ArgumentError("Un des deux groupes est vide après élagage des scores de propension.")
@@ -1267,7 +1270,7 @@ def ipw_disparity(
         worst = balance.loc[balance["smd_after"].abs().idxmax(), "covariate"]
         warns.append(
             f"Équilibre imparfait après pondération : |différence standardisée| maximale "
-            f"{max_after:.2f} > 0,1 (« {worst} »)."
+            f"{fmt_float(max_after, digits=2)} > 0,1 (« {worst} »)."
         )
     ess_ref = float(w0.sum() ** 2 / np.sum(w0**2))
     n1 = int(np.sum(keep & (t == 1)))
@@ -1275,15 +1278,15 @@ def ipw_disparity(
     if ess_ref < 0.2 * n0:
         warns.append(
             f"Taille d'échantillon effective du groupe « {reference} » réduite à "
-            f"{ess_ref:.0f} (sur {n0}) par les poids."
+            f"{fmt_int(ess_ref)} (sur {fmt_int(n0)}) par les poids."
         )
-    level = 100 * (1 - alpha)
     return TestResult(
         name="ipw",
         method=(
             "Pondération inverse par le score de propension "
             f"({'régression logistique' if propensity == 'logistic' else 'gradient boosting'}), "
-            f"effet moyen sur le groupe comparé (ATT), IC {level:.0f} % {ci_method}"
+            f"effet moyen sur le groupe comparé (ATT), IC {fmt_pct(1 - alpha, digits=0)} "
+            f"{ci_method}"
         ),
         statistic=float(z),
         p_value=p,

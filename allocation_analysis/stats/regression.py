@@ -32,6 +32,7 @@ from allocation_analysis.stats._validation import (
     check_dataframe,
     resolve_groups,
 )
+from allocation_analysis.text import fmt_num
 
 __all__ = ["ClusterReference", "cluster_reference", "logit_disparity"]
 
@@ -532,7 +533,7 @@ def _logit_one(df, y_all, outcome, group, ref, cmp, controls, cluster, alpha) ->
     if high:
         warns.append(
             "Colinéarité forte (VIF > 10) : "
-            + ", ".join(f"{k} ({v:.3g})" for k, v in high.items())
+            + ", ".join(f"{k} ({fmt_num(v, significant=3)})" for k, v in high.items())
             + ". Les erreurs-types de ces termes sont peu fiables."
         )
     # separation on the group itself: the outcome is constant within a group

@@ -50,6 +50,7 @@ from allocation_analysis.stats.regression import (
     drop_degenerate_levels,
     drop_missing,
 )
+from allocation_analysis.text import fmt_p
 
 __all__ = ["cox", "cumulative_incidence", "kaplan_meier", "logrank"]
 
@@ -992,7 +993,7 @@ def cox(
     if "GLOBAL" in ph.index and ph.loc["GLOBAL", "p"] < alpha:
         warns.append(
             f"L'hypothèse des risques proportionnels est rejetée (test global, "
-            f"p = {ph.loc['GLOBAL', 'p']:.3g})."
+            f"{fmt_p(ph.loc['GLOBAL', 'p'])})."
         )
     return TestResult(
         **base,

@@ -160,7 +160,11 @@ def test_unknown_enum_above_tolerance_refuses_the_file(tmp_path):
     e = exc.value
     assert e.column == "nationalite" and e.file.endswith("demandes.csv")
     assert list(e.rows) == [20, 21]
-    assert "10.0%" in str(e) and "« 1 »" in str(e) and "demandes.csv" in str(e)
+    assert (
+        "10,0\u202f%, tolérance 5\u202f%" in str(e)
+        and "« 1 »" in str(e)
+        and "demandes.csv" in str(e)
+    )
     # A larger tolerance accepts them as row rejects.
     res = load_demandes(tmp_path, rows, unknown_share=0.2)
     assert (res.n_read, res.n_accepted, res.n_rejected) == (20, 18, 2)

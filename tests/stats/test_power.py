@@ -67,3 +67,15 @@ def test_underpowered_flag_depends_on_the_ten_point_bound():
 def test_invalid_power_is_rejected():
     with pytest.raises(ValueError, match="power"):
         minimum_detectable_effect(100, 100, 0.3, power=1.2)
+
+
+def test_power_messages_are_french_with_french_numbers():
+    # « puissance de 80% (underpowered: minimum detectable effect above 10 percentage
+    # points) » mixed English into a French sentence and wrote 80% without its space.
+    text = underpowered_warning(50, 50, 0.3)
+    assert text.endswith("serait détecté avec une puissance de 80\u202f%.")
+    assert "underpowered" not in text and "percentage" not in text
+    res = minimum_detectable_effect(50, 50, 0.3)
+    assert "puissance = 80\u202f%" in res.method and "alpha = 0,05" in res.method
+    none = minimum_detectable_effect(0, 50, 0.3)
+    assert all("(" not in w or "minimum" not in w for w in none.warnings)
