@@ -830,37 +830,25 @@ def apply_disclosure_control(
     # semester), unknown otherwise.
     unknown = (~published & ~(remainder & (values == 0))) | sensitive
     n_primary = int((published & sensitive).sum())
-    eqs_of: list[list[int]] = [[] for _ in cells.values]
-    for e, eq in enumerate(cells.equations):
-        for j, _ in eq:
-            eqs_of[j].append(e)
+    eqs_of = _equations_of(cells)
 
-    n_secondary = 0
-    while True:
+    def first_disclosure(clean: set[frozenset[int]]) -> tuple[int, int] | None:
+        """By differencing, then by any linear combination, then with bounds."""
         hit = _first_disclosure_by_differencing(cells, unknown, sensitive, eqs_of)
         if hit is None:
             hit = _first_disclosure_linear(cells, unknown, sensitive, eqs_of)
-            if hit is None:
-                break
-        pick = _pick_secondary(cells, unknown, hit[1], eqs_of)
-        if pick is None:  # pragma: no cover - a positive total always exists
-            from allocation_analysis.errors import AnalysisError
+        if hit is None and bounds:
+            # A reader also knows that a masked count is at least 1 (zeros are
+            # always published) and that every cell is at least 0: two masked parts
+            # of a difference of 2 are then both 1. Checked exactly (integer
+            # program per component of the unknown cells).
+            lower = np.where(published & unknown, 1.0, 0.0)
+            hit = _first_disclosure_by_bounds(cells, unknown, sensitive, lower, eqs_of, clean)
+        return hit
 
-            raise AnalysisError(
-                "Secret statistique : impossible de protéger un effectif par secret secondaire."
-            )
-        unknown[pick] = True
-        n_secondary += 1
-    # Bounds: a reader also knows that a masked count is at least 1 (zeros are
-    # always published) and that every cell is at least 0; two masked parts of a
-    # difference of 2 are then both 1. Checked exactly (integer program per
-    # component of the unknown cells), repaired as above.
-    clean: set[frozenset[int]] = set()
-    while bounds:
-        lower = np.where(published & unknown, 1.0, 0.0)
-        hit = _first_disclosure_by_bounds(cells, unknown, sensitive, lower, eqs_of, clean)
-        if hit is None:
-            break
+    n_secondary = 0
+    clean: set[frozenset[int]] = set()  # components the bounds check found safe
+    while (hit := first_disclosure(clean)) is not None:
         pick = _pick_secondary(cells, unknown, hit[1], eqs_of)
         if pick is None:  # pragma: no cover - a positive total always exists
             from allocation_analysis.errors import AnalysisError
@@ -1537,10 +1525,7 @@ def recoverable_cells(
     vals = np.asarray(cells.values, dtype=float)
     unknown = ~np.asarray(cells.published, dtype=bool)
     sensitive = unknown & small_counts(vals, threshold=threshold)
-    eqs_of: list[list[int]] = [[] for _ in cells.values]
-    for e, eq in enumerate(cells.equations):
-        for j, _ in eq:
-            eqs_of[j].append(e)
+    eqs_of = _equations_of(cells)
     found: list[int] = []
     while True:
         hit = _first_disclosure_by_differencing(cells, unknown, sensitive, eqs_of)
