@@ -795,9 +795,10 @@ def apply_disclosure_control(
        applied until no sensitive cell is fixed by the system. Last, bounds: the
        reader knows that a masked count is at least 1 (zeros are published) and
        every cell at least 0, so two masked parts of a difference of 2 are both
-       1; each component of the unknown cells is solved as an integer program
-       (HiGHS), and the same repair is applied while one sensitive cell can
-       take a single value.
+       1; these bounds are propagated through the equations and the same repair
+       is applied while one sensitive cell is fixed by them. Propagation is
+       sound but not complete (the exact integer program of
+       :func:`release_masked_statuses` is too slow for every table).
     3. Shares, intervals and p-values are hidden on rows with a suppressed count
        (they would give the count back) or a denominator below the threshold.
 
@@ -832,24 +833,9 @@ def apply_disclosure_control(
     n_primary = int((published & sensitive).sum())
     eqs_of = _equations_of(cells)
 
-    def first_disclosure(clean: set[frozenset[int]]) -> tuple[int, int] | None:
-        """By differencing, then by any linear combination, then with bounds."""
-        hit = _first_disclosure_by_differencing(cells, unknown, sensitive, eqs_of)
-        if hit is None:
-            hit = _first_disclosure_linear(cells, unknown, sensitive, eqs_of)
-        if hit is None and bounds:
-            # A reader also knows that a masked count is at least 1 (zeros are
-            # always published) and that every cell is at least 0: two masked parts
-            # of a difference of 2 are then both 1. Checked exactly (integer
-            # program per component of the unknown cells).
-            lower = np.where(published & unknown, 1.0, 0.0)
-            hit = _first_disclosure_by_bounds(cells, unknown, sensitive, lower, eqs_of, clean)
-        return hit
-
-    n_secondary = 0
-    clean: set[frozenset[int]] = set()  # components the bounds check found safe
-    while (hit := first_disclosure(clean)) is not None:
-        pick = _pick_secondary(cells, unknown, hit[1], eqs_of)
+    def repair(j_equation: int) -> None:
+        nonlocal n_secondary
+        pick = _pick_secondary(cells, unknown, j_equation, eqs_of)
         if pick is None:  # pragma: no cover - a positive total always exists
             from allocation_analysis.errors import AnalysisError
 
@@ -858,6 +844,26 @@ def apply_disclosure_control(
             )
         unknown[pick] = True
         n_secondary += 1
+
+    n_secondary = 0
+    while True:
+        hit = _first_disclosure_by_differencing(cells, unknown, sensitive, eqs_of)
+        if hit is None:
+            hit = _first_disclosure_linear(cells, unknown, sensitive, eqs_of)
+            if hit is None:
+                break
+        repair(hit[1])
+    # Bounds: a reader also knows that a masked count is at least 1 (zeros are
+    # always published) and that every cell is at least 0: two masked parts of a
+    # difference of 2 are then both 1. Checked by propagating these bounds
+    # through the equations (fast; the exact integer program of
+    # release_masked_statuses is too slow to run on every table). Hiding one more
+    # cell only widens what the reader can infer: no linear recovery can appear.
+    while bounds:
+        j = _first_pinned_by_propagation(cells, unknown, sensitive)
+        if j is None:
+            break
+        repair(min(eqs_of[j], key=lambda q: len(cells.equations[q])))
 
     out = table.copy()
     row_suppressed = np.zeros(len(table), dtype=bool)
@@ -1279,30 +1285,58 @@ def _unknown_components(
     return comp_of, members
 
 
-def _first_disclosure_by_bounds(
-    cells: _Cells,
-    unknown: np.ndarray,
-    sensitive: np.ndarray,
-    lower: np.ndarray,
-    eqs_of: list[list[int]],
-    clean: set[frozenset[int]],
-) -> tuple[int, int] | None:
-    """A secret cell fixed once the reader uses bounds (masked counts ≥ 1, cells ≥ 0).
+def _first_pinned_by_propagation(
+    cells: _Cells, unknown: np.ndarray, sensitive: np.ndarray, *, rounds: int = 50
+) -> int | None:
+    """A secret cell that bounds propagated through the equations fix to one value.
 
-    Components already found clean (``clean``, updated) are not solved again.
-    Returns ``(cell, equation)`` as :func:`_first_disclosure_by_differencing`.
+    Every unknown cell starts in ``[1, ∞)`` when it is a masked count (zeros are
+    published), ``[0, ∞)`` otherwise; each equation ``Σ c·x = 0`` then bounds
+    each of its unknown cells by the others' bounds, until nothing changes (or
+    ``rounds`` passes). Sound: a cell found fixed is fixed; not complete (the
+    integer program of :func:`release_masked_statuses` is).
     """
-    _, members = _unknown_components(cells, unknown)
-    for comp in members.values():
-        key = frozenset(comp)
-        if key in clean or not sensitive[comp].any():
-            continue
-        pinned = _pinned_cells(cells, comp, eqs_of, lower, {}, sensitive)
-        if pinned:
-            j = pinned[0]
-            return j, min(eqs_of[j], key=lambda q: len(cells.equations[q]))
-        clean.add(key)
-    return None
+    values = np.asarray(cells.values, dtype=float)
+    is_count = np.asarray(cells.published, dtype=bool)
+    lo = np.where(unknown, np.where(is_count, 1.0, 0.0), values)
+    hi = np.where(unknown, np.inf, values)
+    eqs = [eq for eq in cells.equations if sum(1 for j, _ in eq if unknown[j]) > 1]
+    if not eqs:
+        return None
+    E = np.concatenate([np.full(len(eq), e) for e, eq in enumerate(eqs)])
+    J = np.array([j for eq in eqs for j, _ in eq])
+    C = np.array([c for eq in eqs for _, c in eq], dtype=float)
+    n_eq = len(eqs)
+    free = unknown[J]
+    with np.errstate(invalid="ignore"):
+        for _ in range(rounds):
+            # range of -c·x of each entry; per equation, the finite sums and the
+            # number of infinite ends, so that "all the others" is a subtraction
+            t_min = np.where(C > 0, -C * hi[J], -C * lo[J])
+            t_max = np.where(C > 0, -C * lo[J], -C * hi[J])
+            min_inf, max_inf = np.isinf(t_min), np.isinf(t_max)
+            s_min = np.bincount(E, np.where(min_inf, 0.0, t_min), n_eq)
+            s_max = np.bincount(E, np.where(max_inf, 0.0, t_max), n_eq)
+            n_min = np.bincount(E, min_inf, n_eq)
+            n_max = np.bincount(E, max_inf, n_eq)
+            rest_min = np.where(
+                n_min[E] - min_inf > 0, -np.inf, s_min[E] - np.where(min_inf, 0.0, t_min)
+            )
+            rest_max = np.where(
+                n_max[E] - max_inf > 0, np.inf, s_max[E] - np.where(max_inf, 0.0, t_max)
+            )
+            new_lo = np.where(C > 0, rest_min / C, rest_max / C)
+            new_hi = np.where(C > 0, rest_max / C, rest_min / C)
+            cand_lo = np.where(free & np.isfinite(new_lo), np.ceil(new_lo - 1e-9), -np.inf)
+            cand_hi = np.where(free & np.isfinite(new_hi), np.floor(new_hi + 1e-9), np.inf)
+            lo2, hi2 = lo.copy(), hi.copy()
+            np.maximum.at(lo2, J, cand_lo)
+            np.minimum.at(hi2, J, cand_hi)
+            if np.array_equal(lo2, lo) and np.array_equal(hi2, hi):
+                break
+            lo, hi = lo2, hi2
+    fixed = np.flatnonzero(unknown & sensitive & (hi - lo < 0.5))
+    return int(fixed[0]) if fixed.size else None
 
 
 def _pinned_cells(
