@@ -303,6 +303,8 @@ def test_non_publishable_box_is_shown_instead_of_hatching(browser, tmp_path):
     communes, _qpv = _grid_territory()
     frame = _indicators(communes["insee_com"], 1).assign(suppressed=True)
     frame.loc[frame.index[:3], "suppressed"] = False  # 3 of 20 publishable
+    # as the secret leaves them: no share, no status (none released)
+    frame.loc[frame["suppressed"], ["share", "status"]] = [np.nan, "non_diffuse"]
     m = maps.indicator_map(
         communes, frame, indicator_id="q1_hors_qpv", territory_label="Territoire test"
     )
